@@ -1,0 +1,52 @@
+# Ocelot: `make eval` (closed-loop evaluation and the deploy gate) and `make test` (the test suite).
+# Both set up whatever is missing first: Debian packages, .venv with pinned wheels, the CMake path
+# fix for the ROS wheels, and the colcon build. Each step leaves a stamp, so a second run takes seconds.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMPS := $(VENV)/.stamps
+REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
+# Everything colcon installs: package sources, not their tests.
+WORKSPACE_SOURCES := $(shell find src -type f -not -path '*/test/*' -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+ENV := source scripts/env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: setup test eval bench clean help
+
+help:
+	@echo "make eval   - set up, then run the closed-loop evaluation of the shipped model and print the verdict"
+	@echo "make test   - set up, then run the whole test suite"
+	@echo "make setup  - only the set-up (idempotent)"
+	@echo "make clean  - remove the venv and the colcon build"
+
+setup: install/.ocelot-built
+
+$(STAMPS)/system: scripts/setup_system.sh
+	bash scripts/setup_system.sh
+	@mkdir -p $(STAMPS) && touch $@
+
+$(VENV)/bin/python: | $(STAMPS)/system
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMPS)/requirements: $(VENV)/bin/python $(REQUIREMENTS) scripts/fix_ros_cmake_paths.py $(STAMPS)/system
+	$(VENV)/bin/pip install --disable-pip-version-check -q $(addprefix -r ,$(REQUIREMENTS)) 2> >(grep -v "^WARNING: Location" >&2)
+	$(VENV)/bin/python scripts/fix_ros_cmake_paths.py
+	@mkdir -p $(STAMPS) && touch $@
+
+install/.ocelot-built: $(STAMPS)/requirements $(WORKSPACE_SOURCES)
+	$(ENV) AMENT_PREFIX_PATH="$$VIRTUAL_ENV:$${AMENT_PREFIX_PATH:-}" CMAKE_PREFIX_PATH="$$VIRTUAL_ENV:$${CMAKE_PREFIX_PATH:-}" \
+		colcon build --event-handlers console_cohesion- summary+ status- --cmake-args -DBUILD_TESTING=OFF
+	@touch $@
+
+test: setup
+	$(ENV) pytest $(PYTEST_ARGS)
+
+eval: setup
+	$(ENV) ocelot launch --list
+
+bench: setup
+	$(ENV) for script in bench/*.py; do python "$$script" || exit 1; done
+
+clean:
+	rm -rf $(VENV) build install log

@@ -1,0 +1,19 @@
+# Source me: the environment every Ocelot command runs in (venv, workspace, ROS settings).
+_ocelot_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC1091
+. "$_ocelot_root/.venv/bin/activate"
+if [ -f "$_ocelot_root/install/setup.bash" ]; then
+  # colcon's scripts read unset variables; keep callers' `set -u` out of them.
+  _ocelot_nounset=$(set +o | grep nounset); set +u
+  # shellcheck disable=SC1091
+  . "$_ocelot_root/install/setup.bash"
+  eval "$_ocelot_nounset"
+fi
+# DDS stays on this machine; an explicit domain keeps separate stacks apart.
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
+export MLFLOW_DISABLE_TELEMETRY=true
+export OCELOT_ROOT="$_ocelot_root"
+unset _ocelot_root _ocelot_nounset

@@ -1,0 +1,1 @@
+"""Ocelot's graphs, launcher, lifecycle tools and manager."""

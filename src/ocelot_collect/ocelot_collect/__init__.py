@@ -1,0 +1,1 @@
+"""Ocelot data collection: the oracle, the collector node and dataset tools."""

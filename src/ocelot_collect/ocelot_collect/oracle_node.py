@@ -1,0 +1,85 @@
+"""Oracle lifecycle node: ground-truth target -> /cmd_vel with P plus velocity feed-forward.
+
+Subscribes the simulator's ground-truth faces and joint states, publishes
+geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s).
+The law itself lives in ocelot_collect.oracle_law.
+"""
+from __future__ import annotations
+
+from geometry_msgs.msg import Twist
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import JointState
+
+from ocelot_collect.oracle_law import OracleGains, OracleLaw
+from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_msgs.msg import GroundTruthFaceArray
+
+
+class OracleNode(ManagedNode):
+    def __init__(self) -> None:
+        super().__init__("oracle")
+        self.declare_parameter("gain", 0.7)
+        self.declare_parameter("period_s", 0.1)
+        self.declare_parameter("max_velocity", 1.0)
+        self.declare_parameter("feed_forward", True)
+        self.declare_parameter("faces_topic", "/ground_truth/faces")
+        self.declare_parameter("cmd_topic", "/cmd_vel")
+        self._law = None
+        self._joints = (0.0, 0.0)
+        self._cmd_pub = None
+        self._subs = []
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """unconfigured -> inactive; FAILURE (stays unconfigured) on invalid gains."""
+        p = self.get_parameter
+        try:
+            gains = OracleGains(p("gain").value, p("period_s").value, p("max_velocity").value,
+                                p("feed_forward").value)
+        except ValueError as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._law = OracleLaw(gains)
+        self._cmd_pub = self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10)
+        self._subs = [
+            self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10),
+            self.create_subscription(JointState, "/joint_states", self._on_joints, 10),
+        ]
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """inactive -> active: commands are published from now on."""
+        self._law.reset()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """active -> inactive: a last zero command so the rig does not keep turning."""
+        self._cmd_pub.publish(Twist())
+        return super().on_deactivate(state)
+
+    def release(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+        if self._cmd_pub is not None:
+            self.destroy_lifecycle_publisher(self._cmd_pub)
+            self._cmd_pub = None
+
+    def _on_joints(self, msg: JointState) -> None:
+        positions = dict(zip(msg.name, msg.position))
+        self._joints = (positions.get("pan", self._joints[0]), positions.get("tilt", self._joints[1]))
+
+    def _on_faces(self, msg: GroundTruthFaceArray) -> None:
+        if self._cmd_pub is None or not self._cmd_pub.is_activated:
+            return
+        twist = Twist()
+        if 0 <= msg.target_index < len(msg.faces) and msg.faces[msg.target_index].visible:
+            face = msg.faces[msg.target_index]
+            t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            twist.angular.z, twist.angular.y = self._law.command(t, face.pixel_u, face.pixel_v, *self._joints)
+        else:
+            self._law.reset()
+        self._cmd_pub.publish(twist)
+
+
+def main(args=None) -> int:
+    return run_node(OracleNode, args)

@@ -1,0 +1,28 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "ocelot_eval"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    package_data={PACKAGE: ["data/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="Ocelot maintainers",
+    maintainer_email="ocelot@example.com",
+    description="Haar-cascade evaluator node, tracking metrics, offline and closed-loop evaluation and the deploy gate.",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+        ],
+    },
+)

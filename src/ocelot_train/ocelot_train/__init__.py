@@ -1,0 +1,1 @@
+"""Plain PyTorch training of the VLA policy: dataset, model, training, sweeps, ONNX export. Imports no rclpy."""

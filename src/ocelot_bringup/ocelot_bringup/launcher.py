@@ -141,8 +141,8 @@ class Launcher:
     def _shutdown(self) -> int:
         if any(p.popen.poll() is None for p in self.processes):
             self.say("shutting down: deactivate, cleanup, shutdown in reverse order")
-            self._request_ordered_shutdown()
-            self._wait_all(self.processes, self.shutdown_timeout)
+            if self._request_ordered_shutdown():
+                self._wait_all(self.processes, self.shutdown_timeout)
         self._report_exits()
         for proc in self.processes:
             if proc.popen.poll() is None:
@@ -154,13 +154,16 @@ class Launcher:
         self.say("all processes stopped")
         return 1 if self.died else 0
 
-    def _request_ordered_shutdown(self) -> None:
+    def _request_ordered_shutdown(self) -> bool:
+        """Ask the manager to take the graph down; False when it cannot."""
         import rclpy
         from rclpy.node import Node
         from std_srvs.srv import Trigger
 
         if self.manager.popen.poll() is not None:
-            return
+            self.say("the lifecycle manager is gone; stopping nodes directly")
+            return False
+        done = False
         context = rclpy.Context()
         os.environ.update(self.env)
         rclpy.init(context=context, args=[])
@@ -174,11 +177,13 @@ class Launcher:
                 executor.spin_until_future_complete(future, timeout_sec=self.shutdown_timeout)
                 if future.done():
                     self.say(future.result().message)
+                    done = True
             else:
                 self.say("the lifecycle manager did not answer; stopping nodes directly")
             node.destroy_node()
         finally:
             rclpy.shutdown(context=context)
+        return done
 
     @staticmethod
     def _wait_all(processes: list[NodeProcess], timeout: float) -> None:

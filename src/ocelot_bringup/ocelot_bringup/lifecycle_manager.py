@@ -16,6 +16,7 @@ import time
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
@@ -44,7 +45,7 @@ class LifecycleManager(Node):
         self.transition_timeout = float(param("transition_timeout").value)
 
         group = ReentrantCallbackGroup()
-        self._clients = {n: LifecycleClient(self, n, spin=False, callback_group=group) for n in self.node_names}
+        self._targets = {n: LifecycleClient(self, n, spin=False, callback_group=group) for n in self.node_names}
         self._states = {n: "unknown" for n in self.node_names}
         self._alive = {n: True for n in self.node_names}
         self._last_seen = {n: time.monotonic() for n in self.node_names}
@@ -71,7 +72,7 @@ class LifecycleManager(Node):
             return True, message
 
     def _bring_up(self, name: str) -> tuple[bool, str]:
-        client = self._clients[name]
+        client = self._targets[name]
         if not client.wait_ready(self.bringup_timeout):
             return False, f"node '{name}' offered no lifecycle services within {self.bringup_timeout:.0f} s"
         try:
@@ -91,7 +92,7 @@ class LifecycleManager(Node):
             for name in shutdown_order(self.node_names):
                 if not self._alive[name] or self._states[name] == "finalized":
                     continue
-                client = self._clients[name]
+                client = self._targets[name]
                 try:
                     for transition in shutdown_transitions(client.get_state(self.heartbeat_timeout)[1]):
                         if not client.change_state(transition, self.transition_timeout):
@@ -130,7 +131,7 @@ class LifecycleManager(Node):
             if not self._lock.acquire(timeout=self.heartbeat_period):
                 continue  # a transition is running; its calls tell us enough
             try:
-                for name, client in self._clients.items():
+                for name, client in self._targets.items():
                     if self._states[name] == "finalized":
                         continue
                     try:
@@ -154,7 +155,11 @@ class LifecycleManager(Node):
                 name=name, state=self._states[name] if self._alive[name] else "unreachable",
                 alive=self._alive[name], seconds_since_seen=now - self._last_seen[name]))
         msg.all_active = all(h.alive and h.state == "active" for h in msg.nodes)
-        self._health_pub.publish(msg)
+        if self.context.ok():  # Ctrl-C may have shut the context down under this thread
+            try:
+                self._health_pub.publish(msg)
+            except RCLError:
+                pass
 
     def stop(self) -> None:
         self._stop.set()

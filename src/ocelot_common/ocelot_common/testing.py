@@ -1,0 +1,142 @@
+"""Helpers for tests that run real ROS processes: own domains, waits on facts, clean ends.
+
+Every process a test starts runs in its own session so that a finalizer can
+end it and whatever it spawned; every wait has a timeout that fails with a
+message saying what never happened.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import threading
+import time
+from typing import Callable, Sequence
+
+from ocelot_common.ros_env import MAX_DOMAIN_ID, ros_environment
+
+_counter = itertools.count()
+
+
+def fresh_domain_id() -> int:
+    """A domain for one test: spread by process id so parallel runs rarely share one."""
+    return 1 + (os.getpid() * 7 + next(_counter)) % MAX_DOMAIN_ID
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Proc:
+    """A child process whose combined output is collected line by line."""
+
+    def __init__(self, cmd: Sequence[str], domain_id: int, env: dict | None = None, cwd=None) -> None:
+        full_env = ros_environment(env, domain_id=domain_id)
+        full_env["PYTHONUNBUFFERED"] = "1"
+        self.popen = subprocess.Popen(list(cmd), env=full_env, cwd=cwd, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True, text=True, errors="replace")
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_line(self, needle: str, timeout: float) -> str:
+        found = wait_for(lambda: next((ln for ln in self.lines if needle in ln), None), timeout,
+                         f"output line containing {needle!r}; output so far:\n{self.output}")
+        return found
+
+    def signal(self, sig: int = signal.SIGINT) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"process did not exit within {timeout:.1f} s; output:\n{self.output}") from None
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        """End the process's whole session (its children too); safe to call twice."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(10)
+        self._reader.join(timeout=5)
+
+
+def run(cmd: Sequence[str], domain_id: int, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run a command to completion in the given domain; output captured as text."""
+    return subprocess.run(list(cmd), env=ros_environment(domain_id=domain_id), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+class LaunchProc(Proc):
+    """`ocelot launch ...`; its nodes run in sessions of their own, so kill() ends them too."""
+
+    def node_pids(self) -> dict[str, int]:
+        pids = {}
+        for line in self.lines:
+            if line.startswith("[ocelot launch] started ") and " pid=" in line:
+                name, _, pid = line[len("[ocelot launch] started "):].partition(" pid=")
+                pids[name] = int(pid)
+        return pids
+
+    def kill(self) -> None:
+        for pid in self.node_pids().values():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        super().kill()
+
+
+class RosProbe:
+    """An rclpy node of the test's own, on the test's domain, in a context of its own."""
+
+    def __init__(self, domain_id: int, name: str = "probe") -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        os.environ.update({k: v for k, v in ros_environment().items() if k != "ROS_DOMAIN_ID"})
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, args=[], domain_id=domain_id)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_until(self, predicate: Callable[[], object], timeout: float, what: str):
+        def step():
+            self.executor.spin_once(timeout_sec=0.05)
+            return predicate()
+        return wait_for(step, timeout, what, interval=0.0)
+
+    def close(self) -> None:
+        import rclpy
+
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> "RosProbe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -69,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PIPELINE_COMMANDS:
         return _run_pipeline_command(argv[0], argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # `name:=value` may follow options (ros2 launch allows it); anything else is an error.
+        if args.command != "launch" or any(":=" not in item for item in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.arguments += extra
     try:
         if args.command == "launch":
             return _run_launch(args)

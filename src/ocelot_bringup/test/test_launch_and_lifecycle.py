@@ -99,3 +99,10 @@ def test_manager_publishes_health(launch, domain):
                                   "a health message saying 'first' is not alive")
         assert report.nodes[0].state == "unreachable" and report.nodes[1].alive
         assert not report.all_active
+
+
+def test_a_node_that_fails_to_configure_stops_bringup_and_stays_alive(launch, domain):
+    graph = launch("gain:=2.5")  # outside the oracle's (0, 1]: its on_configure answers FAILURE
+    graph.wait_line("bring-up of graph 'pair' stopped: node 'first' failed to configure", 60)
+    assert state_of(domain, "first") == "unconfigured [1]"
+    assert state_of(domain, "second") == "unconfigured [1]"  # never reached

@@ -57,9 +57,11 @@ class Proc:
         return "\n".join(self.lines)
 
     def wait_line(self, needle: str, timeout: float) -> str:
-        found = wait_for(lambda: next((ln for ln in self.lines if needle in ln), None), timeout,
-                         f"output line containing {needle!r}; output so far:\n{self.output}")
-        return found
+        try:
+            return wait_for(lambda: next((ln for ln in self.lines if needle in ln), None), timeout,
+                            f"an output line containing {needle!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; exit code {self.popen.poll()}, output:\n{self.output}") from None
 
     def signal(self, sig: int = signal.SIGINT) -> None:
         if self.popen.poll() is None:

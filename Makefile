@@ -8,7 +8,7 @@ VENV := .venv
 STAMPS := $(VENV)/.stamps
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
 # Everything colcon installs: package sources, not their tests.
-WORKSPACE_SOURCES := $(shell find src -type f -not -path '*/test/*' -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+WORKSPACE_SOURCES := $(shell find src worlds -type f -not -path '*/test/*' -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 

@@ -14,6 +14,8 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
+        # worlds/ is the repository's top-level folder (a link here), so the files live in one place
+        (f"share/{PACKAGE}/worlds", glob("worlds/*.xml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
@@ -23,6 +25,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "sim_node = ocelot_sim.sim_node:main",
         ],
     },
 )

@@ -75,7 +75,8 @@ class OracleNode(ManagedNode):
         if 0 <= msg.target_index < len(msg.faces) and msg.faces[msg.target_index].visible:
             face = msg.faces[msg.target_index]
             t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            twist.angular.z, twist.angular.y = self._law.command(t, face.pixel_u, face.pixel_v, *self._joints)
+            twist.angular.z, twist.angular.y = self._law.command(
+                t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate))
         else:
             self._law.reset()
         self._cmd_pub.publish(twist)

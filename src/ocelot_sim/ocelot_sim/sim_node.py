@@ -1,0 +1,185 @@
+"""Simulator lifecycle node: the MuJoCo rig on ROS (stands in for Gazebo, its bridge and ros2_control).
+
+Publishes /camera/image_raw (rgb8), /joint_states, /clock, /ground_truth/faces,
+/command (the active label and phrasing) and /episode/info; subscribes /cmd_vel
+(Twist: angular.z pan, angular.y tilt). Service ~/reset (ocelot_msgs/ResetEpisode)
+starts an episode from a seed and optional overrides.
+
+Lockstep mode: after each frame the sim waits for the controller's answer on
+/cmd_vel (or `lockstep_timeout` seconds), then advances one camera period, so
+episodes are deterministic and run as fast as the loop allows. Real-time mode:
+one period per 1/camera_hz of wall time, whatever the controller does.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from geometry_msgs.msg import Twist
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, JointState
+
+from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
+from ocelot_msgs.srv import ResetEpisode
+from ocelot_sim import ros_convert
+from ocelot_sim.perturbation import Perturbation
+from ocelot_sim.scenario import ScenarioError, from_entry, generate, load_scenario_file, scenario_for_request
+
+RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class SimNode(ManagedNode):
+    def __init__(self) -> None:
+        super().__init__("sim")
+        for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
+                              ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
+                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw")]:
+            self.declare_parameter(name, default)
+        self.sim = None
+        self._pubs, self._entities = {}, []
+        self._cmd = (0.0, 0.0)
+        self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
+        self.episode_index = 0
+        self.bad_commands = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """unconfigured -> inactive: load the world and the first scenario. FAILURE on a bad parameter."""
+        from ocelot_sim.rig import PanTiltSim
+
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        try:
+            self.perturbation = Perturbation(int(p("perturb_interval")), float(p("perturb_range")),
+                                             int(p("perturb_hold")))
+            self.entries = load_scenario_file(p("scenario_file")) if p("scenario_file") else None
+            scenario = from_entry(self.entries[0]) if self.entries else generate(int(p("seed")))
+            if float(p("camera_hz")) <= 0 or float(p("lockstep_timeout")) <= 0:
+                raise ValueError("camera_hz and lockstep_timeout must be positive")
+            self.sim = PanTiltSim(camera_hz=float(p("camera_hz")))
+        except (ScenarioError, ValueError, FileNotFoundError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.sim.reset(scenario, self.perturbation)
+        self.lockstep = bool(p("lockstep"))
+        self.lockstep_timeout = float(p("lockstep_timeout"))
+        pub = self.create_lifecycle_publisher
+        self._pubs = {
+            "image": pub(Image, p("image_topic"), RELIABLE),
+            "joints": pub(JointState, "/joint_states", RELIABLE),
+            "clock": pub(Clock, "/clock", RELIABLE),
+            "faces": pub(GroundTruthFaceArray, "/ground_truth/faces", RELIABLE),
+            "command": pub(Command, "/command", LATCHED),
+            "info": pub(EpisodeInfo, "/episode/info", LATCHED),
+        }
+        self._entities = [
+            self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE),
+            self.create_service(ResetEpisode, "~/reset", self._on_reset),
+            self.create_timer(1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5,
+                              self._on_timer),
+        ]
+        self.get_logger().info(f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
+                               f"{'lockstep' if self.lockstep else 'real time'}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """inactive -> active: publishing starts with the current frame."""
+        result = super().on_activate(state)
+        self._publish_episode()
+        self._publish_frame()
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """active -> inactive: the world stays where it is; nothing is published."""
+        self._waiting_since = None
+        return super().on_deactivate(state)
+
+    def release(self) -> None:
+        for entity in self._entities:
+            if hasattr(entity, "cancel"):
+                entity.cancel()
+                self.destroy_timer(entity)
+            elif hasattr(entity, "srv_name"):
+                self.destroy_service(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._entities = []
+        for publisher in self._pubs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._pubs = {}
+        if self.sim is not None:
+            self.sim.close()
+            self.sim = None
+
+    # -- episode control ---------------------------------------------------------
+    def _on_reset(self, request: ResetEpisode.Request, response: ResetEpisode.Response):
+        try:
+            if not request.spec_yaml.strip() and self.entries:
+                scenario = from_entry(self.entries[request.episode_index % len(self.entries)])
+            else:
+                scenario = scenario_for_request(request.seed, request.spec_yaml)
+        except (ScenarioError, ValueError) as exc:
+            response.success, response.message = False, str(exc)
+            self.get_logger().warning(f"reset refused: {exc}")
+            return response
+        self.episode_index = int(request.episode_index)
+        self.sim.reset(scenario, self.perturbation)
+        self._cmd = (0.0, 0.0)
+        response.success, response.message = True, ""
+        response.info = ros_convert.episode_info_msg(scenario, self.episode_index, self.sim.time)
+        if self._active:
+            self._publish_episode()
+            self._publish_frame()
+        return response
+
+    @property
+    def _active(self) -> bool:
+        return bool(self._pubs) and self._pubs["image"].is_activated
+
+    # -- the loop ----------------------------------------------------------------
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        pan, tilt = msg.angular.z, msg.angular.y
+        if not (math.isfinite(pan) and math.isfinite(tilt)):
+            self.bad_commands += 1
+            self.get_logger().warning("ignoring a /cmd_vel with NaN or inf", throttle_duration_sec=5.0)
+            pan, tilt = 0.0, 0.0
+        self._cmd = (pan, tilt)
+        if self.lockstep and self._waiting_since is not None:
+            self._advance()
+
+    def _on_timer(self) -> None:
+        if not self._active:
+            return
+        if not self.lockstep:
+            self._advance()
+        elif self._waiting_since is not None and time.monotonic() - self._waiting_since > self.lockstep_timeout:
+            self._advance()  # the controller did not answer in time: go on with its last command
+
+    def _advance(self) -> None:
+        self._waiting_since = None
+        self.sim.step(*self._cmd)
+        self._publish_frame()
+
+    def _publish_episode(self) -> None:
+        s, t = self.sim.scenario, self.sim.time
+        self._pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t))
+        self._pubs["command"].publish(ros_convert.command_msg(s, t))
+
+    def _publish_frame(self) -> None:
+        """Everything the controller needs goes out before the image, which it answers."""
+        t = self.sim.time
+        self._pubs["clock"].publish(Clock(clock=ros_convert.stamp(t)))
+        positions, velocities = self.sim.joints()
+        self._pubs["joints"].publish(ros_convert.joint_state_msg(positions, velocities, t))
+        self._pubs["faces"].publish(ros_convert.faces_msg(self.sim.scenario, self.sim.ground_truth(), t))
+        self._pubs["image"].publish(ros_convert.image_msg(self.sim.render(), t))
+        if self.lockstep:
+            self._waiting_since = time.monotonic()
+
+
+def main(args=None) -> int:
+    return run_node(SimNode, args)

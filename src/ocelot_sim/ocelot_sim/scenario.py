@@ -96,7 +96,8 @@ def _lanes(n: int) -> list[tuple[float, float]]:
 
 def _attr_command(rng: np.random.Generator, target: Attributes) -> tuple[str, Any]:
     """Pick an attribute of the target to name, and a test that the other faces must fail."""
-    kind = str(rng.choice(["glasses", "hat", "hair", "shirt"]))
+    kinds = ["glasses"] * target.glasses + ["hat"] * target.hat + ["hair", "shirt"]
+    kind = str(rng.choice(kinds))
     text = str(rng.choice(phrasings()["multi_attr"][kind]))
     if kind == "glasses":
         return text, lambda a: not a.glasses
@@ -116,7 +117,8 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
     mix = label_mix or DEFAULT_LABEL_MIX
     label = overrides.get("label_key") or str(rng.choice(list(mix), p=np.array(list(mix.values())) / sum(mix.values())))
     face_overrides = overrides.get("faces")
-    n = len(face_overrides) if face_overrides else (1 if label == "track" else int(rng.integers(2, MAX_FACES + 1)))
+    n = 1 if label == "track" else int(rng.integers(2, MAX_FACES + 1))  # drawn always: keeps the stream aligned
+    n = len(face_overrides) if face_overrides else n
     if label != "track" and n < 2:
         raise ScenarioError(f"label_key '{label}' needs at least 2 faces, got {n}")
     lanes = _lanes(n)
@@ -144,9 +146,11 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
     faces = []
     for i, (centre_az, half) in enumerate(lanes):
         pattern = str(rng.choice(MOTIONS))
-        speed = 0.0 if pattern == "static" else float(rng.uniform(*GENERATED_SPEED))
+        travel = _travel(half, distances[i])
+        # a face in a narrow lane moves slower: a sweep across it takes >= 1 s, as a person's would
+        speed = 0.0 if pattern == "static" else min(float(rng.uniform(*GENERATED_SPEED)), 2.0 * travel)
         motion = MotionSpec(pattern, speed, (centre_az, float(rng.uniform(-ELEVATION_SPAN, ELEVATION_SPAN))),
-                            _travel(half, distances[i]), float(rng.uniform(-0.35, 0.35)), float(rng.uniform()),
+                            travel, float(rng.uniform(-0.35, 0.35)), float(rng.uniform()),
                             int(rng.integers(2**31)))
         faces.append(FaceSpec(textures[i], distances[i], motion, load_texture(textures[i]).attributes))
 
@@ -155,8 +159,8 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
     scenario = Scenario(
         seed=seed, label_key=label, command=command, target=target, faces=tuple(faces),
         wall_colours=(wall_a, wall_b), floor_colour=tuple(float(x) for x in rng.uniform(0.2, 0.5, 3)),
-        light_intensity=float(rng.uniform(0.5, 0.9)), camera_noise_sigma=float(rng.uniform(0.0, 0.02)),
-        brightness_offset=float(rng.uniform(-20, 20)))
+        light_intensity=float(rng.uniform(0.65, 1.0)), camera_noise_sigma=float(rng.uniform(0.0, 0.02)),
+        brightness_offset=float(rng.uniform(-15, 15)))
     return _apply_overrides(scenario, overrides)
 
 

@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 .PHONY: setup test eval bench clean help
 
 help:
-	@echo "make eval   - set up, then run the closed-loop evaluation of the shipped model and print the verdict"
+	@echo "make eval   - set up, then run the simulator in closed loop over ROS and print speed and tracking error"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make setup  - only the set-up (idempotent)"
 	@echo "make clean  - remove the venv and the colcon build"
@@ -42,11 +42,12 @@ install/.ocelot-built: $(STAMPS)/requirements $(WORKSPACE_SOURCES)
 test: setup
 	$(ENV) pytest $(PYTEST_ARGS)
 
+# Until the policy and the evaluator land, the closed loop runs the oracle: simulator + oracle over ROS.
 eval: setup
-	$(ENV) ocelot launch --list
+	$(ENV) python bench/sim_realtime.py --seconds 20
 
 bench: setup
-	$(ENV) for script in bench/*.py; do python "$$script" || exit 1; done
+	$(ENV) for script in bench/*.py; do echo "== $$script"; python "$$script" || exit 1; done
 
 clean:
 	rm -rf $(VENV) build install log

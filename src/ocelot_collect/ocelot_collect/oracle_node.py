@@ -16,8 +16,8 @@ from ocelot_msgs.msg import GroundTruthFaceArray
 
 
 class OracleNode(ManagedNode):
-    def __init__(self) -> None:
-        super().__init__("oracle")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("oracle", **kwargs)
         self.declare_parameter("gain", 0.7)
         self.declare_parameter("period_s", 0.1)
         self.declare_parameter("max_velocity", 1.0)

@@ -34,8 +34,8 @@ LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
 
 
 class SimNode(ManagedNode):
-    def __init__(self) -> None:
-        super().__init__("sim")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim", **kwargs)
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
                               ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
                               ("perturb_hold", 5), ("image_topic", "/camera/image_raw")]:

@@ -41,7 +41,7 @@ def in_process(frames: int) -> None:
 
 
 def over_ros(seconds: float) -> None:
-    from ocelot_common.testing import LaunchProc, RosProbe, fresh_domain_id
+    from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
     from ocelot_msgs.msg import GroundTruthFaceArray
 
     from ocelot_sim.scenario import generate

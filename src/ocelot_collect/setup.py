@@ -24,6 +24,7 @@ setup(
     entry_points={
         "console_scripts": [
             "oracle_node = ocelot_collect.oracle_node:main",
+            "collector_node = ocelot_collect.collector_node:main",
         ],
     },
 )

@@ -1,7 +1,7 @@
 """Bad input to `ocelot` gets a one-line error naming the valid choices, and a non-zero exit."""
 import pytest
 
-from ocelot_common.testing import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id, run
 
 def ocelot(*args):
     return run(["ocelot", *args], fresh_domain_id(), timeout=60)

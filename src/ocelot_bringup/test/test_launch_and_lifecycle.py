@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ocelot_common.testing import LaunchProc, RosProbe, fresh_domain_id, run
+from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id, run
 
 GRAPHS = str(Path(__file__).with_name("graphs_two_oracles.yaml"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
-from ocelot_common.testing import Proc, RosProbe, fresh_domain_id
+from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
 
 SCRIPT = Path(__file__).with_name("sample_messages.py")
 

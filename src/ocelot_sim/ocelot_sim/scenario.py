@@ -266,7 +266,28 @@ def from_entry(entry: dict, label_mix: dict[str, float] | None = None) -> Scenar
     return generate(entry["seed"], label_mix, overrides)
 
 
-def scenario_for_request(seed: int, spec_yaml: str = "") -> Scenario:
+def parse_label_mix(text: str) -> dict[str, float] | None:
+    """'track:0.4,multi_left:0.15,...' -> weights; '' -> None (the default mix)."""
+    if not text.strip():
+        return None
+    mix = {}
+    for part in text.split(","):
+        label, sep, weight = part.partition(":")
+        label = label.strip()
+        if label not in LABELS or not sep:
+            raise ScenarioError(f"label_mix: bad entry '{part}'; use label:weight with labels {', '.join(LABELS)}")
+        try:
+            mix[label] = float(weight)
+        except ValueError:
+            raise ScenarioError(f"label_mix: weight of '{label}' must be a number, got '{weight}'") from None
+        if mix[label] < 0:
+            raise ScenarioError(f"label_mix: weight of '{label}' must be >= 0")
+    if sum(mix.values()) <= 0:
+        raise ScenarioError("label_mix: the weights must add up to more than 0")
+    return mix
+
+
+def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None) -> Scenario:
     """The scenario a reset request names: a seed, plus optional overrides as YAML text."""
     overrides = {}
     if spec_yaml.strip():
@@ -277,4 +298,4 @@ def scenario_for_request(seed: int, spec_yaml: str = "") -> Scenario:
         if not isinstance(overrides, dict):
             raise ScenarioError("spec_yaml must be a mapping of scenario fields")
         overrides.pop("seed", None)
-    return generate(int(seed), overrides=overrides)
+    return generate(int(seed), label_mix, overrides)

@@ -1,13 +1,16 @@
 """Simulator lifecycle node: the MuJoCo rig on ROS (stands in for Gazebo, its bridge and ros2_control).
 
 Publishes /camera/image_raw (rgb8), /joint_states, /clock, /ground_truth/faces,
-/command (the active label and phrasing) and /episode/info; subscribes /cmd_vel
+/command (the active label and phrasing), /episode/info, and /cmd_vel_applied
+(the command each frame was answered with, stamped with that frame's time); subscribes /cmd_vel
 (Twist: angular.z pan, angular.y tilt). Service ~/reset (ocelot_msgs/ResetEpisode)
 starts an episode from a seed and optional overrides.
 
 Lockstep mode: after each frame the sim waits for the controller's answer on
 /cmd_vel (or `lockstep_timeout` seconds), then advances one camera period, so
-episodes are deterministic and run as fast as the loop allows. Real-time mode:
+episodes are deterministic and run as fast as the loop allows. A reset takes
+effect when the frame on hand is answered (or times out), so no answer to the
+old episode can slip onto the new one's frames. Real-time mode:
 one period per 1/camera_hz of wall time, whatever the controller does.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -26,7 +29,8 @@ from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
-from ocelot_sim.scenario import ScenarioError, from_entry, generate, load_scenario_file, scenario_for_request
+from ocelot_sim.scenario import (
+    ScenarioError, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
@@ -38,12 +42,13 @@ class SimNode(ManagedNode):
         super().__init__("sim", **kwargs)
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
                               ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
-                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw")]:
+                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", "")]:
             self.declare_parameter(name, default)
         self.sim = None
         self._pubs, self._entities = {}, []
         self._cmd = (0.0, 0.0)
         self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
+        self._pending_reset = None  # (scenario, episode index) to start once the current frame is answered
         self.episode_index = 0
         self.bad_commands = 0
 
@@ -56,8 +61,10 @@ class SimNode(ManagedNode):
         try:
             self.perturbation = Perturbation(int(p("perturb_interval")), float(p("perturb_range")),
                                              int(p("perturb_hold")))
+            self.label_mix = parse_label_mix(p("label_mix"))
             self.entries = load_scenario_file(p("scenario_file")) if p("scenario_file") else None
-            scenario = from_entry(self.entries[0]) if self.entries else generate(int(p("seed")))
+            scenario = (from_entry(self.entries[0], self.label_mix) if self.entries
+                        else generate(int(p("seed")), self.label_mix))
             if float(p("camera_hz")) <= 0 or float(p("lockstep_timeout")) <= 0:
                 raise ValueError("camera_hz and lockstep_timeout must be positive")
             self.sim = PanTiltSim(camera_hz=float(p("camera_hz")))
@@ -75,6 +82,7 @@ class SimNode(ManagedNode):
             "faces": pub(GroundTruthFaceArray, "/ground_truth/faces", RELIABLE),
             "command": pub(Command, "/command", LATCHED),
             "info": pub(EpisodeInfo, "/episode/info", LATCHED),
+            "applied": pub(TwistStamped, "/cmd_vel_applied", RELIABLE),
         }
         self._entities = [
             self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE),
@@ -119,22 +127,31 @@ class SimNode(ManagedNode):
     def _on_reset(self, request: ResetEpisode.Request, response: ResetEpisode.Response):
         try:
             if not request.spec_yaml.strip() and self.entries:
-                scenario = from_entry(self.entries[request.episode_index % len(self.entries)])
+                scenario = from_entry(self.entries[request.episode_index % len(self.entries)], self.label_mix)
             else:
-                scenario = scenario_for_request(request.seed, request.spec_yaml)
+                scenario = scenario_for_request(request.seed, request.spec_yaml, self.label_mix)
         except (ScenarioError, ValueError) as exc:
             response.success, response.message = False, str(exc)
             self.get_logger().warning(f"reset refused: {exc}")
             return response
-        self.episode_index = int(request.episode_index)
+        response.success, response.message = True, ""
+        response.info = ros_convert.episode_info_msg(scenario, int(request.episode_index), 0.0)
+        self._pending_reset = (scenario, int(request.episode_index))
+        if not (self._active and self.lockstep and self._waiting_since is not None):
+            self._start_pending_episode()
+        return response
+
+    def _start_pending_episode(self) -> None:
+        """Reset the world. In lockstep this waits for the answer to the frame on hand, so that a
+        late answer to the old episode can never be taken for the answer to the new one's frame 0."""
+        scenario, self.episode_index = self._pending_reset
+        self._pending_reset = None
+        self._waiting_since = None
         self.sim.reset(scenario, self.perturbation)
         self._cmd = (0.0, 0.0)
-        response.success, response.message = True, ""
-        response.info = ros_convert.episode_info_msg(scenario, self.episode_index, self.sim.time)
         if self._active:
             self._publish_episode()
             self._publish_frame()
-        return response
 
     @property
     def _active(self) -> bool:
@@ -160,7 +177,15 @@ class SimNode(ManagedNode):
             self._advance()  # the controller did not answer in time: go on with its last command
 
     def _advance(self) -> None:
+        """Apply the latest command for one camera period; /cmd_vel_applied says which frame it answered."""
+        if self._pending_reset is not None:
+            self._start_pending_episode()
+            return
         self._waiting_since = None
+        applied = TwistStamped()
+        applied.header.stamp = ros_convert.stamp(self.sim.time)
+        applied.twist.angular.z, applied.twist.angular.y = self._cmd
+        self._pubs["applied"].publish(applied)
         self.sim.step(*self._cmd)
         self._publish_frame()
 

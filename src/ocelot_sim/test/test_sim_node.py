@@ -7,7 +7,7 @@ from geometry_msgs.msg import Twist
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 from sensor_msgs.msg import Image
 
-from ocelot_common.testing import LaunchProc, RosProbe, fresh_domain_id
+from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import Command, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 

@@ -2,7 +2,7 @@
 import time
 from pathlib import Path
 
-from ocelot_common.testing import LaunchProc, RosProbe, fresh_domain_id
+from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import GroundTruthFaceArray
 
 GRAPHS = str(Path(__file__).with_name("graphs_sim_only.yaml"))

@@ -1,4 +1,4 @@
-"""Helpers for tests that run real ROS processes: own domains, waits on facts, clean ends.
+"""Child processes and ROS probes with their own domains, waits on facts, clean ends (CLI and tests).
 
 Every process a test starts runs in its own session so that a finalizer can
 end it and whatever it spawned; every wait has a timeout that fails with a

@@ -1,0 +1,70 @@
+"""Assemble an episode from the sim's streams: image, applied command and ground truth, paired by frame.
+
+ROS-free. Messages are keyed by frame index (stamp / camera period). After a
+reset the sim's clock restarts at 0, so each stream is ignored until it shows
+frame 0 of the new episode: stale messages of the previous one, still in
+flight, can never be paired with the new episode's frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocelot_collect.episode_io import Episode
+
+STREAMS = ("image", "command", "truth")
+
+
+@dataclass
+class EpisodeAssembler:
+    warmup_frames: int
+    episode_frames: int
+    period: float = 0.1
+    index: int = -1
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.warmup_frames < 0 or self.episode_frames <= 0:
+            raise ValueError("warmup_frames must be >= 0 and episode_frames > 0")
+        self._parts: dict[str, dict[int, object]] = {s: {} for s in STREAMS}
+        self._synced = dict.fromkeys(STREAMS, False)
+
+    def start(self, index: int, info: dict) -> None:
+        self.index, self.info = index, info
+        self._parts = {s: {} for s in STREAMS}
+        self._synced = dict.fromkeys(STREAMS, False)
+
+    @property
+    def frames_wanted(self) -> range:
+        return range(self.warmup_frames, self.warmup_frames + self.episode_frames)
+
+    def add(self, stream: str, stamp: float, value) -> None:
+        frame = int(round(stamp / self.period))
+        if frame == 0:
+            self._synced[stream] = True
+        if self._synced[stream] and frame in self.frames_wanted:
+            self._parts[stream][frame] = value
+
+    @property
+    def recorded(self) -> int:
+        """Frames for which all three streams have arrived."""
+        return sum(all(f in self._parts[s] for s in STREAMS) for f in self.frames_wanted)
+
+    @property
+    def complete(self) -> bool:
+        return self.recorded == self.episode_frames
+
+    def episode(self) -> Episode:
+        frames = list(self.frames_wanted)
+        image, command, truth = (self._parts[s] for s in STREAMS)
+        return Episode(
+            index=self.index,
+            frames=np.stack([image[f] for f in frames]),
+            pan_vel=np.array([command[f][0] for f in frames], np.float32),
+            tilt_vel=np.array([command[f][1] for f in frames], np.float32),
+            gt_error_px=np.array([truth[f][0] for f in frames], np.float32),
+            perturbed=np.array([truth[f][1] for f in frames], bool),
+            sim_time=np.array([f * self.period for f in frames]),
+            cmd=str(self.info.get("command", "")), label_key=str(self.info.get("label_key", "")),
+            metadata=dict(self.info))

@@ -1,0 +1,143 @@
+"""`ocelot collect`: run K sim + oracle + collector stacks (each in its own ROS domain) and build the dataset.
+
+Episode range [base_ep, base_ep + n) is cut into K contiguous shards, one per
+worker; all write into OUTPUT/episodes. A progress bar counts finished episode
+files. At the end the splits and metadata.json are rebuilt from the files.
+Re-running the same command resumes: finished episodes are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ocelot_collect.dataset_index import finalize_dataset
+from ocelot_collect.episode_io import complete_episodes
+from ocelot_common.processes import LaunchProc, fresh_domain_id
+
+FINISHED = "collection finished"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-episodes", type=int, required=True)
+    parser.add_argument("--output", required=True, help="dataset directory (created; resumed if it exists)")
+    parser.add_argument("--base-seed", type=int, default=0, help="scenario seed of the first episode")
+    parser.add_argument("--base-ep", type=int, default=0, help="index of the first episode")
+    parser.add_argument("--perturb-interval", type=int, default=15, help="frames between target jumps; 0 = off")
+    parser.add_argument("--perturb-range", type=float, default=0.5, help="jump bound on pan, rad")
+    parser.add_argument("--perturb-hold", type=int, default=5, help="frames a jump holds")
+    parser.add_argument("--warmup-frames", type=int, default=10)
+    parser.add_argument("--episode-frames", type=int, default=100)
+    parser.add_argument("--scenarios", metavar="FILE", help="scenario YAML; episode i uses entry i")
+    parser.add_argument("--label-mix", default="", help="e.g. track:0.4,multi_left:0.15,...")
+    parser.add_argument("--workers", type=int, default=1, help="parallel sim+collector stacks")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def shards(base_ep: int, n: int, workers: int) -> list[tuple[int, int]]:
+    """(first episode, count) per worker, contiguous and covering [base_ep, base_ep + n)."""
+    workers = max(1, min(workers, n))
+    sizes = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
+    starts = [base_ep + sum(sizes[:i]) for i in range(workers)]
+    return list(zip(starts, sizes))
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    if args.n_episodes <= 0:
+        return "--n-episodes must be > 0"
+    if args.workers <= 0:
+        return "--workers must be > 0"
+    if min(args.base_seed, args.base_ep, args.perturb_interval, args.perturb_hold, args.warmup_frames) < 0:
+        return "--base-seed, --base-ep, --perturb-interval, --perturb-hold and --warmup-frames must be >= 0"
+    if args.episode_frames <= 0:
+        return "--episode-frames must be > 0"
+    if args.perturb_interval and args.perturb_hold >= args.perturb_interval:
+        return "--perturb-hold must be shorter than --perturb-interval"
+    if args.scenarios:
+        from ocelot_sim.scenario import ScenarioError, load_scenario_file
+
+        try:
+            load_scenario_file(args.scenarios)
+        except ScenarioError as exc:
+            return str(exc)
+    if args.label_mix:
+        from ocelot_sim.scenario import ScenarioError, parse_label_mix
+
+        try:
+            parse_label_mix(args.label_mix)
+        except ScenarioError as exc:
+            return str(exc)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = validate(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    output = Path(args.output).expanduser().resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",
+                                              "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
+    settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
+    wanted = range(args.base_ep, args.base_ep + args.n_episodes)
+    workers = []
+    for first, count in shards(args.base_ep, args.n_episodes, args.workers):
+        graph_args = {"output": str(output), "n_episodes": count, "base_seed": args.base_seed + first - args.base_ep,
+                      "base_ep": first, "warmup_frames": args.warmup_frames, "episode_frames": args.episode_frames,
+                      "perturb_interval": args.perturb_interval, "perturb_range": args.perturb_range,
+                      "perturb_hold": args.perturb_hold, "scenario_file": settings["scenarios"],
+                      "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings)}
+        cmd = ["ocelot", "launch", "collect", *(f"{k}:={v}" for k, v in graph_args.items())]
+        workers.append(LaunchProc(cmd, fresh_domain_id()))
+    code = _watch(workers, output, wanted, quiet=args.quiet)
+    for worker in workers:
+        worker.signal()
+    for worker in workers:
+        try:
+            worker.wait(60)
+        except AssertionError:
+            worker.kill()
+    metadata = finalize_dataset(output, settings)
+    have = sum(1 for ep in complete_episodes(output) if ep in wanted)
+    print(f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
+          f"splits {metadata['split_counts']})")
+    return code if have == len(wanted) or code else 1
+
+
+def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool) -> int:
+    from tqdm import tqdm
+
+    start_count = sum(1 for ep in complete_episodes(output) if ep in wanted)
+    bar = tqdm(total=len(wanted), initial=start_count, unit="ep", disable=quiet, dynamic_ncols=True,
+               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    started, relayed = time.monotonic(), [0] * len(workers)
+    try:
+        while True:
+            done = sum(1 for ep in complete_episodes(output) if ep in wanted)
+            if done != bar.n:
+                elapsed = time.monotonic() - started
+                bar.set_postfix_str(f"{(done - start_count) * 3600 / max(elapsed, 1e-6):.0f} ep/h", refresh=False)
+                bar.update(done - bar.n)
+            for i, worker in enumerate(workers):
+                for line in worker.lines[relayed[i]:]:
+                    if line.startswith("[ocelot launch] started") or "skipping episode" in line or "died" in line:
+                        bar.write(f"[worker {i}] {line}")
+                relayed[i] = len(worker.lines)
+            if any("died" in line and "[ocelot launch]" in line for w in workers for line in w.lines):
+                bar.write("error: a node died; re-run the same command to resume where it stopped")
+                return 1
+            if all(any(FINISHED in line for line in w.lines) for w in workers):
+                return 0
+            if any(w.popen.poll() is not None for w in workers):
+                bar.write("error: a worker stopped early; its output:\n" + "\n".join(
+                    w.output for w in workers if w.popen.poll() is not None))
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        bar.write("interrupted; re-run the same command to resume")
+        return 130
+    finally:
+        bar.close()

@@ -1,0 +1,244 @@
+"""Collector lifecycle node: resets the sim per episode, records (frame, command, truth), writes HDF5.
+
+Driven by the camera, as seed 002 §7B: for each episode index in
+[base_ep, base_ep + n_episodes) that has no file yet, it calls /sim/reset
+(seed = base_seed + i), lets `warmup_frames` pass, records `episode_frames`
+frames, and writes the episode in a background thread while the next one runs.
+A reset that fails or times out, or a camera that stalls, skips the episode
+with a warning. Re-running resumes: finished files are kept, leftovers of a
+killed writer are removed. Progress goes to ~/progress.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from geometry_msgs.msg import TwistStamped
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from ocelot_collect.assembler import EpisodeAssembler
+from ocelot_collect.dataset_index import finalize_dataset
+from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
+from ocelot_common.images import image_to_rgb
+from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.preprocessing import to_policy_frame
+from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
+from ocelot_msgs.srv import ResetEpisode
+
+RELIABLE = QoSProfile(depth=20, reliability=QoSReliabilityPolicy.RELIABLE)
+PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
+              "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
+              "compression_level": 4, "settings_json": "{}"}
+
+
+def stamp_seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class CollectorNode(ManagedNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("collector", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        self._entities, self._pubs = [], {}
+        self._writer = None
+        self._pending = []
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """unconfigured -> inactive: plan the episodes still missing. FAILURE on bad parameters."""
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        try:
+            self.output = Path(p("output")).expanduser().resolve()
+            self.base_seed, self.base_ep, n = int(p("base_seed")), int(p("base_ep")), int(p("n_episodes"))
+            if n <= 0 or self.base_seed < 0 or self.base_ep < 0:
+                raise ValueError("n_episodes must be > 0, base_seed and base_ep >= 0")
+            self.assembler = EpisodeAssembler(int(p("warmup_frames")), int(p("episode_frames")))
+            self.settings = json.loads(p("settings_json"))
+            self.output.mkdir(parents=True, exist_ok=True)
+        except (ValueError, OSError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        for leftover in remove_partial(self.output):
+            self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
+        self.wanted = range(self.base_ep, self.base_ep + n)
+        done = self._verified_done()
+        self.todo = [ep for ep in self.wanted if ep not in done]
+        self.skipped, self.state, self._episode_started = [], "idle", 0.0
+        self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-writer")
+        self._pubs = {"progress": self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)}
+        self._reset_client = self.create_client(ResetEpisode, "/sim/reset")
+        self._entities = [
+            self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE),
+            self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_command, RELIABLE),
+            self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE),
+            self.create_timer(0.2, self._on_timer),
+        ]
+        return TransitionCallbackReturn.SUCCESS
+
+    def _verified_done(self) -> set[int]:
+        done = set()
+        for ep, path in complete_episodes(self.output).items():
+            if ep not in self.wanted:
+                continue
+            try:
+                summary = read_summary(path)
+            except EpisodeError as exc:
+                self.get_logger().warning(f"{exc}; recording it again")
+                path.unlink()
+                continue
+            if summary["n_frames"] == self.assembler.episode_frames:
+                done.add(ep)
+            else:
+                self.get_logger().warning(f"{path.name} has {summary['n_frames']} frames, this run records "
+                                          f"{self.assembler.episode_frames}; keeping it, not re-recording")
+                done.add(ep)
+        return done
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """active -> inactive: the episode in progress is dropped (it is recorded again next time)."""
+        self.state = "idle"
+        return super().on_deactivate(state)
+
+    def release(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # never leave a half-written episode behind
+            self._writer = None
+        for entity in self._entities:
+            if hasattr(entity, "cancel"):
+                entity.cancel()
+                self.destroy_timer(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._entities = []
+        for publisher in self._pubs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._pubs = {}
+
+    @property
+    def _active(self) -> bool:
+        return bool(self._pubs) and self._pubs["progress"].is_activated
+
+    # -- the episode loop ----------------------------------------------------------
+    def _on_timer(self) -> None:
+        if not self._active:
+            return
+        now = time.monotonic()
+        if self.state == "idle":
+            self._next_episode()
+        elif self.state == "resetting" and now - self._episode_started > self.reset_timeout:
+            self._skip(f"the sim did not answer the reset within {self.reset_timeout:.0f} s")
+        elif self.state == "recording" and now - self._last_progress > self.stall_timeout:
+            self._skip(f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?)")
+
+    @property
+    def reset_timeout(self) -> float:
+        return float(self.get_parameter("reset_timeout").value)
+
+    @property
+    def stall_timeout(self) -> float:
+        return float(self.get_parameter("stall_timeout").value)
+
+    def _next_episode(self) -> None:
+        if not self.todo:
+            self._finish()
+            return
+        ep = self.todo[0]
+        if not self._reset_client.service_is_ready():
+            return  # the sim is not up yet; the timer tries again
+        self.state, self._episode_started = "resetting", time.monotonic()
+        # listen before asking: the sim publishes the new episode's frame 0 before it answers
+        self.assembler.start(ep, {})
+        self._last_progress, self._recorded = time.monotonic(), 0
+        request = ResetEpisode.Request(seed=self.base_seed + ep - self.base_ep, episode_index=ep)
+        self._reset_client.call_async(request).add_done_callback(lambda f, ep=ep: self._on_reset(ep, f))
+
+    def _on_reset(self, ep: int, future) -> None:
+        if self.state != "resetting" or not self.todo or self.todo[0] != ep:
+            return  # a late answer to a reset that already timed out
+        response = future.result()
+        if not response.success:
+            self._skip(f"the sim refused the reset: {response.message}")
+            return
+        info = json.loads(response.info.scenario_json)
+        info.update(episode_index=ep, seed=response.info.seed, command=response.info.command,
+                    label_key=response.info.label_key, collection=self.settings)
+        self.assembler.info = info
+        self.state, self._last_progress = "recording", time.monotonic()
+
+    def _feed(self, stream: str, stamp, value) -> None:
+        if self.state not in ("resetting", "recording"):
+            return
+        self.assembler.add(stream, stamp_seconds(stamp), value)
+        recorded = self.assembler.recorded
+        if recorded > self._recorded:
+            self._recorded, self._last_progress = recorded, time.monotonic()
+        if self.state == "recording" and self.assembler.complete:
+            episode = self.assembler.episode()
+            elapsed = time.monotonic() - self._episode_started
+            self.todo.pop(0)
+            self.state = "idle"
+            level = int(self.get_parameter("compression_level").value)
+            self._pending.append(self._writer.submit(write_episode, self.output, episode, level))
+            self._publish_progress(f"episode {episode.index} recorded ({episode.label_key})",
+                                   len(episode.frames) / max(elapsed, 1e-6))
+            self._next_episode()
+
+    def _on_image(self, msg: Image) -> None:
+        if self.state in ("resetting", "recording"):
+            try:
+                frame = to_policy_frame(image_to_rgb(msg))
+            except ValueError as exc:
+                self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
+                return
+            self._feed("image", msg.header.stamp, frame)
+
+    def _on_command(self, msg: TwistStamped) -> None:
+        self._feed("command", msg.header.stamp, (msg.twist.angular.z, msg.twist.angular.y))
+
+    def _on_truth(self, msg: GroundTruthFaceArray) -> None:
+        if 0 <= msg.target_index < len(msg.faces):
+            face = msg.faces[msg.target_index]
+            error = math.hypot(face.pixel_u - 320.0, face.pixel_v - 240.0) if face.visible else math.nan
+            self._feed("truth", msg.header.stamp, (error, face.perturbed))
+
+    def _skip(self, why: str) -> None:
+        ep = self.todo.pop(0)
+        self.skipped.append(ep)
+        self.state = "idle"
+        self.get_logger().warning(f"skipping episode {ep}: {why}")
+        self._publish_progress(f"skipped episode {ep}: {why}", 0.0)
+
+    def _finish(self) -> None:
+        for future in self._pending:
+            future.result()  # surface any write error here, not silently
+        self._pending = []
+        if self.state != "finished":
+            self.state = "finished"
+            if self.get_parameter("write_index").value:
+                finalize_dataset(self.output, self.settings)
+            self.get_logger().info(f"collection finished: {len(self._done_now())} episodes in {self.output}"
+                                   + (f", {len(self.skipped)} skipped" if self.skipped else ""))
+        self._publish_progress("finished", 0.0)
+
+    def _done_now(self) -> list[int]:
+        return [ep for ep in complete_episodes(self.output) if ep in self.wanted]
+
+    def _publish_progress(self, message: str, fps: float) -> None:
+        msg = CollectionProgress(episodes_done=len(self.wanted) - len(self.todo) - len(self.skipped),
+                                 episodes_total=len(self.wanted), episodes_skipped=len(self.skipped),
+                                 frames_per_second=float(fps), finished=self.state == "finished",
+                                 last_message=message)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._pubs["progress"].publish(msg)
+
+
+def main(args=None) -> int:
+    return run_node(CollectorNode, args)

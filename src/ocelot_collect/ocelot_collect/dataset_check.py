@@ -1,0 +1,134 @@
+"""Dataset checks (seed 002 §7C), ROS-free: each check returns (ok, line); the caller prints and decides."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ocelot_collect.dataset_index import load_metadata, read_split
+from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
+
+MIN_LABEL_SHARE = 0.05
+MIN_PAN_STD = 0.1
+RECOVERY_THRESHOLD = 0.4  # rad/s: a command this large is a correction, not steady tracking
+
+
+@dataclass
+class Report:
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (OK | WARN | FAIL | info, text)
+
+    def add(self, level: str, text: str) -> None:
+        self.lines.append((level, text))
+
+    @property
+    def failed(self) -> bool:
+        return any(level == "FAIL" for level, _ in self.lines)
+
+
+def expected_labels(settings: dict) -> set[str]:
+    """The labels a collection was asked for: its label mix, or all of them (none for scenario files)."""
+    from ocelot_sim.scenario import LABELS, parse_label_mix
+
+    if settings.get("scenarios"):
+        return set()
+    mix = parse_label_mix(settings.get("label_mix", "")) or dict.fromkeys(LABELS, 1.0)
+    return {label for label, weight in mix.items() if weight > 0}
+
+
+def check_dataset(root: Path, deep: bool = False, recovery_threshold: float = RECOVERY_THRESHOLD) -> Report:
+    root = Path(root)
+    report = Report()
+    files = complete_episodes(root)
+    try:
+        metadata = load_metadata(root)
+    except (FileNotFoundError, ValueError) as exc:
+        report.add("FAIL", str(exc))
+        return report
+    listed = {int(k): v for k, v in metadata.get("episodes", {}).items()}
+    if set(files) != set(listed):
+        missing, extra = sorted(set(listed) - set(files)), sorted(set(files) - set(listed))
+        report.add("FAIL", f"metadata.json and episodes/ disagree: missing files {missing[:10]}, "
+                           f"unlisted files {extra[:10]} (rebuild with `ocelot merge-datasets --rebuild {root}`)")
+    else:
+        report.add("OK", f"{len(files)} episode files found")
+    if not files:
+        report.add("FAIL", "no episodes")
+        return report
+
+    # counts come from metadata unless asked to open everything
+    summaries, broken = {}, []
+    if deep:
+        for ep, path in files.items():
+            try:
+                summaries[ep] = read_summary(path)
+            except EpisodeError as exc:
+                broken.append(str(exc))
+    else:
+        summaries = {ep: listed[ep] for ep in files if ep in listed}
+    for problem in broken:
+        report.add("FAIL", problem)
+    if deep and not broken:
+        report.add("OK", "all files readable")
+    frame_counts = Counter(s["n_frames"] for s in summaries.values())
+    level = "OK" if len(frame_counts) == 1 else "FAIL"
+    report.add(level, f"frames per episode: {dict(sorted(frame_counts.items()))}")
+
+    labels = Counter(s["label_key"] for s in summaries.values())
+    total = sum(labels.values())
+    for label in sorted(set(labels) | expected_labels(metadata.get("settings", {}))):
+        share = labels.get(label, 0) / total
+        report.add("OK" if share >= MIN_LABEL_SHARE else "FAIL",
+                   f"label {label:<14} {labels.get(label, 0):6d} ({share:.1%}, >= {MIN_LABEL_SHARE:.0%} needed)")
+
+    _check_splits(root, summaries, report)
+    _check_commands(root, files, broken, report, recovery_threshold, deep)
+    return report
+
+
+def _check_splits(root: Path, summaries: dict, report: Report) -> None:
+    try:
+        splits = {name: set(read_split(root, name)) for name in ("train", "val", "test")}
+    except FileNotFoundError as exc:
+        report.add("FAIL", str(exc))
+        return
+    scenarios = {name: {summaries[e]["scenario_id"] for e in eps if e in summaries} for name, eps in splits.items()}
+    leaks = [(a, b) for a, b in (("train", "val"), ("train", "test"), ("val", "test")) if scenarios[a] & scenarios[b]]
+    covered = set().union(*splits.values())
+    if leaks:
+        report.add("FAIL", f"scenarios shared between splits: {leaks}")
+    elif covered != set(summaries):
+        report.add("FAIL", f"splits cover {len(covered)} episodes, the dataset has {len(summaries)}")
+    else:
+        report.add("OK", "splits disjoint by scenario: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    duplicates = len(summaries) - len({s["scenario_id"] for s in summaries.values()})
+    report.add("info", f"{duplicates} episodes repeat a scenario (same seed and overrides)")
+
+
+def _check_commands(root, files, broken, report, threshold, deep) -> None:
+    """Velocity statistics read the small per-frame arrays of every file (frames are not loaded)."""
+    pans, tilts, shapes = [], [], set()
+    for ep, path in files.items():
+        if any(str(path) in b for b in broken):
+            continue
+        try:
+            episode = read_episode(path, frames=False)
+        except EpisodeError as exc:
+            report.add("FAIL", str(exc))
+            continue
+        pans.append(episode.pan_vel)
+        tilts.append(episode.tilt_vel)
+        if deep:
+            shapes.add(read_summary(path)["frames_shape"][1:] + (read_summary(path)["frames_dtype"],))
+    if not pans:
+        return
+    pan, tilt = np.concatenate(pans), np.concatenate(tilts)
+    for name, v in (("pan_vel", pan), ("tilt_vel", tilt)):
+        report.add("info", f"{name}: mean {v.mean():+.3f} std {v.std():.3f} min {v.min():+.3f} max {v.max():+.3f} "
+                           f"p95|.| {np.percentile(np.abs(v), 95):.3f}")
+    report.add("OK" if pan.std() > MIN_PAN_STD else "FAIL", f"pan_vel std {pan.std():.3f} (> {MIN_PAN_STD} needed)")
+    recovery = np.mean(np.maximum(np.abs(pan), np.abs(tilt)) > threshold)
+    report.add("info", f"recovery frames (|command| > {threshold} rad/s): {recovery:.1%}")
+    if deep:
+        report.add("OK" if shapes == {(224, 224, 3, "uint8")} else "FAIL", f"frame shapes: {sorted(shapes)}")

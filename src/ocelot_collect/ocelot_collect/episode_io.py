@@ -1,0 +1,132 @@
+"""Episode files: one HDF5 file per episode, written under a temporary name and renamed when complete.
+
+Schema (seed 002 plus what training and checks use):
+  frames       (N, 224, 224, 3) uint8, one frame per chunk, gzip
+  pan_vel      (N,) float32   oracle command, /cmd_vel angular.z (rad/s)
+  tilt_vel     (N,) float32   oracle command, /cmd_vel angular.y (rad/s)
+  gt_error_px  (N,) float32   ground-truth distance of the target from the image centre (640x480 px)
+  perturbed    (N,) bool      a perturbation jump holds the target at this frame
+  sim_time     (N,) float64   frame time in the episode (s)
+  cmd, label_key, metadata    scalar strings (metadata: JSON with the scenario and collection settings)
+  attrs: schema_version, n_frames, episode_index, scenario_id
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = "1.1"
+EPISODE_DIR = "episodes"
+TMP_SUFFIX = ".h5.tmp"
+
+
+class EpisodeError(ValueError):
+    """An episode file that cannot be used; the message names the file."""
+
+
+@dataclass
+class Episode:
+    index: int
+    frames: np.ndarray
+    pan_vel: np.ndarray
+    tilt_vel: np.ndarray
+    gt_error_px: np.ndarray
+    perturbed: np.ndarray
+    sim_time: np.ndarray
+    cmd: str
+    label_key: str
+    metadata: dict
+
+    @property
+    def scenario_id(self) -> str:
+        return str(self.metadata.get("scenario_id", ""))
+
+
+def episode_path(root: Path, index: int) -> Path:
+    return Path(root) / EPISODE_DIR / f"ep_{index:06d}.h5"
+
+
+def episode_index_of(path: Path) -> int:
+    return int(Path(path).name[len("ep_"):len("ep_") + 6])
+
+
+def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> Path:
+    """Write atomically: a killed writer leaves at most a .tmp file, never a partial episode."""
+    import h5py
+
+    final = episode_path(root, episode.index)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
+    n = len(episode.frames)
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("frames", data=episode.frames, chunks=(1, *episode.frames.shape[1:]),
+                         compression="gzip", compression_opts=compression_level)
+        for name, dtype in (("pan_vel", np.float32), ("tilt_vel", np.float32), ("gt_error_px", np.float32),
+                            ("perturbed", bool), ("sim_time", np.float64)):
+            f.create_dataset(name, data=np.asarray(getattr(episode, name), dtype=dtype))
+        f["cmd"] = episode.cmd
+        f["label_key"] = episode.label_key
+        f["metadata"] = json.dumps(episode.metadata, sort_keys=True)
+        f.attrs.update(schema_version=SCHEMA_VERSION, n_frames=n, episode_index=episode.index,
+                       scenario_id=episode.scenario_id)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    return final
+
+
+def read_summary(path: Path) -> dict:
+    """Counts and labels without reading frames; raises EpisodeError naming the file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            n = int(f.attrs["n_frames"])
+            summary = {"episode": int(f.attrs["episode_index"]), "n_frames": n,
+                       "scenario_id": str(f.attrs["scenario_id"]), "label_key": f["label_key"][()].decode(),
+                       "cmd": f["cmd"][()].decode(), "frames_shape": tuple(f["frames"].shape),
+                       "frames_dtype": str(f["frames"].dtype)}
+            for name in ("pan_vel", "tilt_vel", "gt_error_px", "perturbed"):
+                if f[name].shape != (n,):
+                    raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n},)")
+            return summary
+    except EpisodeError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
+
+
+def read_episode(path: Path, frames: bool = True) -> Episode:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return Episode(
+                index=int(f.attrs["episode_index"]),
+                frames=f["frames"][()] if frames else np.empty((0, 224, 224, 3), np.uint8),
+                pan_vel=f["pan_vel"][()], tilt_vel=f["tilt_vel"][()], gt_error_px=f["gt_error_px"][()],
+                perturbed=f["perturbed"][()], sim_time=f["sim_time"][()], cmd=f["cmd"][()].decode(),
+                label_key=f["label_key"][()].decode(), metadata=json.loads(f["metadata"][()]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
+
+
+def complete_episodes(root: Path) -> dict[int, Path]:
+    """Episode files present under root (complete by construction: only renamed when whole)."""
+    folder = Path(root) / EPISODE_DIR
+    if not folder.is_dir():
+        return {}
+    return {episode_index_of(p): p for p in sorted(folder.glob("ep_[0-9][0-9][0-9][0-9][0-9][0-9].h5"))}
+
+
+def remove_partial(root: Path) -> list[Path]:
+    """Delete the .tmp files a killed writer left behind."""
+    folder = Path(root) / EPISODE_DIR
+    leftovers = sorted(folder.glob(f"*{TMP_SUFFIX}")) if folder.is_dir() else []
+    for path in leftovers:
+        path.unlink()
+    return leftovers

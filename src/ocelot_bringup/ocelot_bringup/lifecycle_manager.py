@@ -4,7 +4,7 @@ Brings the graph's nodes up in order (configure, activate), takes them down in
 reverse (deactivate, cleanup, shutdown), and checks each node's heartbeat: a
 node whose get_state service stops answering is reported dead on
 ``~/health`` (ocelot_msgs/GraphHealth) and in the log within
-heartbeat_period + heartbeat_timeout seconds.
+heartbeat_period + heartbeat_timeout seconds (0.5 + 1.5 s by default).
 
 Services (std_srvs/Trigger): ``~/startup``, ``~/shutdown``.
 """
@@ -33,7 +33,7 @@ class LifecycleManager(Node):
         self.declare_parameter("graph", "")
         self.declare_parameter("autostart", True)
         self.declare_parameter("heartbeat_period", 0.5)
-        self.declare_parameter("heartbeat_timeout", 1.0)
+        self.declare_parameter("heartbeat_timeout", 1.5)
         self.declare_parameter("bringup_timeout", 60.0)
         self.declare_parameter("transition_timeout", 60.0)
         param = self.get_parameter

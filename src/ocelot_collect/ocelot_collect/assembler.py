@@ -51,6 +51,15 @@ class EpisodeAssembler:
         """Frames for which all three streams have arrived."""
         return sum(all(f in self._parts[s] for s in STREAMS) for f in self.frames_wanted)
 
+    def first_gap(self) -> str:
+        """The first frame still incomplete and what it lacks (for the skip warning)."""
+        for f in self.frames_wanted:
+            lacking = [s for s in STREAMS if f not in self._parts[s]]
+            if lacking:
+                unsynced = [s for s in STREAMS if not self._synced[s]]
+                return f"frame {f} lacks {', '.join(lacking)}" + (f"; never saw frame 0 on {unsynced}" if unsynced else "")
+        return "none"
+
     @property
     def complete(self) -> bool:
         return self.recorded == self.episode_frames

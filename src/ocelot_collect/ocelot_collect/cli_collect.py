@@ -126,8 +126,11 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool) 
                     if line.startswith("[ocelot launch] started") or "skipping episode" in line or "died" in line:
                         bar.write(f"[worker {i}] {line}")
                 relayed[i] = len(worker.lines)
-            if any("died" in line and "[ocelot launch]" in line for w in workers for line in w.lines):
-                bar.write("error: a node died; re-run the same command to resume where it stopped")
+            dead = [i for i, w in enumerate(workers) if any("died" in ln and "[ocelot launch]" in ln for ln in w.lines)]
+            if dead:
+                bar.write("\n".join(workers[dead[0]].lines[-40:]))
+                bar.write(f"error: a node of worker {dead[0]} died (its last lines are above); "
+                          "re-run the same command to resume where it stopped")
                 return 1
             if all(any(FINISHED in line for line in w.lines) for w in workers):
                 return 0

@@ -21,6 +21,7 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
 from ocelot_collect.assembler import EpisodeAssembler
 from ocelot_collect.dataset_index import finalize_dataset
@@ -31,7 +32,7 @@ from ocelot_common.preprocessing import to_policy_frame
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 
-RELIABLE = QoSProfile(depth=20, reliability=QoSReliabilityPolicy.RELIABLE)
+RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
               "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
               "compression_level": 4, "settings_json": "{}"}
@@ -73,7 +74,8 @@ class CollectorNode(ManagedNode):
         self.skipped, self.state, self._episode_started = [], "idle", 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-writer")
-        self._pubs = {"progress": self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)}
+        self._pubs = {"progress": self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10),
+                      "ack": self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)}
         self._reset_client = self.create_client(ResetEpisode, "/sim/reset")
         self._entities = [
             self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE),
@@ -136,7 +138,7 @@ class CollectorNode(ManagedNode):
         elif self.state == "resetting" and now - self._episode_started > self.reset_timeout:
             self._skip(f"the sim did not answer the reset within {self.reset_timeout:.0f} s")
         elif self.state == "recording" and now - self._last_progress > self.stall_timeout:
-            self._skip(f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?)")
+            self._skip(f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?): {self.assembler.first_gap()}")
 
     @property
     def reset_timeout(self) -> float:
@@ -192,6 +194,8 @@ class CollectorNode(ManagedNode):
             self._next_episode()
 
     def _on_image(self, msg: Image) -> None:
+        if self._active:  # every frame is acknowledged, so a lockstep sim never waits on an idle collector
+            self._pubs["ack"].publish(Header(stamp=msg.header.stamp))
         if self.state in ("resetting", "recording"):
             try:
                 frame = to_policy_frame(image_to_rgb(msg))

@@ -8,7 +8,10 @@ starts an episode from a seed and optional overrides.
 
 Lockstep mode: after each frame the sim waits for the controller's answer on
 /cmd_vel (or `lockstep_timeout` seconds), then advances one camera period, so
-episodes are deterministic and run as fast as the loop allows. A reset takes
+episodes are deterministic and run as fast as the loop allows. With
+`frame_ack_topic` set, it also stays within ACK_WINDOW frames of a recorder's
+std_msgs/Header acks (the collector's), so a recorder that falls behind is
+never overrun. A reset takes
 effect when the frame on hand is answered (or times out), so no answer to the
 old episode can slip onto the new one's frames. Real-time mode:
 one period per 1/camera_hz of wall time, whatever the controller does.
@@ -22,6 +25,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
+from std_msgs.msg import Header
 from sensor_msgs.msg import Image, JointState
 
 from ocelot_common.lifecycle import ManagedNode, run_node
@@ -33,6 +37,9 @@ from ocelot_sim.scenario import (
     ScenarioError, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # streams a recorder pairs up
+ACK_WINDOW = 5  # frames the sim may run ahead of a recorder's ack: overlap, never overrun its queues
+ACK_TIMEOUT_S = 5.0  # a recorder this far behind is taken to be gone
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -42,12 +49,15 @@ class SimNode(ManagedNode):
         super().__init__("sim", **kwargs)
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
                               ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
-                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", "")]:
+                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
+                              ("frame_ack_topic", "")]:
             self.declare_parameter(name, default)
         self.sim = None
         self._pubs, self._entities = {}, []
         self._cmd = (0.0, 0.0)
         self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
+        self._answered = False
+        self._last_ack = 0.0        # newest frame time a recorder acknowledged
         self._pending_reset = None  # (scenario, episode index) to start once the current frame is answered
         self.episode_index = 0
         self.bad_commands = 0
@@ -76,20 +86,23 @@ class SimNode(ManagedNode):
         self.lockstep_timeout = float(p("lockstep_timeout"))
         pub = self.create_lifecycle_publisher
         self._pubs = {
-            "image": pub(Image, p("image_topic"), RELIABLE),
+            "image": pub(Image, p("image_topic"), RECORDED),
             "joints": pub(JointState, "/joint_states", RELIABLE),
             "clock": pub(Clock, "/clock", RELIABLE),
-            "faces": pub(GroundTruthFaceArray, "/ground_truth/faces", RELIABLE),
+            "faces": pub(GroundTruthFaceArray, "/ground_truth/faces", RECORDED),
             "command": pub(Command, "/command", LATCHED),
             "info": pub(EpisodeInfo, "/episode/info", LATCHED),
-            "applied": pub(TwistStamped, "/cmd_vel_applied", RELIABLE),
+            "applied": pub(TwistStamped, "/cmd_vel_applied", RECORDED),
         }
+        self._wants_ack = bool(p("frame_ack_topic"))
         self._entities = [
             self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE),
             self.create_service(ResetEpisode, "~/reset", self._on_reset),
             self.create_timer(1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5,
                               self._on_timer),
         ]
+        if self._wants_ack:
+            self._entities.append(self.create_subscription(Header, p("frame_ack_topic"), self._on_ack, RELIABLE))
         self.get_logger().info(f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
                                f"{'lockstep' if self.lockstep else 'real time'}")
         return TransitionCallbackReturn.SUCCESS
@@ -148,7 +161,7 @@ class SimNode(ManagedNode):
         self._pending_reset = None
         self._waiting_since = None
         self.sim.reset(scenario, self.perturbation)
-        self._cmd = (0.0, 0.0)
+        self._cmd, self._last_ack = (0.0, 0.0), 0.0
         if self._active:
             self._publish_episode()
             self._publish_frame()
@@ -166,6 +179,20 @@ class SimNode(ManagedNode):
             pan, tilt = 0.0, 0.0
         self._cmd = (pan, tilt)
         if self.lockstep and self._waiting_since is not None:
+            self._answered = True
+            self._advance_when_ready()
+
+    def _on_ack(self, msg: Header) -> None:
+        """A recorder took a frame (frame_ack_topic): lockstep keeps within ACK_WINDOW frames of it."""
+        stamp = ros_convert.seconds(msg.stamp)
+        if stamp <= self.sim.time + 1e-9:  # acks of a previous episode are from its future: ignore them
+            self._last_ack = max(self._last_ack, stamp)
+        if self._waiting_since is not None:
+            self._advance_when_ready()
+
+    def _advance_when_ready(self) -> None:
+        recorder_keeps_up = not self._wants_ack or self.sim.time - self._last_ack < ACK_WINDOW * self.sim.period
+        if self._answered and recorder_keeps_up:
             self._advance()
 
     def _on_timer(self) -> None:
@@ -173,8 +200,14 @@ class SimNode(ManagedNode):
             return
         if not self.lockstep:
             self._advance()
-        elif self._waiting_since is not None and time.monotonic() - self._waiting_since > self.lockstep_timeout:
-            self._advance()  # the controller did not answer in time: go on with its last command
+        elif self._waiting_since is not None:
+            waited = time.monotonic() - self._waiting_since
+            if not self._answered and waited > self.lockstep_timeout:
+                self._advance()  # the controller did not answer in time: go on with its last command
+            elif self._answered and waited > ACK_TIMEOUT_S:
+                self.get_logger().warning(f"no recorder ack for {ACK_TIMEOUT_S:.0f} s; going on without it",
+                                          throttle_duration_sec=10.0)
+                self._advance()
 
     def _advance(self) -> None:
         """Apply the latest command for one camera period; /cmd_vel_applied says which frame it answered."""
@@ -201,9 +234,9 @@ class SimNode(ManagedNode):
         positions, velocities = self.sim.joints()
         self._pubs["joints"].publish(ros_convert.joint_state_msg(positions, velocities, t))
         self._pubs["faces"].publish(ros_convert.faces_msg(self.sim.scenario, self.sim.ground_truth(), t))
-        self._pubs["image"].publish(ros_convert.image_msg(self.sim.render(), t))
         if self.lockstep:
-            self._waiting_since = time.monotonic()
+            self._waiting_since, self._answered = time.monotonic(), False
+        self._pubs["image"].publish(ros_convert.image_msg(self.sim.render(), t))
 
 
 def main(args=None) -> int:

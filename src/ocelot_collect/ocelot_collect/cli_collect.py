@@ -18,6 +18,7 @@ from ocelot_collect.episode_io import complete_episodes
 from ocelot_common.processes import LaunchProc, fresh_domain_id
 
 FINISHED = "collection finished"
+PASSES = 2  # a second pass records what the first skipped (reset timeouts, stalls)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +84,23 @@ def run(args: argparse.Namespace) -> int:
                                               "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
     settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
     wanted = range(args.base_ep, args.base_ep + args.n_episodes)
+    code = 0
+    for attempt in range(1, PASSES + 1):
+        code = _collect_pass(args, output, settings, wanted)
+        missing = [ep for ep in wanted if ep not in complete_episodes(output)]
+        if code or not missing:
+            break
+        if attempt < PASSES:
+            print(f"{len(missing)} episode(s) were skipped (see the warnings); recording them again")
+    metadata = finalize_dataset(output, settings)
+    have = sum(1 for ep in complete_episodes(output) if ep in wanted)
+    print(f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
+          f"splits {metadata['split_counts']})")
+    return code if have == len(wanted) or code else 1
+
+
+def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted: range) -> int:
+    """One run of the workers over the range; each records only the episodes still missing."""
     workers = []
     for first, count in shards(args.base_ep, args.n_episodes, args.workers):
         graph_args = {"output": str(output), "n_episodes": count, "base_seed": args.base_seed + first - args.base_ep,
@@ -92,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                       "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings)}
         cmd = ["ocelot", "launch", "collect", *(f"{k}:={v}" for k, v in graph_args.items())]
         workers.append(LaunchProc(cmd, fresh_domain_id()))
-    code = _watch(workers, output, wanted, quiet=args.quiet)
+    code = _watch(workers, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
     for worker in workers:
         worker.signal()
     for worker in workers:
@@ -100,14 +118,10 @@ def run(args: argparse.Namespace) -> int:
             worker.wait(60)
         except AssertionError:
             worker.kill()
-    metadata = finalize_dataset(output, settings)
-    have = sum(1 for ep in complete_episodes(output) if ep in wanted)
-    print(f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
-          f"splits {metadata['split_counts']})")
-    return code if have == len(wanted) or code else 1
+    return code
 
 
-def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool) -> int:
+def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, frames_per_episode: int) -> int:
     from tqdm import tqdm
 
     start_count = sum(1 for ep in complete_episodes(output) if ep in wanted)
@@ -119,7 +133,8 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool) 
             done = sum(1 for ep in complete_episodes(output) if ep in wanted)
             if done != bar.n:
                 elapsed = time.monotonic() - started
-                bar.set_postfix_str(f"{(done - start_count) * 3600 / max(elapsed, 1e-6):.0f} ep/h", refresh=False)
+                rate = (done - start_count) / max(elapsed, 1e-6)
+                bar.set_postfix_str(f"{rate * 3600:.0f} ep/h, {rate * frames_per_episode:.0f} frames/s", refresh=False)
                 bar.update(done - bar.n)
             for i, worker in enumerate(workers):
                 for line in worker.lines[relayed[i]:]:

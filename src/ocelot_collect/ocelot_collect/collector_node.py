@@ -47,7 +47,7 @@ class CollectorNode(ManagedNode):
         super().__init__("collector", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
-        self._entities, self._pubs = [], {}
+        self._pubs = {}
         self._writer = None
         self._pending = []
 
@@ -66,23 +66,21 @@ class CollectorNode(ManagedNode):
         except (ValueError, OSError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        for leftover in remove_partial(self.output):
-            self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
         self.wanted = range(self.base_ep, self.base_ep + n)
+        for leftover in remove_partial(self.output, self.wanted):
+            self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
         done = self._verified_done()
         self.todo = [ep for ep in self.wanted if ep not in done]
         self.skipped, self.state, self._episode_started = [], "idle", 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-writer")
-        self._pubs = {"progress": self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10),
-                      "ack": self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)}
-        self._reset_client = self.create_client(ResetEpisode, "/sim/reset")
-        self._entities = [
-            self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE),
-            self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_command, RELIABLE),
-            self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE),
-            self.create_timer(0.2, self._on_timer),
-        ]
+        self._pubs = {"progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
+                      "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE))}
+        self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
+        self.own(self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE))
+        self.own(self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_command, RELIABLE))
+        self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE))
+        self.own(self.create_timer(0.2, self._on_timer))
         return TransitionCallbackReturn.SUCCESS
 
     def _verified_done(self) -> set[int]:
@@ -113,15 +111,7 @@ class CollectorNode(ManagedNode):
         if self._writer is not None:
             self._writer.shutdown(wait=True)  # never leave a half-written episode behind
             self._writer = None
-        for entity in self._entities:
-            if hasattr(entity, "cancel"):
-                entity.cancel()
-                self.destroy_timer(entity)
-            else:
-                self.destroy_subscription(entity)
-        self._entities = []
-        for publisher in self._pubs.values():
-            self.destroy_lifecycle_publisher(publisher)
+        super().release()
         self._pubs = {}
 
     @property

@@ -123,10 +123,11 @@ def complete_episodes(root: Path) -> dict[int, Path]:
     return {episode_index_of(p): p for p in sorted(folder.glob("ep_[0-9][0-9][0-9][0-9][0-9][0-9].h5"))}
 
 
-def remove_partial(root: Path) -> list[Path]:
-    """Delete the .tmp files a killed writer left behind."""
+def remove_partial(root: Path, episodes: range | None = None) -> list[Path]:
+    """Delete the .tmp files a killed writer left behind (only `episodes`' own: other workers may be writing)."""
     folder = Path(root) / EPISODE_DIR
-    leftovers = sorted(folder.glob(f"*{TMP_SUFFIX}")) if folder.is_dir() else []
+    leftovers = sorted(folder.glob(f"ep_[0-9][0-9][0-9][0-9][0-9][0-9]{TMP_SUFFIX}")) if folder.is_dir() else []
+    leftovers = [p for p in leftovers if episodes is None or episode_index_of(p) in episodes]
     for path in leftovers:
         path.unlink()
     return leftovers

@@ -1,12 +1,13 @@
 """Oracle lifecycle node: ground-truth target -> /cmd_vel with P plus velocity feed-forward.
 
 Subscribes the simulator's ground-truth faces and joint states, publishes
-geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s).
+geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s) and
+the same command on /cmd_vel_stamped, stamped with the frame it answers.
 The law itself lives in ocelot_collect.oracle_law.
 """
 from __future__ import annotations
 
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
 
@@ -27,7 +28,6 @@ class OracleNode(ManagedNode):
         self._law = None
         self._joints = (0.0, 0.0)
         self._cmd_pub = None
-        self._subs = []
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive; FAILURE (stays unconfigured) on invalid gains."""
@@ -39,11 +39,11 @@ class OracleNode(ManagedNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._law = OracleLaw(gains)
-        self._cmd_pub = self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10)
-        self._subs = [
-            self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10),
-            self.create_subscription(JointState, "/joint_states", self._on_joints, 10),
-        ]
+        self._cmd_pub = self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10))
+        # the same command, stamped with the frame it answers: a lockstep sim matches it exactly
+        self._answer_pub = self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10))
+        self.own(self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10))
+        self.own(self.create_subscription(JointState, "/joint_states", self._on_joints, 10))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -57,12 +57,8 @@ class OracleNode(ManagedNode):
         return super().on_deactivate(state)
 
     def release(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-        if self._cmd_pub is not None:
-            self.destroy_lifecycle_publisher(self._cmd_pub)
-            self._cmd_pub = None
+        super().release()
+        self._cmd_pub = None
 
     def _on_joints(self, msg: JointState) -> None:
         positions = dict(zip(msg.name, msg.position))
@@ -80,6 +76,9 @@ class OracleNode(ManagedNode):
         else:
             self._law.reset()
         self._cmd_pub.publish(twist)
+        answer = TwistStamped(twist=twist)
+        answer.header.stamp = msg.header.stamp
+        self._answer_pub.publish(answer)
 
 
 def main(args=None) -> int:

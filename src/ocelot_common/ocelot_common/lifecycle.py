@@ -12,7 +12,10 @@ from typing import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.client import Client
+from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
+from rclpy.service import Service
+from rclpy.timer import Timer
 
 from ocelot_common.ros_env import apply_defaults
 
@@ -23,9 +26,30 @@ class ManagedNode(LifecycleNode):
     def __init__(self, node_name: str, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.finalized = False
+        self._owned = []
+
+    def own(self, entity):
+        """Register a publisher, subscription, timer, service or client made in on_configure."""
+        self._owned.append(entity)
+        return entity
 
     def release(self) -> None:
-        """Destroy whatever on_configure made; called by on_cleanup and on_shutdown."""
+        """Destroy what on_configure made (newest first); called by on_cleanup and on_shutdown.
+
+        Nodes with more to release override this and call it too."""
+        for entity in reversed(self._owned):
+            if isinstance(entity, LifecyclePublisher):
+                self.destroy_lifecycle_publisher(entity)
+            elif isinstance(entity, Timer):
+                entity.cancel()
+                self.destroy_timer(entity)
+            elif isinstance(entity, Service):
+                self.destroy_service(entity)
+            elif isinstance(entity, Client):
+                self.destroy_client(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._owned = []
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """inactive -> unconfigured. SUCCESS always: releasing cannot fail."""

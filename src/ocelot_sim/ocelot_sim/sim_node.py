@@ -6,9 +6,13 @@ Publishes /camera/image_raw (rgb8), /joint_states, /clock, /ground_truth/faces,
 (Twist: angular.z pan, angular.y tilt). Service ~/reset (ocelot_msgs/ResetEpisode)
 starts an episode from a seed and optional overrides.
 
-Lockstep mode: after each frame the sim waits for the controller's answer on
-/cmd_vel (or `lockstep_timeout` seconds), then advances one camera period, so
-episodes are deterministic and run as fast as the loop allows. With
+Lockstep mode: after each frame the sim waits for the controller's answer (or
+`lockstep_timeout` seconds), then advances one camera period, so episodes are
+deterministic and run as fast as the loop allows. Ocelot's controllers also
+publish their command on /cmd_vel_stamped with the stamp of the frame they
+answer; when one does, only the answer to the current frame counts, so a late
+answer can never slip onto the next frame. Any other controller's first
+/cmd_vel after a frame is taken as its answer. With
 `frame_ack_topic` set, it also stays within ACK_WINDOW frames of a recorder's
 std_msgs/Header acks (the collector's), so a recorder that falls behind is
 never overrun. A reset takes
@@ -38,6 +42,7 @@ from ocelot_sim.scenario import (
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # streams a recorder pairs up
+ANSWER_TOPIC = "/cmd_vel_stamped"  # TwistStamped echoing the stamp of the frame it answers
 ACK_WINDOW = 5  # frames the sim may run ahead of a recorder's ack: overlap, never overrun its queues
 ACK_TIMEOUT_S = 5.0  # a recorder this far behind is taken to be gone
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
@@ -53,7 +58,7 @@ class SimNode(ManagedNode):
                               ("frame_ack_topic", "")]:
             self.declare_parameter(name, default)
         self.sim = None
-        self._pubs, self._entities = {}, []
+        self._pubs = {}
         self._cmd = (0.0, 0.0)
         self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
         self._answered = False
@@ -84,7 +89,7 @@ class SimNode(ManagedNode):
         self.sim.reset(scenario, self.perturbation)
         self.lockstep = bool(p("lockstep"))
         self.lockstep_timeout = float(p("lockstep_timeout"))
-        pub = self.create_lifecycle_publisher
+        pub = lambda *a: self.own(self.create_lifecycle_publisher(*a))  # noqa: E731
         self._pubs = {
             "image": pub(Image, p("image_topic"), RECORDED),
             "joints": pub(JointState, "/joint_states", RELIABLE),
@@ -95,14 +100,13 @@ class SimNode(ManagedNode):
             "applied": pub(TwistStamped, "/cmd_vel_applied", RECORDED),
         }
         self._wants_ack = bool(p("frame_ack_topic"))
-        self._entities = [
-            self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE),
-            self.create_service(ResetEpisode, "~/reset", self._on_reset),
-            self.create_timer(1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5,
-                              self._on_timer),
-        ]
+        self.own(self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE))
+        self.own(self.create_subscription(TwistStamped, ANSWER_TOPIC, self._on_answer, RELIABLE))
+        self.own(self.create_service(ResetEpisode, "~/reset", self._on_reset))
+        self.own(self.create_timer(1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5,
+                                   self._on_timer))
         if self._wants_ack:
-            self._entities.append(self.create_subscription(Header, p("frame_ack_topic"), self._on_ack, RELIABLE))
+            self.own(self.create_subscription(Header, p("frame_ack_topic"), self._on_ack, RELIABLE))
         self.get_logger().info(f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
                                f"{'lockstep' if self.lockstep else 'real time'}")
         return TransitionCallbackReturn.SUCCESS
@@ -120,17 +124,7 @@ class SimNode(ManagedNode):
         return super().on_deactivate(state)
 
     def release(self) -> None:
-        for entity in self._entities:
-            if hasattr(entity, "cancel"):
-                entity.cancel()
-                self.destroy_timer(entity)
-            elif hasattr(entity, "srv_name"):
-                self.destroy_service(entity)
-            else:
-                self.destroy_subscription(entity)
-        self._entities = []
-        for publisher in self._pubs.values():
-            self.destroy_lifecycle_publisher(publisher)
+        super().release()
         self._pubs = {}
         if self.sim is not None:
             self.sim.close()
@@ -172,10 +166,20 @@ class SimNode(ManagedNode):
 
     # -- the loop ----------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
-        pan, tilt = msg.angular.z, msg.angular.y
+        if self.lockstep and self.count_publishers(ANSWER_TOPIC) > 0:
+            return  # the controller answers frame by frame on ANSWER_TOPIC; that is the one to follow
+        self._take(msg)
+
+    def _on_answer(self, msg: TwistStamped) -> None:
+        """A controller's answer naming the frame it answers: only the current frame's counts."""
+        if not self.lockstep or abs(ros_convert.seconds(msg.header.stamp) - self.sim.time) < 1e-6:
+            self._take(msg.twist)
+
+    def _take(self, twist: Twist) -> None:
+        pan, tilt = twist.angular.z, twist.angular.y
         if not (math.isfinite(pan) and math.isfinite(tilt)):
             self.bad_commands += 1
-            self.get_logger().warning("ignoring a /cmd_vel with NaN or inf", throttle_duration_sec=5.0)
+            self.get_logger().warning("ignoring a command with NaN or inf", throttle_duration_sec=5.0)
             pan, tilt = 0.0, 0.0
         self._cmd = (pan, tilt)
         if self.lockstep and self._waiting_since is not None:

@@ -46,11 +46,13 @@ def over_ros(seconds: float) -> None:
 
     from ocelot_sim.scenario import generate
 
-    def moving(seed):
-        target = generate(seed).faces[generate(seed).target]
-        return target.motion.pattern != "static" and target.motion.speed > 0.25
+    def moves(scenario):
+        motion = scenario.faces[scenario.target].motion
+        return motion.pattern != "static" and motion.speed > 0.25
 
-    seed = next(s for s in range(1000) if moving(s))  # a target that moves, so the error means something
+    # a target that moves, so the error means something
+    scenario = next(sc for sc in map(generate, range(1000)) if moves(sc))
+    seed = scenario.seed
     domain = fresh_domain_id()
     graph = LaunchProc(["ocelot", "launch", "sim", f"seed:={seed}", "lockstep:=true"], domain)
     try:
@@ -72,8 +74,7 @@ def over_ros(seconds: float) -> None:
         fps = (len(stamps) - 1 - start) / (w1 - w0)
         rtf = (s1 - s0) / (w1 - w0)
         tail = np.array(errors[start:])
-        print(f"scenario seed {seed}: {generate(seed).label_key}, target "
-              f"{generate(seed).faces[generate(seed).target].motion.pattern}")
+        print(f"scenario seed {seed}: {scenario.label_key}, target {scenario.faces[scenario.target].motion.pattern}")
         print(f"lockstep sim + oracle over ROS: {fps:.1f} frames/s, real-time factor {rtf:.1f}x "
               f"(sim {s1 - s0:.1f} s in {w1 - w0:.1f} s wall)")
         print(f"episodes per hour ({EPISODE_S:.0f} s episodes, one process pair): {fps * 3600 / (EPISODE_S * CAMERA_HZ):.0f}")

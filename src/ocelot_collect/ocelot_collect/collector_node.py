@@ -94,12 +94,10 @@ class CollectorNode(ManagedNode):
                 self.get_logger().warning(f"{exc}; recording it again")
                 path.unlink()
                 continue
-            if summary["n_frames"] == self.assembler.episode_frames:
-                done.add(ep)
-            else:
+            if summary["n_frames"] != self.assembler.episode_frames:
                 self.get_logger().warning(f"{path.name} has {summary['n_frames']} frames, this run records "
                                           f"{self.assembler.episode_frames}; keeping it, not re-recording")
-                done.add(ep)
+            done.add(ep)
         return done
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

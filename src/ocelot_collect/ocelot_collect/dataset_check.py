@@ -83,7 +83,10 @@ def check_dataset(root: Path, deep: bool = False, recovery_threshold: float = RE
                    f"label {label:<14} {labels.get(label, 0):6d} ({share:.1%}, >= {MIN_LABEL_SHARE:.0%} needed)")
 
     _check_splits(root, summaries, report)
-    _check_commands(root, files, broken, report, recovery_threshold, deep)
+    _check_commands(files, broken, report, recovery_threshold)
+    if deep:
+        shapes = {tuple(s["frames_shape"][1:]) + (s["frames_dtype"],) for s in summaries.values()}
+        report.add("OK" if shapes == {(224, 224, 3, "uint8")} else "FAIL", f"frame shapes: {sorted(shapes)}")
     return report
 
 
@@ -106,9 +109,9 @@ def _check_splits(root: Path, summaries: dict, report: Report) -> None:
     report.add("info", f"{duplicates} episodes repeat a scenario (same seed and overrides)")
 
 
-def _check_commands(root, files, broken, report, threshold, deep) -> None:
+def _check_commands(files, broken, report, threshold) -> None:
     """Velocity statistics read the small per-frame arrays of every file (frames are not loaded)."""
-    pans, tilts, shapes = [], [], set()
+    pans, tilts = [], []
     for ep, path in files.items():
         if any(str(path) in b for b in broken):
             continue
@@ -119,8 +122,6 @@ def _check_commands(root, files, broken, report, threshold, deep) -> None:
             continue
         pans.append(episode.pan_vel)
         tilts.append(episode.tilt_vel)
-        if deep:
-            shapes.add(read_summary(path)["frames_shape"][1:] + (read_summary(path)["frames_dtype"],))
     if not pans:
         return
     pan, tilt = np.concatenate(pans), np.concatenate(tilts)
@@ -130,5 +131,3 @@ def _check_commands(root, files, broken, report, threshold, deep) -> None:
     report.add("OK" if pan.std() > MIN_PAN_STD else "FAIL", f"pan_vel std {pan.std():.3f} (> {MIN_PAN_STD} needed)")
     recovery = np.mean(np.maximum(np.abs(pan), np.abs(tilt)) > threshold)
     report.add("info", f"recovery frames (|command| > {threshold} rad/s): {recovery:.1%}")
-    if deep:
-        report.add("OK" if shapes == {(224, 224, 3, "uint8")} else "FAIL", f"frame shapes: {sorted(shapes)}")

@@ -15,7 +15,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
         # worlds/ is the repository's top-level folder (a link here), so the files live in one place
-        (f"share/{PACKAGE}/worlds", glob("worlds/*.xml")),
+        (f"share/{PACKAGE}/worlds", glob("worlds/*.xml") + glob("worlds/*.csv")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

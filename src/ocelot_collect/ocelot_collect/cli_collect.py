@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ocelot_collect.dataset_index import finalize_dataset
 from ocelot_collect.episode_io import complete_episodes
-from ocelot_common.processes import LaunchProc, fresh_domain_id
+from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 
 FINISHED = "collection finished"
 PASSES = 2  # a second pass records what the first skipped (reset timeouts, stalls)
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    sigterm_as_interrupt()
     output = Path(args.output).expanduser().resolve()
     output.mkdir(parents=True, exist_ok=True)
     settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",

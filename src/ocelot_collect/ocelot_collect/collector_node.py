@@ -3,7 +3,8 @@
 Driven by the camera, as seed 002 §7B: for each episode index in
 [base_ep, base_ep + n_episodes) that has no file yet, it calls /sim/reset
 (seed = base_seed + i), lets `warmup_frames` pass, records `episode_frames`
-frames, and writes the episode in a background thread while the next one runs.
+frames, and writes the episode in a separate writer process while the next one
+runs (gzip in h5py holds the GIL; in a thread it stalled this node's callbacks).
 A reset that fails or times out, or a camera that stalls, skips the episode
 with a warning. Re-running resumes: finished files are kept, leftovers of a
 killed writer are removed. Progress goes to ~/progress.
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from ocelot_msgs.srv import ResetEpisode
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
               "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
-              "compression_level": 4, "settings_json": "{}"}
+              "compression_level": 1, "settings_json": "{}"}
 
 
 def stamp_seconds(stamp) -> float:
@@ -73,7 +75,8 @@ class CollectorNode(ManagedNode):
         self.todo = [ep for ep in self.wanted if ep not in done]
         self.skipped, self.state, self._episode_started = [], "idle", 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="episode-writer")
+        # spawn, not fork: a forked copy of a process running DDS threads is not safe
+        self._writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self._pubs = {"progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
                       "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE))}
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))

@@ -89,3 +89,26 @@ def test_killed_collector_resumes_without_loss_or_duplicates(tmp_path):
         assert read_episode(path).frames.shape[0] == 40
     check = run(["ocelot", "check-dataset", "--dataset", str(output), "--deep"], fresh_domain_id())
     assert "ep_0000" not in "\n".join(ln for ln in check.stdout.splitlines() if "FAIL" in ln)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie no longer runs
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_terminated_collect_stops_its_nodes(tmp_path):
+    collect = Proc(collect_cmd(tmp_path / "ds", 50, frames=40), fresh_domain_id())
+    try:
+        line = collect.wait_line("started collector pid=", 120)
+        nodes = [int(line.rsplit("pid=", 1)[1])]
+        nodes += [int(ln.rsplit("pid=", 1)[1]) for ln in collect.lines if "started sim pid=" in ln]
+        collect.signal(signal.SIGTERM)
+        assert collect.wait(90) != 0
+        assert "re-run the same command" in collect.output
+        wait_for(lambda: not any(_alive(pid) for pid in nodes), 30, "the sim and collector processes to exit")
+    finally:
+        collect.kill()

@@ -85,6 +85,14 @@ class Proc:
         self._reader.join(timeout=5)
 
 
+def sigterm_as_interrupt() -> None:
+    """Treat SIGTERM like Ctrl-C, so a terminated CLI still stops the node processes it started."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(cmd: Sequence[str], domain_id: int, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """Run a command to completion in the given domain; output captured as text."""
     return subprocess.run(list(cmd), env=ros_environment(domain_id=domain_id), capture_output=True,

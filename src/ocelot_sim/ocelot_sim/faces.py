@@ -2,7 +2,8 @@
 
 Procedural faces give unlimited identities whose attributes (hair colour, skin
 tone, glasses, hat, shirt colour) are known, which `multi_attr` commands name.
-Only seeds that the Haar cascade detects on the flat texture are used. Each
+Scenarios draw from a stored pool of seeds that the Haar cascade detects
+(face_pool.py). Each
 texture's target point is the centre of the Haar box found on it, so the
 oracle, the labels and the evaluator all aim at the same spot.
 The photos (`photo:astronaut`, `photo:grace_hopper`) are for evaluation only.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ocelot_sim.face_pool import face_pool
 from ocelot_sim.haar import box_centre, detect_faces
 
 TEXTURE_PX = 256
@@ -198,6 +200,8 @@ def load_texture(name: str) -> FaceTexture:
     else:
         image, attributes = _photo_texture(value), PHOTO_ATTRIBUTES[value]
     image.setflags(write=False)
+    if kind == "procedural" and value in face_pool():
+        return FaceTexture(name, image, attributes, face_pool()[value])  # checked when the pool was built
     boxes = detect_faces(image)
     if len(boxes) == 0:
         raise TextureError(f"texture '{name}' has no face the Haar cascade detects; "
@@ -229,9 +233,10 @@ def is_detectable(index: int) -> bool:
 
 
 def detectable_procedural(rng: np.random.Generator, accept=lambda attrs: True, max_tries: int = 400) -> int:
-    """Draw procedural indices from rng until one is Haar-detectable and its attributes pass `accept`."""
+    """Draw from the pool of Haar-detectable faces until one's attributes pass `accept`."""
+    pool = list(face_pool())
     for _ in range(max_tries):
-        index = int(rng.integers(0, 1_000_000))
-        if accept(procedural_attributes(index)) and is_detectable(index):
+        index = pool[int(rng.integers(0, len(pool)))]
+        if accept(procedural_attributes(index)):
             return index
     raise RuntimeError("no detectable procedural face met the constraints")

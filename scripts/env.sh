@@ -14,6 +14,8 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
+# Large camera frames: shared memory / TCP for data, UDP only for discovery (see ocelot_common/ros_env.py).
+export FASTDDS_BUILTIN_TRANSPORTS="${FASTDDS_BUILTIN_TRANSPORTS:-LARGE_DATA}"
 export MLFLOW_DISABLE_TELEMETRY=true
 export OCELOT_ROOT="$_ocelot_root"
 unset _ocelot_root _ocelot_nounset

@@ -17,6 +17,7 @@ PIPELINE_COMMANDS = {
     "check-dataset": ("ocelot_collect.cli_check", "check a dataset for problems"),
     "merge-datasets": ("ocelot_collect.cli_merge", "merge dataset shards and rebuild the splits"),
     "train": ("ocelot_train.cli_train", "train the VLA policy"),
+    "sweep": ("ocelot_train.cli_sweep", "train a grid of configurations, one MLflow run each"),
     "export": ("ocelot_train.cli_export", "export a checkpoint to ONNX and verify it"),
     "eval": ("ocelot_eval.cli_eval", "closed-loop evaluation and the deploy gate"),
     "eval-offline": ("ocelot_eval.cli_offline", "offline evaluation on a dataset's test split"),

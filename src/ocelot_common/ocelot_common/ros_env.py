@@ -14,6 +14,9 @@ DEFAULTS = {
     "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp",
     "ROS_DOMAIN_ID": "42",
     "MUJOCO_GL": "egl",
+    # 900 kB camera frames: over default UDP, a lost fragment waited for the writer's heartbeat (seconds);
+    # LARGE_DATA sends user data over shared memory / TCP and keeps UDP for discovery only.
+    "FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 MAX_DOMAIN_ID = 101  # the highest domain id valid for every DDS port mapping on Linux

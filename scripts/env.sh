@@ -16,6 +16,7 @@ export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # Large camera frames: shared memory / TCP for data, UDP only for discovery (see ocelot_common/ros_env.py).
 export FASTDDS_BUILTIN_TRANSPORTS="${FASTDDS_BUILTIN_TRANSPORTS:-LARGE_DATA}"
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_ocelot_root/src/ocelot_common/ocelot_common/fastdds_profile.xml}"
 export MLFLOW_DISABLE_TELEMETRY=true
 export OCELOT_ROOT="$_ocelot_root"
 unset _ocelot_root _ocelot_nounset

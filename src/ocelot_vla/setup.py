@@ -23,6 +23,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "vla_node = ocelot_vla.vla_node:main",
         ],
     },
 )

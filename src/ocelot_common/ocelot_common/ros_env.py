@@ -7,6 +7,7 @@ separate stacks (test workers, collection workers) never hear each other.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Mapping
 
 DEFAULTS = {

@@ -1,0 +1,98 @@
+"""The exported policy on onnxruntime: no torch, no transformers (ROS-free; the node is a thin shell).
+
+Loads the per-frame graph, the text graph and the tokenizer that `ocelot export`
+writes side by side, checks their inputs and outputs (and the sha256 of the
+per-frame graph, if one is expected), encodes a command once, and turns camera
+images into raw (pan_vel, tilt_vel) with the shared preprocessing.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ocelot_common.preprocessing import frames_to_input, to_policy_frame
+from ocelot_common.text import load_tokenizer, tokenize
+
+POLICY_INPUTS, POLICY_OUTPUTS = ["frames", "text_features", "attention_mask"], ["actions"]
+TEXT_INPUTS, TEXT_OUTPUTS = ["input_ids", "attention_mask"], ["text_features"]
+
+
+class PolicyLoadError(ValueError):
+    """The model files cannot be used; the message names the file and the problem."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_files(model_path: str | Path) -> dict[str, Path]:
+    path = Path(model_path)
+    stem = path.with_suffix("")
+    return {"policy": path, "text": Path(f"{stem}.text.onnx"), "tokenizer": Path(f"{stem}.tokenizer.json")}
+
+
+def _session(path: Path, threads: int, inputs: list[str], outputs: list[str]):
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise PolicyLoadError(f"{path} does not exist; export a model with `ocelot export`")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3  # our own error says what is wrong
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for files that are not ONNX
+        raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+    got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+    if got_in != inputs or got_out != outputs:
+        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {inputs} -> {outputs} "
+                              "(a graph written by `ocelot export`)")
+    return session
+
+
+class OnnxPolicy:
+    def __init__(self, model_path: str | Path, expected_sha256: str = "", threads: int = 1) -> None:
+        files = model_files(model_path)
+        if expected_sha256:
+            if not files["policy"].is_file():
+                raise PolicyLoadError(f"{files['policy']} does not exist; export a model with `ocelot export`")
+            actual = sha256_of(files["policy"])
+            if actual != expected_sha256.strip().lower():
+                raise PolicyLoadError(f"{files['policy']} has sha256 {actual}, not the expected {expected_sha256}: "
+                                      "refusing a model that is not the one that passed the gate")
+        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS)
+        self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
+        if not files["tokenizer"].is_file():
+            raise PolicyLoadError(f"{files['tokenizer']} does not exist; it is written by `ocelot export`")
+        self.tokenizer = load_tokenizer(files["tokenizer"])
+        shape = self.policy.get_inputs()[1].shape  # (batch, tokens, features)
+        if not isinstance(shape[1], int):
+            raise PolicyLoadError(f"{files['policy']}: text_features needs a fixed token count, got {shape}")
+        self.max_tokens = shape[1]
+        self.command = ""
+        self._text_features = self._mask = None
+
+    def set_command(self, text: str) -> None:
+        """Encode the command once (the text graph does not run per frame)."""
+        if not str(text).strip():
+            raise ValueError("the language command is empty")
+        ids, mask = tokenize(self.tokenizer, [text], self.max_tokens)
+        self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        self._mask, self.command = mask, text
+
+    def act(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms."""
+        if self._text_features is None:
+            raise RuntimeError("set_command() first")
+        frame = frames_to_input(to_policy_frame(rgb))
+        start = time.perf_counter()
+        actions = self.policy.run(None, {"frames": frame, "text_features": self._text_features,
+                                         "attention_mask": self._mask})[0]
+        return actions[0].astype(np.float64), (time.perf_counter() - start) * 1e3

@@ -1,0 +1,185 @@
+"""VLA lifecycle node: camera images + a language command -> /cmd_vel, through the exported ONNX policy.
+
+- on_configure: load and check the model (sha256 if expected_sha256 is set), encode language_cmd.
+  FAILURE (logged, node alive and unconfigured) on any problem.
+- on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
+  /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
+- per frame: shared preprocessing, inference, NaN/inf guard, clip, acceleration limit, smoothing.
+- ~/estop (std_msgs/Bool): true latches zero velocity until false.
+- watchdog: no image for stale_image_timeout -> one zero command, then silence until images return.
+- on_deactivate: one zero command. ~/status (ocelot_msgs/PolicyStatus): latency and what was sent.
+Imports only rclpy, messages, numpy, OpenCV, onnxruntime and tokenizers: this is what runs on the Pi.
+"""
+from __future__ import annotations
+
+import time
+
+from geometry_msgs.msg import Twist, TwistStamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+
+from ocelot_common.images import image_to_rgb
+from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_msgs.msg import PolicyStatus
+from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
+
+IMAGES = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
+PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True, "max_velocity": 1.0,
+              "max_acceleration": 20.0, "smoothing": 0.0, "image_topic": "/camera/image_raw",
+              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.5, "expected_sha256": "", "intra_op_threads": 1}
+
+
+class VLANode(ManagedNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("vla", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        self.policy: OnnxPolicy | None = None
+        self.shaper: CommandShaper | None = None
+        self.watchdog: Watchdog | None = None
+        self._pubs = {}
+        self._last_step = None
+        self.add_on_set_parameters_callback(self._on_parameters)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """unconfigured -> inactive; FAILURE (stays unconfigured, alive) on a bad model or parameter."""
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        try:
+            if not p("model_path"):
+                raise PolicyLoadError("model_path is empty; set it to a model.onnx written by `ocelot export`")
+            limits = ShapingLimits(float(p("max_velocity")), float(p("max_acceleration")), float(p("smoothing")))
+            watchdog = Watchdog(float(p("stale_image_timeout")))
+            threads = int(p("intra_op_threads"))
+            if threads < 1:
+                raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
+            policy = OnnxPolicy(p("model_path"), str(p("expected_sha256")), threads)
+            policy.set_command(str(p("language_cmd")))
+        except (PolicyLoadError, ValueError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.policy, self.shaper, self.watchdog = policy, CommandShaper(limits), watchdog
+        self._pubs = {
+            "cmd": self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic"), 10)),
+            "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
+            "status": self.own(self.create_lifecycle_publisher(PolicyStatus, "~/status", 10)),
+        }
+        self.own(self.create_subscription(Image, p("image_topic"), self._on_image, IMAGES))
+        self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
+        self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
+        self.get_logger().info(f"configured: {p('model_path')} ({policy.max_tokens} command tokens), "
+                               f"command {policy.command!r}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """inactive -> active: images are answered from now on; the watchdog starts counting."""
+        self.shaper.reset()
+        self.watchdog.image(time.monotonic())  # a camera that never sends counts as stale too
+        self._last_step = None
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """active -> inactive: a last zero command so the motors stop."""
+        self._publish_zero()
+        return super().on_deactivate(state)
+
+    def release(self) -> None:
+        super().release()
+        self._pubs = {}
+        self.policy = None
+
+    @property
+    def _active(self) -> bool:
+        return bool(self._pubs) and self._pubs["cmd"].is_activated
+
+    # -- parameters ----------------------------------------------------------------
+    def _on_parameters(self, params) -> SetParametersResult:
+        """Reject values that cannot work; re-encode the command when it changes."""
+        values = {p.name: p.value for p in params}
+        try:
+            current = {n: self.get_parameter(n).value for n in ("max_velocity", "max_acceleration", "smoothing")}
+            current.update({k: v for k, v in values.items() if k in current})
+            limits = ShapingLimits(float(current["max_velocity"]), float(current["max_acceleration"]),
+                                   float(current["smoothing"]))
+            if "stale_image_timeout" in values:
+                Watchdog(float(values["stale_image_timeout"]))
+            if "intra_op_threads" in values and int(values["intra_op_threads"]) < 1:
+                raise ValueError("intra_op_threads must be >= 1")
+            if "language_cmd" in values and not str(values["language_cmd"]).strip():
+                raise ValueError("language_cmd must not be empty")
+            if "language_cmd" in values and self.policy is not None:
+                self.policy.set_command(str(values["language_cmd"]))
+                self.get_logger().info(f"command now {values['language_cmd']!r}")
+        except (TypeError, ValueError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if self.shaper is not None:
+            self.shaper.limits = limits
+        if self.watchdog is not None and "stale_image_timeout" in values:
+            self.watchdog.timeout = float(values["stale_image_timeout"])
+        return SetParametersResult(successful=True)
+
+    # -- per frame -------------------------------------------------------------------
+    def _on_image(self, msg: Image) -> None:
+        received = time.monotonic()
+        if not self._active:
+            return
+        self.watchdog.image(received)
+        if not self.get_parameter("enabled").value:
+            return
+        try:
+            rgb = image_to_rgb(msg)
+        except ValueError as exc:
+            self.get_logger().warning(f"image rejected: {exc}", throttle_duration_sec=5.0)
+            return
+        raw, inference_ms = self.policy.act(rgb)
+        dt = 0.1 if self._last_step is None else received - self._last_step
+        self._last_step = received
+        shaped = self.shaper.shape(float(raw[0]), float(raw[1]), dt)
+        if shaped.guarded:
+            self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",
+                                    throttle_duration_sec=2.0)
+        self._publish(shaped.pan, shaped.tilt, msg.header.stamp)
+        status = PolicyStatus(latency_ms=(time.monotonic() - received) * 1e3, inference_ms=inference_ms,
+                              pan_vel=shaped.pan, tilt_vel=shaped.tilt, raw_pan_vel=float(raw[0]),
+                              raw_tilt_vel=float(raw[1]), guarded=shaped.guarded, estop=shaped.estop)
+        status.header = msg.header
+        self._pubs["status"].publish(status)
+
+    def _publish(self, pan: float, tilt: float, stamp=None) -> None:
+        twist = Twist()
+        twist.angular.z, twist.angular.y = pan, tilt
+        self._pubs["cmd"].publish(twist)
+        if stamp is not None:
+            answer = TwistStamped(twist=twist)
+            answer.header.stamp = stamp
+            self._pubs["answer"].publish(answer)
+
+    def _publish_zero(self) -> None:
+        if self.shaper is not None:
+            self.shaper.reset()
+        if self._pubs:
+            self._publish(0.0, 0.0)
+
+    def _on_estop(self, msg: Bool) -> None:
+        if self.shaper is None or bool(msg.data) == self.shaper.estop:
+            return
+        self.shaper.estop = bool(msg.data)
+        if self.shaper.estop:
+            self.get_logger().warning("emergency stop: holding zero velocity until ~/estop is released")
+            if self._active:
+                self._publish_zero()
+        else:
+            self.get_logger().info("emergency stop released")
+
+    def _on_watchdog(self) -> None:
+        if self._active and self.watchdog.check(time.monotonic()):
+            self.get_logger().warning(f"no image for {self.watchdog.timeout:.2f} s: zero velocity until images return")
+            self._publish_zero()
+
+
+def main(args=None) -> int:
+    return run_node(VLANode, args)

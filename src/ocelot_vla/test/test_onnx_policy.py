@@ -1,0 +1,82 @@
+"""The node's ROS-free core: loading checks, command encoding, and the shared preprocessing."""
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+from ocelot_common.preprocessing import frames_to_input, to_policy_frame
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, model_files, sha256_of
+
+
+def test_acts_on_any_image_size(tiny_model):
+    policy = OnnxPolicy(tiny_model)
+    policy.set_command("track the face")
+    for shape in ((480, 640, 3), (224, 224, 3), (100, 37, 3)):
+        action, ms = policy.act(np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8))
+        assert action.shape == (2,) and np.isfinite(action).all() and ms > 0
+
+
+def test_same_preprocessing_as_collection_and_training(tiny_model, monkeypatch):
+    """The node feeds exactly frames_to_input(to_policy_frame(image)), as collection stores and training reads."""
+    import ocelot_vla.onnx_policy as module
+
+    seen = []
+    original = module.frames_to_input
+    monkeypatch.setattr(module, "frames_to_input", lambda f: seen.append(f) or original(f))
+    image = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    policy = OnnxPolicy(tiny_model)
+    policy.set_command("track the face")
+    policy.act(image)
+    np.testing.assert_array_equal(seen[0], to_policy_frame(image))
+    import ocelot_collect.collector_node as collector
+    import ocelot_train.dataset as dataset
+
+    assert collector.to_policy_frame is to_policy_frame and dataset.frames_to_input is frames_to_input
+
+
+def test_command_changes_the_output(tiny_model):
+    policy = OnnxPolicy(tiny_model)
+    image = np.full((480, 640, 3), 90, np.uint8)
+    policy.set_command("track the face")
+    a, _ = policy.act(image)
+    policy.set_command("follow the person with a red shirt on the right")
+    b, _ = policy.act(image)
+    assert not np.allclose(a, b)
+    with pytest.raises(ValueError, match="empty"):
+        policy.set_command("  ")
+
+
+def test_bad_model_files_are_named(tiny_model, tmp_path):
+    with pytest.raises(PolicyLoadError, match="does not exist"):
+        OnnxPolicy(tmp_path / "missing.onnx")
+    for name in ("model.onnx", "model.text.onnx", "model.tokenizer.json"):
+        shutil.copy(tiny_model.parent / name, tmp_path / name)
+    (tmp_path / "model.onnx").write_text("not a model")
+    with pytest.raises(PolicyLoadError, match="not a loadable ONNX"):
+        OnnxPolicy(tmp_path / "model.onnx")
+    with pytest.raises(PolicyLoadError, match="refusing a model"):
+        OnnxPolicy(tiny_model, expected_sha256="0" * 64)
+    assert OnnxPolicy(tiny_model, expected_sha256=sha256_of(tiny_model)).max_tokens == 16
+
+
+def test_wrong_inputs_are_refused(tmp_path, tiny_model):
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "model.onnx")
+    for name in ("model.text.onnx", "model.tokenizer.json"):
+        shutil.copy(tiny_model.parent / name, tmp_path / name)
+    with pytest.raises(PolicyLoadError, match=r"inputs \['x'\].*expected"):
+        OnnxPolicy(tmp_path / "model.onnx")
+
+
+def test_import_closure_has_no_training_stack():
+    code = ("import sys, ocelot_vla.vla_node; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'torch', 'mujoco', 'h5py', 'mlflow', 'transformers', 'skimage', 'matplotlib'})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

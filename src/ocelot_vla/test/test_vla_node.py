@@ -1,0 +1,173 @@
+"""The VLA node over real DDS: commands out when active, silence when not, watchdog, estop, bad input."""
+import math
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from geometry_msgs.msg import Twist
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+
+from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
+from ocelot_msgs.msg import PolicyStatus
+from ocelot_vla.onnx_policy import sha256_of
+
+
+class VLAUnderTest:
+    def __init__(self, model, **params):
+        self.domain = fresh_domain_id()
+        args = [f"model_path:={model}", "stale_image_timeout:=0.4", *(f"{k}:={v}" for k, v in params.items())]
+        self.proc = Proc([_executable(), "--ros-args", *sum((["-p", a] for a in args), [])],
+                         self.domain)
+        self.probe = RosProbe(self.domain)
+        node = self.probe.node
+        self.cmds, self.status = [], []
+        node.create_subscription(Twist, "/cmd_vel", self.cmds.append, 50)
+        node.create_subscription(PolicyStatus, "/vla/status", self.status.append, 50)
+        self.images = node.create_publisher(Image, "/camera/image_raw", 10)
+        self.estop = node.create_publisher(Bool, "/vla/estop", 10)
+        self._change = node.create_client(ChangeState, "/vla/change_state")
+        self._get = node.create_client(GetState, "/vla/get_state")
+        self._params = node.create_client(SetParameters, "/vla/set_parameters")
+        self.probe.spin_until(lambda: self._change.service_is_ready() and self._get.service_is_ready(), 60,
+                              "the VLA node's lifecycle services")
+
+    def call(self, client, request):
+        future = client.call_async(request)
+        self.probe.spin_until(future.done, 30, f"an answer from {client.srv_name}")
+        return future.result()
+
+    def transition(self, label: str) -> bool:
+        return self.call(self._change, ChangeState.Request(transition=Transition(label=label))).success
+
+    def state(self) -> str:
+        return self.call(self._get, GetState.Request()).current_state.label
+
+    def set_param(self, name: str, value) -> bool:
+        kind = {str: (ParameterType.PARAMETER_STRING, "string_value"),
+                float: (ParameterType.PARAMETER_DOUBLE, "double_value")}[type(value)]
+        pv = ParameterValue(type=kind[0], **{kind[1]: value})
+        return self.call(self._params, SetParameters.Request(parameters=[Parameter(name=name, value=pv)])).results[0].successful
+
+    def send(self, n=1, encoding="rgb8", width=640, height=480, wait=0.08):
+        """Publish n images, `wait` s apart (the node keeps only the newest two: a burst is thinned)."""
+        channels = {"rgb8": 3, "bgr8": 3, "mono8": 1, "rgba8": 4, "16UC1": 2}[encoding]
+        self.probe.spin_until(lambda: self.images.get_subscription_count() > 0, 30, "the node's image subscription")
+        for i in range(n):
+            msg = Image(height=height, width=width, encoding=encoding, step=width * channels)
+            msg.data = np.random.default_rng(i).integers(0, 255, height * width * channels, dtype=np.uint8).tobytes()
+            self.images.publish(msg)
+            self.probe.spin_until(lambda: True, 1, "")
+            if wait:
+                self.spin(wait)
+
+    def spin(self, seconds: float):
+        import time
+        end = time.monotonic() + seconds
+        self.probe.spin_until(lambda: time.monotonic() >= end, seconds + 5, "time to pass")
+
+    def close(self):
+        self.probe.close()
+        self.proc.kill()
+
+
+def _executable():
+    import os
+    return os.path.join(os.environ["OCELOT_ROOT"], "install", "ocelot_vla", "lib", "ocelot_vla", "vla_node")
+
+
+@pytest.fixture
+def vla(tiny_model):
+    node = VLAUnderTest(tiny_model)
+    yield node
+    node.close()
+    print(node.proc.output)  # shown when the test failed
+
+
+def test_commands_only_when_active(vla):
+    assert vla.transition("configure") and vla.state() == "inactive"
+    vla.send(3, wait=0.1)
+    assert vla.cmds == []  # inactive: nothing
+    assert vla.transition("activate")
+    vla.send(5)
+    vla.probe.spin_until(lambda: len(vla.status) >= 5, 20, "five policy steps")
+    moving = [c for c in vla.cmds if abs(c.angular.z) > 1e-3]
+    assert moving and all(abs(c.angular.z) <= 1.0 and abs(c.angular.y) <= 1.0 for c in vla.cmds)
+    assert all(s.latency_ms > 0 and not s.guarded for s in vla.status)
+    assert vla.transition("deactivate")
+    vla.probe.spin_until(lambda: vla.cmds[-1].angular.z == 0.0, 10, "a zero command on deactivate")
+
+
+def test_watchdog_and_estop(vla):
+    assert vla.transition("configure") and vla.transition("activate")
+    vla.send(3)
+    vla.probe.spin_until(lambda: len(vla.status) >= 3, 20, "three policy steps")
+    vla.spin(1.0)  # no images for more than stale_image_timeout
+    zeros = [c for c in vla.cmds[3:] if c.angular.z == 0.0 and c.angular.y == 0.0]
+    assert len(zeros) == 1 and len(vla.cmds) == 4  # one zero command, then silence
+    vla.estop.publish(Bool(data=True))
+    vla.spin(0.3)
+    vla.send(3)
+    vla.probe.spin_until(lambda: len(vla.status) >= 6, 20, "three more policy steps")
+    assert all(s.estop and s.pan_vel == 0.0 for s in vla.status[3:])
+    vla.estop.publish(Bool(data=False))
+    vla.spin(0.3)
+    vla.send(2)
+    vla.probe.spin_until(lambda: len(vla.status) >= 8, 20, "steps after the release")
+    assert not vla.status[-1].estop and vla.status[-1].pan_vel != 0.0
+
+
+def test_bad_images_are_rejected_not_fatal(vla):
+    assert vla.transition("configure") and vla.transition("activate")
+    vla.send(1, encoding="16UC1", wait=0.2)
+    vla.send(1, width=0, height=0, wait=0.2)
+    assert vla.status == []
+    for encoding in ("bgr8", "mono8", "rgba8"):
+        vla.send(1, encoding=encoding, width=320, height=200)
+    vla.probe.spin_until(lambda: len(vla.status) >= 3, 20, "answers to bgr8, mono8 and rgba8 images")
+    assert vla.proc.popen.poll() is None
+
+
+def _nan_model(tiny_model, root):
+    for path in tiny_model.parent.iterdir():
+        shutil.copy(path, root / path.name)
+    model = onnx.load(root / "model.onnx")
+    for node in model.graph.node:
+        node.output[:] = ["actions_raw" if o == "actions" else o for o in node.output]
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array([math.nan], np.float32), "nan"))
+    model.graph.node.append(onnx.helper.make_node("Mul", ["actions_raw", "nan"], ["actions"]))
+    onnx.save(model, root / "model.onnx")
+    return root / "model.onnx"
+
+
+def test_bad_models_leave_the_node_alive_and_configurable(tiny_model, tmp_path):
+    (tmp_path / "junk.onnx").write_text("junk")
+    node = VLAUnderTest(tmp_path / "missing.onnx")
+    try:
+        assert not node.transition("configure") and node.state() == "unconfigured"
+        for bad in (tmp_path / "junk.onnx",):
+            assert node.set_param("model_path", str(bad))
+            assert not node.transition("configure") and node.state() == "unconfigured"
+        assert node.set_param("model_path", str(tiny_model))
+        assert node.set_param("expected_sha256", "f" * 64)
+        assert not node.transition("configure")
+        assert node.set_param("expected_sha256", sha256_of(tiny_model))
+        assert not node.set_param("max_velocity", -1.0)  # rejected by the parameter callback
+        assert not node.set_param("language_cmd", " ")
+        assert node.transition("configure") and node.state() == "inactive"
+        assert node.transition("cleanup") and node.state() == "unconfigured"
+        assert node.set_param("model_path", str(_nan_model(tiny_model, tmp_path)))
+        assert node.set_param("expected_sha256", "")
+        assert node.transition("configure") and node.transition("activate")
+        node.send(2)
+        node.probe.spin_until(lambda: len(node.status) >= 2, 20, "answers from the NaN model")
+        assert all(s.guarded and s.pan_vel == 0.0 and math.isnan(s.raw_pan_vel) for s in node.status)
+        assert all(c.angular.z == 0.0 for c in node.cmds)
+        assert node.proc.popen.poll() is None
+    finally:
+        node.close()

@@ -7,6 +7,7 @@ import yaml
 
 from ocelot_collect.oracle_node import OracleNode
 from ocelot_sim.sim_node import SimNode
+from ocelot_vla.vla_node import VLANode
 
 SRC = Path(__file__).resolve().parents[2]
 BUILT_IN = {"use_sim_time", "start_type_description_service"}  # every rclpy node has these
@@ -15,6 +16,7 @@ BUILT_IN = {"use_sim_time", "start_type_description_service"}  # every rclpy nod
 @pytest.mark.parametrize("node_class, path", [
     (SimNode, SRC / "ocelot_sim" / "config" / "sim.yaml"),
     (OracleNode, SRC / "ocelot_collect" / "config" / "oracle.yaml"),
+    (VLANode, SRC / "ocelot_vla" / "config" / "vla.yaml"),
 ])
 def test_config_matches_declared_parameters(node_class, path):
     (name, body), = yaml.safe_load(path.read_text()).items()

@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--skip-seed", action="store_true", help="skip the real-size DINOv2 + CLIP export")
     args = parser.parse_args()
     from ocelot_train.configuration_vla import load_run_config
-    from ocelot_train.export import companion_paths
+    from ocelot_common.model_files import model_files
     from ocelot_train.train_loop import Trainer
 
     torch.set_num_threads(2)
@@ -135,7 +135,7 @@ def main() -> int:
         for name, overrides in configs.items():
             path = export_random(overrides, tmp / name.split()[0])
             size = path.stat().st_size / 2**20
-            text_size = companion_paths(path)["text"].stat().st_size / 2**20
+            text_size = model_files(path)["text"].stat().st_size / 2**20
             for threads in (1, 2):
                 p50, p95 = onnx_latency(path, threads)
                 print(f"onnxruntime per frame, {name}, {threads} thread(s): p50 {p50:6.1f} ms  p95 {p95:6.1f} ms "

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ocelot_common.ros_env import ros_environment, validate_domain_id
@@ -18,3 +20,11 @@ def test_explicit_domain_overrides():
 def test_domain_range(bad):
     with pytest.raises(ValueError, match="ROS_DOMAIN_ID must be within 0..101"):
         validate_domain_id(bad)
+
+
+def test_fast_dds_profile_ships_and_is_the_default():
+    env = ros_environment({})
+    profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"])
+    assert profile.is_file() and "heartbeat_period" in profile.read_text()
+    assert env["FASTDDS_BUILTIN_TRANSPORTS"] == "LARGE_DATA"
+    assert ros_environment({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocelot_sim.faces import TEXTURE_PX, load_texture
+from ocelot_sim.faces import load_texture
 from ocelot_sim.motion import angles_at, rates_at
 from ocelot_sim.paths import WORLD_FILE, worlds_dir
 from ocelot_sim.perturbation import Perturbation, active_jump, jump_offset

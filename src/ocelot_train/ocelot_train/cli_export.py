@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ocelot_train.export import ExportError, companion_paths, export_model
+    from ocelot_common.model_files import model_files
+    from ocelot_train.export import ExportError, export_model
     from ocelot_train.hub import PretrainedUnavailable
 
     try:
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     except (ExportError, PretrainedUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    for kind, path in companion_paths(args.output).items():
+    for kind, path in model_files(args.output).items():
         print(f"{kind:9s} {path}")
     print(f"parity (max |ONNX - PyTorch|): {card['parity_max_abs']}; sha256 {card['files']['policy']['sha256']}")
     return 0

@@ -12,7 +12,6 @@ it is the difference between ~3 ms and ~10 ms). Opset 17, classic exporter.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ocelot_common.model_files import model_files, sha256_of
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
@@ -33,22 +33,6 @@ TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
 
 class ExportError(RuntimeError):
     """The export failed a check (parity, I/O); the message gives the numbers."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def companion_paths(model_path: str | Path) -> dict[str, Path]:
-    """The files that belong to a policy graph, by its path."""
-    path = Path(model_path)
-    stem = path.with_suffix("")
-    return {"policy": path, "text": Path(f"{stem}.text.onnx"), "tokenizer": Path(f"{stem}.tokenizer.json"),
-            "card": Path(f"{stem}.card.json")}
 
 
 def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
@@ -91,7 +75,7 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     policy, checkpoint = load_checkpoint(checkpoint_path)
     config = policy.config
     text_encoder, tokenizer = build_text_encoder(config.text)
-    paths = companion_paths(output)
+    paths = model_files(output)
     paths["policy"].parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim

@@ -10,7 +10,8 @@ from ocelot_collect.episode_io import episode_path, read_episode
 from ocelot_common.preprocessing import frames_to_input
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.dataset import FrameDataset
-from ocelot_train.export import ExportError, companion_paths, export_model, load_checkpoint
+from ocelot_common.model_files import model_files
+from ocelot_train.export import ExportError, export_model, load_checkpoint
 from ocelot_train.features import encode_commands
 from ocelot_train.train_loop import Trainer
 
@@ -40,7 +41,7 @@ def test_export_matches_pytorch(trained, tmp_path):
     trainer, result = trained
     card = export_model(result.checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-5
-    paths = companion_paths(tmp_path / "model.onnx")
+    paths = model_files(tmp_path / "model.onnx")
     assert all(p.is_file() for p in paths.values())
     policy_session = ort.InferenceSession(str(paths["policy"]))
     assert [i.name for i in policy_session.get_inputs()] == ["frames", "text_features", "attention_mask"]

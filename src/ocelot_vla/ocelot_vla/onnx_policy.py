@@ -7,12 +7,12 @@ images into raw (pan_vel, tilt_vel) with the shared preprocessing.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ocelot_common.model_files import model_files, sha256_of
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
@@ -22,20 +22,6 @@ TEXT_INPUTS, TEXT_OUTPUTS = ["input_ids", "attention_mask"], ["text_features"]
 
 class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_files(model_path: str | Path) -> dict[str, Path]:
-    path = Path(model_path)
-    stem = path.with_suffix("")
-    return {"policy": path, "text": Path(f"{stem}.text.onnx"), "tokenizer": Path(f"{stem}.tokenizer.json")}
 
 
 def _session(path: Path, threads: int, inputs: list[str], outputs: list[str]):

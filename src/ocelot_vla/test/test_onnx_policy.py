@@ -8,7 +8,8 @@ import onnx
 import pytest
 
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, model_files, sha256_of
+from ocelot_common.model_files import sha256_of
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
 
 
 def test_acts_on_any_image_size(tiny_model):

@@ -15,7 +15,7 @@ from std_msgs.msg import Bool
 
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import PolicyStatus
-from ocelot_vla.onnx_policy import sha256_of
+from ocelot_common.model_files import sha256_of
 
 
 class VLAUnderTest:

@@ -145,12 +145,23 @@ def _nan_model(tiny_model, root):
     return root / "model.onnx"
 
 
+def _wrong_inputs_model(tiny_model, root):
+    root.mkdir()
+    for path in tiny_model.parent.iterdir():
+        shutil.copy(path, root / path.name)
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), root / "model.onnx")
+    return root / "model.onnx"
+
+
 def test_bad_models_leave_the_node_alive_and_configurable(tiny_model, tmp_path):
     (tmp_path / "junk.onnx").write_text("junk")
     node = VLAUnderTest(tmp_path / "missing.onnx")
     try:
         assert not node.transition("configure") and node.state() == "unconfigured"
-        for bad in (tmp_path / "junk.onnx",):
+        for bad in (tmp_path / "junk.onnx", _wrong_inputs_model(tiny_model, tmp_path / "wrong")):
             assert node.set_param("model_path", str(bad))
             assert not node.transition("configure") and node.state() == "unconfigured"
         assert node.set_param("model_path", str(tiny_model))

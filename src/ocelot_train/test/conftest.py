@@ -34,3 +34,9 @@ def make_dataset(root, n_episodes: int = 20, frames: int = 12, seed: int = 0):
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("tiny_dataset"))
+
+
+@pytest.fixture(scope="session")
+def dataset_factory():
+    """make_dataset(root, n_episodes, frames): tests import no modules of their own (importlib mode)."""
+    return make_dataset

@@ -6,7 +6,6 @@ from ocelot_common.preprocessing import MEAN, STD, frames_to_input
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
 from ocelot_train.train_loop import verify_episode_files
 
-from conftest import make_dataset
 
 
 def test_length_and_shapes(tiny_dataset):
@@ -40,8 +39,8 @@ def test_splits_are_disjoint_by_episode_and_scenario(tiny_dataset):
     assert sum(len(e) for e in episodes) == 20
 
 
-def test_index_comes_from_metadata_and_corrupt_files_are_named(tmp_path):
-    root = make_dataset(tmp_path / "ds", 10)
+def test_index_comes_from_metadata_and_corrupt_files_are_named(tmp_path, dataset_factory):
+    root = dataset_factory(tmp_path / "ds", 10)
     train = FrameDataset(root, "train")
     victim = episode_path(root, int(train.index.episodes[0]))
     victim.write_bytes(b"not hdf5")
@@ -50,8 +49,8 @@ def test_index_comes_from_metadata_and_corrupt_files_are_named(tmp_path):
         verify_episode_files(FrameDataset(root, "train"))
 
 
-def test_missing_file_and_empty_split(tmp_path):
-    root = make_dataset(tmp_path / "ds", 10)
+def test_missing_file_and_empty_split(tmp_path, dataset_factory):
+    root = dataset_factory(tmp_path / "ds", 10)
     val = build_index(root, "val")
     episode_path(root, int(val.episodes[0])).unlink()
     with pytest.raises(DatasetError, match="missing"):

@@ -5,7 +5,6 @@ import pytest
 
 from ocelot_train.cli_sweep import grid_runs
 
-from conftest import make_dataset
 
 
 def test_grid_is_the_cartesian_product():
@@ -15,8 +14,8 @@ def test_grid_is_the_cartesian_product():
         grid_runs({"grid": {"train.lr": []}})
 
 
-def test_sweep_runs_each_combination_and_sorts_by_val_loss(tmp_path):
-    dataset = make_dataset(tmp_path / "ds", 8, frames=6)
+def test_sweep_runs_each_combination_and_sorts_by_val_loss(tmp_path, dataset_factory):
+    dataset = dataset_factory(tmp_path / "ds", 8, frames=6)
     spec = tmp_path / "sweep.yaml"
     spec.write_text("grid: {train.lr: [1.0e-3, 3.0e-3]}\nfixed: {train.epochs: 1, train.batch_size: 16}\n")
     result = subprocess.run(["ocelot", "sweep", "--config", str(spec), "--dataset", str(dataset), "--output",

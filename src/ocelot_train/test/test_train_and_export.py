@@ -15,7 +15,6 @@ from ocelot_train.export import ExportError, export_model, load_checkpoint
 from ocelot_train.features import encode_commands
 from ocelot_train.train_loop import Trainer
 
-from conftest import make_dataset
 
 QUICK = ["train.epochs=3", "train.batch_size=16", "train.lr=3e-3", "train.warmup_steps=5", "train.augment=false"]
 
@@ -67,8 +66,8 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
         export_model(tmp_path / "x.pt", tmp_path / "model.onnx")
 
 
-def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path):
-    dataset = make_dataset(tmp_path / "ds", 10, frames=8)
+def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path, dataset_factory):
+    dataset = dataset_factory(tmp_path / "ds", 10, frames=8)
     result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "runs" / "r1"),
                              "--quiet", *QUICK[:1], "train.epochs=2", "train.batch_size=16"],
                             capture_output=True, text=True, timeout=600)
@@ -87,8 +86,8 @@ def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path):
 
 
 @pytest.mark.parametrize("problem", ["corrupt", "typo", "empty_split"])
-def test_bad_input_stops_before_training(tmp_path, problem):
-    dataset = make_dataset(tmp_path / "ds", 10, frames=6)
+def test_bad_input_stops_before_training(tmp_path, problem, dataset_factory):
+    dataset = dataset_factory(tmp_path / "ds", 10, frames=6)
     args = []
     if problem == "corrupt":
         victim = episode_path(dataset, int(FrameDataset(dataset, "train").index.episodes[1]))

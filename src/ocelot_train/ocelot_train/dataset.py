@@ -126,37 +126,40 @@ class FrameDataset:
         self.index = build_index(root, split)
         self.command_table = sorted(set(self.index.commands))
         self.label_table = sorted(set(self.index.labels))
-        self._command_of = np.array([self.command_table.index(c) for c in self.index.commands], np.int64)
-        self._label_of = np.array([self.label_table.index(c) for c in self.index.labels], np.int64)
+        command_row = {c: i for i, c in enumerate(self.command_table)}
+        label_row = {c: i for i, c in enumerate(self.label_table)}
+        self._command_of = np.array([command_row[c] for c in self.index.commands], np.int64)
+        self._label_of = np.array([label_row[c] for c in self.index.labels], np.int64)
         self._frames = EpisodeFrames(self.index.root)
         self.augment, self.seed, self._rng = augment, seed, None
 
     def __len__(self) -> int:
         return len(self.index)
 
+    def _locate(self, i: int) -> tuple[int, int, int]:
+        """Sample i -> (slot in the split's episode list, episode index, frame index)."""
+        slot = int(self.index.sample_episode[i])
+        return slot, int(self.index.episodes[slot]), int(self.index.sample_frame[i])
+
+    def targets(self, i: int) -> dict:
+        """Everything of sample i but the frame: action, command and label indices."""
+        slot, episode, t = self._locate(i)
+        return {"action": self._frames.action(episode, t), "command": self._command_of[slot],
+                "label": self._label_of[slot]}
+
     def __getitem__(self, i: int) -> dict:
-        slot, t = int(self.index.sample_episode[i]), int(self.index.sample_frame[i])
-        episode = int(self.index.episodes[slot])
+        _, episode, t = self._locate(i)
         frame = self._frames.frame(episode, t)
         if self.augment:
             if self._rng is None or self._rng[0] != os.getpid():  # each DataLoader worker draws its own stream
                 self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))
             frame = augment_frame(frame, self._rng[1])
-        return {"frame": frames_to_input(frame)[0], "action": self._frames.action(episode, t),
-                "command": self._command_of[slot], "label": self._label_of[slot]}
+        return {"frame": frames_to_input(frame)[0], **self.targets(i)}
 
     def frame_input(self, i: int) -> np.ndarray:
         """Sample i's frame as model input, never augmented (feature caching)."""
-        slot, t = int(self.index.sample_episode[i]), int(self.index.sample_frame[i])
-        return frames_to_input(self._frames.frame(int(self.index.episodes[slot]), t))[0]
-
-    def actions(self) -> np.ndarray:
-        """Every sample's action (N, 2), for statistics; reads only the small arrays."""
-        return np.stack([self._frames.action(int(self.index.episodes[s]), int(t))
-                         for s, t in zip(self.index.sample_episode, self.index.sample_frame)])
-
-    def commands_of(self, samples: np.ndarray) -> np.ndarray:
-        return self._command_of[self.index.sample_episode[samples]]
+        _, episode, t = self._locate(i)
+        return frames_to_input(self._frames.frame(episode, t))[0]
 
 
 class CachedTokenDataset:
@@ -169,7 +172,4 @@ class CachedTokenDataset:
         return len(self.frames)
 
     def __getitem__(self, i: int) -> dict:
-        slot, t = int(self.frames.index.sample_episode[i]), int(self.frames.index.sample_frame[i])
-        episode = int(self.frames.index.episodes[slot])
-        return {"tokens": np.asarray(self.tokens[i], np.float32), "action": self.frames._frames.action(episode, t),
-                "command": self.frames._command_of[slot], "label": self.frames._label_of[slot]}
+        return {"tokens": np.asarray(self.tokens[i], np.float32), **self.frames.targets(i)}

@@ -41,13 +41,12 @@ def train_rate(trainer, steps: int) -> float:
     policy = trainer.policy.train()
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=1e-4)
     loader = iter(DataLoader(trainer.train_set, batch_size=32, shuffle=True))
-    table = trainer.train_frames.command_table
     batch = next(loader)
     seen, start = 0, time.perf_counter()
     for step in range(steps):
         if step == 2:
             seen, start = 0, time.perf_counter()  # the first steps warm up allocators
-        rows = trainer._command_rows(batch["command"], table)
+        rows = trainer._command_rows(batch["command"], "train")
         loss = torch.nn.functional.mse_loss(trainer._predict(policy, batch, rows), batch["action"])
         optimizer.zero_grad()
         loss.backward()

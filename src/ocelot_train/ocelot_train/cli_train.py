@@ -8,6 +8,7 @@ Multi-GPU / multi-node: `torchrun --nproc-per-node N -m ocelot_train.cli_train .
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -34,33 +35,30 @@ def train_and_export(args: argparse.Namespace, run_name: str | None = None) -> d
     output = Path(args.output)
     trainer = Trainer(args.dataset, output, config, progress=not args.quiet)
     summary = {"output": str(output), "config": config.to_dict()}
-    if args.no_mlflow:
-        result = trainer.run()
-    else:
-        uri = args.tracking_uri or config.train.tracking_uri or default_tracking_uri(output)
-        with mlflow_run(uri, config.train.experiment, run_name or output.name, output.resolve().parent / "mlartifacts"):
+    tracking = contextlib.nullcontext()
+    if not args.no_mlflow:
+        summary["tracking_uri"] = args.tracking_uri or config.train.tracking_uri or default_tracking_uri(output)
+        tracking = mlflow_run(summary["tracking_uri"], config.train.experiment, run_name or output.name,
+                              output.resolve().parent / "mlartifacts")
+    with tracking as run:
+        if run is not None:
             import mlflow
 
             mlflow.log_params({k: str(v) for k, v in flatten("", config.to_dict()).items()})
             mlflow.log_params({"dataset": str(Path(args.dataset).resolve()), "dataset_fingerprint": trainer.fingerprint,
                                "train_samples": len(trainer.train_set), "val_samples": len(trainer.val_set)})
-            result = trainer.run(mlflow_run=True)
+        result = trainer.run(mlflow_run=run)
+        if not args.no_export:
+            from ocelot_train.export import export_model
+
+            summary["card"] = export_model(result.checkpoint, output / "export" / "model.onnx")
+        if run is not None:
             if not args.no_export:
-                summary["card"] = _export(result.checkpoint, output)
                 mlflow.log_artifacts(str(output / "export"), artifact_path="model")
             mlflow.log_artifact(str(output / "history.json"))
-        summary["tracking_uri"] = uri
-    if args.no_mlflow and not args.no_export:
-        summary["card"] = _export(result.checkpoint, output)
     summary["best"] = result.best
     (output / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
-
-
-def _export(checkpoint: Path, output: Path) -> dict:
-    from ocelot_train.export import export_model
-
-    return export_model(checkpoint, output / "export" / "model.onnx")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,20 +36,18 @@ class TrainResult:
 
 def verify_episode_files(dataset: FrameDataset) -> None:
     """Open every episode of the split once, so a corrupt file stops the run before training."""
-    import h5py
-
-    from ocelot_collect.episode_io import episode_path
+    from ocelot_collect.episode_io import EpisodeError, episode_path, read_summary
 
     for episode in dataset.index.episodes:
         path = episode_path(dataset.index.root, int(episode))
         try:
-            with h5py.File(path, "r") as f:
-                if f["frames"].shape[1:] != (224, 224, 3) or f["pan_vel"].shape[0] != f["frames"].shape[0]:
-                    raise DatasetError(f"{path}: frames {f['frames'].shape} / pan_vel {f['pan_vel'].shape} do not "
-                                       "match the episode schema")
-        except (OSError, KeyError) as exc:
-            raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset --deep` lists the "
-                               "broken files; delete them and re-run the collection to record them again") from None
+            summary = read_summary(path)  # readable, and every per-frame array has n_frames entries
+        except EpisodeError as exc:
+            raise DatasetError(f"{exc}; `ocelot check-dataset --deep` lists the broken files; delete them and "
+                               "re-run the collection to record them again") from None
+        if summary["frames_shape"] != (summary["n_frames"], 224, 224, 3):
+            raise DatasetError(f"{path}: frames {summary['frames_shape']} do not match the episode schema "
+                               f"({summary['n_frames']}, 224, 224, 3)")
 
 
 def lr_lambda(warmup: int, total: int):
@@ -77,7 +75,10 @@ class Trainer:
         self.text_encoder, self.tokenizer = build_text_encoder(config.model.text)
         self.policy = VLAPolicy(config.model, self.text_encoder.out_dim)
         self.commands = sorted(set(self.train_frames.command_table) | set(self.val_frames.command_table))
-        self._lookups: dict[int, torch.Tensor] = {}
+        row_of = {c: i for i, c in enumerate(self.commands)}
+        # a split's command indices -> rows of the shared text-feature table
+        self._rows = {split.index.split: torch.tensor([row_of[c] for c in split.command_table])
+                      for split in (self.train_frames, self.val_frames)}
         self.text_features, self.text_mask = encode_commands(
             self.text_encoder, self.tokenizer, self.commands, config.model.text.max_tokens)
         self.train_set, self.val_set = self._sample_sets()
@@ -94,13 +95,8 @@ class Trainer:
                                                                         progress=self.progress)))
         return sets
 
-    def _command_rows(self, dataset_commands: torch.Tensor, table: list[str]) -> torch.Tensor:
-        """A split's command indices -> rows of the shared text-feature table."""
-        key = id(table)
-        if key not in self._lookups:
-            row_of = {c: i for i, c in enumerate(self.commands)}
-            self._lookups[key] = torch.tensor([row_of[c] for c in table])
-        return self._lookups[key][dataset_commands]
+    def _command_rows(self, dataset_commands: torch.Tensor, split: str) -> torch.Tensor:
+        return self._rows[split][dataset_commands]
 
     def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor) -> torch.Tensor:
         text, mask = self.text_features[rows], self.text_mask[rows]
@@ -129,10 +125,9 @@ class Trainer:
         """Validation MSE overall and per label, and with every command replaced by another one."""
         model.eval()
         rng = torch.Generator().manual_seed(1234)
-        table = self.val_frames.command_table
         sq, sq_ablate, labels = [], [], []
         for batch in self._loader(self.val_set, train=False):
-            rows = self._command_rows(batch["command"], table)
+            rows = self._command_rows(batch["command"], "val")
             sq.append(((self._predict(model, batch, rows) - batch["action"]) ** 2).mean(1))
             other = torch.randint(0, len(self.commands) - 1, rows.shape, generator=rng)
             other = other + (other >= rows).long() if len(self.commands) > 1 else rows  # never the true command
@@ -156,7 +151,6 @@ class Trainer:
         loader = self._loader(self.train_set, train=True)
         total = cfg.epochs * len(loader)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(min(cfg.warmup_steps, total // 5), total))
-        table = self.train_frames.command_table
         self.output.mkdir(parents=True, exist_ok=True)
         result = TrainResult(self.output / "best.pt")
         best = math.inf
@@ -168,7 +162,7 @@ class Trainer:
             bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not self.progress or self.rank,
                        leave=False)
             for batch in bar:
-                rows = self._command_rows(batch["command"], table)
+                rows = self._command_rows(batch["command"], "train")
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
                     loss = nn.functional.mse_loss(self._predict(model, batch, rows).float(), batch["action"])
                 optimizer.zero_grad(set_to_none=True)

@@ -23,6 +23,8 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "evaluator_node = ocelot_eval.evaluator_node:main",
+            "zero_controller_node = ocelot_eval.zero_controller_node:main",
         ],
     },
 )

@@ -64,6 +64,14 @@ class CommandShaper:
         return Shaped(out[0], out[1], guarded, False)
 
 
+def frame_interval(previous: float | None, current: float, nominal: float = 0.1) -> float:
+    """Seconds between two camera frames by their stamps; `nominal` for the first frame or when the
+    camera clock does not move forward (a simulator restarting its episode clock)."""
+    if previous is None or not current > previous:
+        return nominal
+    return current - previous
+
+
 class Watchdog:
     """Stale when no image for `timeout` s; fires once per stale period (one zero command)."""
 

@@ -5,6 +5,8 @@
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
 - per frame: shared preprocessing, inference, NaN/inf guard, clip, acceleration limit, smoothing.
+- command_topic (ocelot_msgs/Command, optional): each message's command replaces the current one
+  (the sim publishes each episode's command on /command; evaluation follows it).
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
 - watchdog: no image for stale_image_timeout -> one zero command, then silence until images return.
 - on_deactivate: one zero command. ~/status (ocelot_msgs/PolicyStatus): latency and what was sent.
@@ -17,20 +19,23 @@ import time
 from geometry_msgs.msg import Twist, TwistStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
-from ocelot_msgs.msg import PolicyStatus
-from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog
+from ocelot_msgs.msg import Command, PolicyStatus
+from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
 
 IMAGES = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True, "max_velocity": 1.0,
               "max_acceleration": 20.0, "smoothing": 0.0, "image_topic": "/camera/image_raw",
-              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.5, "expected_sha256": "", "intra_op_threads": 1}
+              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.5, "expected_sha256": "", "intra_op_threads": 1,
+              "command_topic": ""}
 
 
 class VLANode(ManagedNode):
@@ -42,7 +47,7 @@ class VLANode(ManagedNode):
         self.shaper: CommandShaper | None = None
         self.watchdog: Watchdog | None = None
         self._pubs = {}
-        self._last_step = None
+        self._last_stamp = None
         self.add_on_set_parameters_callback(self._on_parameters)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -68,6 +73,8 @@ class VLANode(ManagedNode):
             "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
             "status": self.own(self.create_lifecycle_publisher(PolicyStatus, "~/status", 10)),
         }
+        if p("command_topic"):  # made before the image subscription: when both are ready, it is served first
+            self.own(self.create_subscription(Command, p("command_topic"), self._on_command, LATCHED))
         self.own(self.create_subscription(Image, p("image_topic"), self._on_image, IMAGES))
         self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
         self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
@@ -79,7 +86,7 @@ class VLANode(ManagedNode):
         """inactive -> active: images are answered from now on; the watchdog starts counting."""
         self.shaper.reset()
         self.watchdog.image(time.monotonic())  # a camera that never sends counts as stale too
-        self._last_step = None
+        self._last_stamp = None
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -136,8 +143,9 @@ class VLANode(ManagedNode):
             self.get_logger().warning(f"image rejected: {exc}", throttle_duration_sec=5.0)
             return
         raw, inference_ms = self.policy.act(rgb)
-        dt = 0.1 if self._last_step is None else received - self._last_step
-        self._last_step = received
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot
+        self._last_stamp = stamp
         shaped = self.shaper.shape(float(raw[0]), float(raw[1]), dt)
         if shaped.guarded:
             self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",
@@ -163,6 +171,16 @@ class VLANode(ManagedNode):
             self.shaper.reset()
         if self._pubs:
             self._publish(0.0, 0.0)
+
+    def _on_command(self, msg: Command) -> None:
+        if self.policy is None or not msg.command.strip() or msg.command == self.policy.command:
+            return
+        try:
+            self.policy.set_command(msg.command)
+        except ValueError as exc:
+            self.get_logger().error(f"command {msg.command!r} rejected: {exc}")
+            return
+        self.get_logger().info(f"command now {msg.command!r} (from {self.get_parameter('command_topic').value})")
 
     def _on_estop(self, msg: Bool) -> None:
         if self.shaper is None or bool(msg.data) == self.shaper.estop:

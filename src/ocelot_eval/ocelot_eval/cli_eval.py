@@ -1,0 +1,187 @@
+"""`ocelot eval`: closed-loop evaluation of a controller on a scenario set, and the deploy gate.
+
+Launches the sim, the controller (the ONNX policy, the oracle, or a zero
+controller) and the evaluator in a ROS domain of their own, runs every scenario,
+and writes OUTPUT/eval_results.json, plots and summary.md. Exit 0: PASS,
+1: FAIL, 2: the evaluation could not run (bad scenario file, gates file or model,
+a node that died or stalled) - then no report is written, and an earlier one
+in OUTPUT is removed first, so no stale result can pass for this run's.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+
+GRAPHS = {"vla": "eval", "oracle": "eval_oracle", "zero": "eval_zero"}
+NO_PROGRESS_TIMEOUT_S = 180.0  # the evaluator gives up on a stalled episode well before this
+
+
+class EvalError(RuntimeError):
+    """The evaluation could not be run (exit 2)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model.onnx written by `ocelot export` (required for --controller vla)")
+    parser.add_argument("--scenarios", required=True, metavar="FILE", help="scenario YAML; one episode per entry")
+    parser.add_argument("--output", required=True, metavar="DIR", help="report directory (created)")
+    parser.add_argument("--controller", choices=sorted(GRAPHS), default="vla")
+    parser.add_argument("--realtime", action="store_true",
+                        help="real-time sim (controller latency counts) instead of lockstep")
+    parser.add_argument("--episode-frames", type=int, default=100, help="frames scored per episode")
+    parser.add_argument("--gates", metavar="FILE", help="gate thresholds (default: ocelot_eval/config/gates.yaml)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def validate(args: argparse.Namespace) -> dict:
+    """Everything that can be checked before a node starts; returns what the report says was evaluated."""
+    from ocelot_eval.gates import GateConfigError, load_gates
+    from ocelot_eval.metrics import CLOSED_LOOP_METRICS
+    from ocelot_sim.scenario import ScenarioError, from_entry, load_scenario_file
+
+    if args.episode_frames <= 0:
+        raise EvalError("--episode-frames must be > 0")
+    try:
+        args.gate_list = load_gates(args.gates, "closed_loop", set(CLOSED_LOOP_METRICS))
+        entries = load_scenario_file(args.scenarios)
+        for i, entry in enumerate(entries):
+            try:
+                from_entry(entry)
+            except ScenarioError as exc:
+                raise ScenarioError(f"{args.scenarios}: entry {i}: {exc}") from None
+    except (GateConfigError, ScenarioError) as exc:
+        raise EvalError(str(exc)) from None
+    run = {"controller": args.controller, "scenario_file": str(Path(args.scenarios).resolve()),
+           "mode": "real time" if args.realtime else "lockstep", "episode_frames": args.episode_frames,
+           "model_path": None, "model_sha256": None}
+    if args.controller == "vla":
+        run.update(check_model(args.model))
+    return run
+
+
+def check_model(model: str | None) -> dict:
+    """Load the model as the VLA node will, and encode a command: a model that fails here never runs."""
+    from ocelot_common.model_files import model_files, sha256_of
+    from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
+
+    if not model:
+        raise EvalError("--model is required with --controller vla")
+    try:
+        policy = OnnxPolicy(model)
+        policy.set_command("track the face")
+    except PolicyLoadError as exc:
+        raise EvalError(f"the model cannot be loaded: {exc}") from None
+    except Exception as exc:  # onnxruntime's own errors on a graph that loads but cannot run
+        raise EvalError(f"the model loads but does not run: {str(exc).splitlines()[0][:300]}") from None
+    files = model_files(model)
+    return {"model_path": str(Path(model).resolve()), "model_sha256": sha256_of(files["policy"]),
+            "text_model_sha256": sha256_of(files["text"])}
+
+
+def run(args: argparse.Namespace) -> int:
+    from ocelot_eval.report import clear_outputs
+
+    try:
+        evaluated = validate(args)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sigterm_as_interrupt()
+    output = Path(args.output).expanduser().resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    clear_outputs(output)
+    n = len(_entries(args.scenarios))
+    started = time.monotonic()
+    try:
+        _run_graph(args, output, n)
+        return _report(args, output, evaluated, n, time.monotonic() - started)
+    except EvalError as exc:
+        print(f"error: {exc}; no report written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; no report written", file=sys.stderr)
+        return 130
+
+
+def _entries(path: str) -> list[dict]:
+    from ocelot_sim.scenario import load_scenario_file
+
+    return load_scenario_file(path)
+
+
+def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
+    graph_args = {"scenario_file": str(Path(args.scenarios).resolve()), "output": str(output),
+                  "episode_frames": args.episode_frames, "lockstep": "false" if args.realtime else "true"}
+    if args.controller == "vla":
+        graph_args["model_path"] = str(Path(args.model).resolve())
+    cmd = ["ocelot", "launch", GRAPHS[args.controller], *(f"{k}:={v}" for k, v in graph_args.items())]
+    proc = LaunchProc(cmd, fresh_domain_id())
+    try:
+        _watch(proc, output, n, args.quiet, args.episode_frames)
+    finally:
+        proc.signal()
+        try:
+            proc.wait(30)
+        except AssertionError:
+            proc.kill()
+
+
+def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> None:
+    from tqdm import tqdm
+
+    from ocelot_eval.evaluator_node import EPISODES_FILE
+
+    episodes_file = output / EPISODES_FILE
+    bar = tqdm(total=n, unit="ep", disable=quiet, dynamic_ncols=True, desc="evaluating",
+               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    started = last_progress = time.monotonic()
+    try:
+        while True:
+            done = _count_lines(episodes_file)
+            if done != bar.n:
+                last_progress = time.monotonic()
+                bar.set_postfix_str(f"{done * frames / (last_progress - started):.1f} frames/s", refresh=False)
+                bar.update(done - bar.n)
+            failed = next((ln for ln in proc.lines if "evaluation failed" in ln or "died" in ln), None)
+            if failed:
+                raise EvalError(f"{failed.strip()}\n" + "\n".join(proc.lines[-30:]))
+            if any("evaluation finished" in ln for ln in proc.lines):
+                return
+            if proc.popen.poll() is not None:
+                raise EvalError("the evaluation graph stopped early; its output:\n" + proc.output)
+            if time.monotonic() - last_progress > NO_PROGRESS_TIMEOUT_S:
+                raise EvalError(f"no episode finished for {NO_PROGRESS_TIMEOUT_S:.0f} s; last output:\n"
+                                + "\n".join(proc.lines[-30:]))
+            time.sleep(0.25)
+    finally:
+        bar.close()
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path) as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def _report(args: argparse.Namespace, output: Path, evaluated: dict, n: int, seconds: float) -> int:
+    import json
+
+    from ocelot_eval.evaluator_node import EPISODES_FILE
+    from ocelot_eval.metrics import EpisodeScore
+    from ocelot_eval.report import build_report, gate_lines, write_report
+
+    lines = (output / EPISODES_FILE).read_text().splitlines()
+    episodes = sorted((EpisodeScore.from_dict(json.loads(line)) for line in lines), key=lambda e: e.index)
+    if [ep.index for ep in episodes] != list(range(n)):
+        raise EvalError(f"{output / EPISODES_FILE} holds episodes {[ep.index for ep in episodes]}, expected 0..{n - 1}")
+    evaluated["wall_seconds"] = round(seconds, 1)
+    report = build_report(episodes, args.gate_list, evaluated)
+    write_report(report, episodes, output)
+    print("\n".join(gate_lines(report)))
+    print(f"{report['verdict']}: {n} episodes in {seconds:.0f} s; report in {output}")
+    return 0 if report["pass"] else 1

@@ -1,0 +1,204 @@
+"""Evaluator lifecycle node: runs a scenario set through the sim and scores every camera frame with Haar.
+
+For episode i of `scenario_file` it calls /sim/reset (the sim plays entry i),
+scores frames 0 .. episode_frames-1 (OpenCV's Haar cascade on the 640x480
+image, paired with the ground truth of the same frame), publishes
+~/tracking (ocelot_msgs/TrackingMetrics, per frame) and ~/episode
+(ocelot_msgs/EpisodeMetrics), and appends the episode to
+`output`/episodes.jsonl. Each frame is acknowledged on ~/frame_ack, so a
+lockstep sim never runs more than a few frames ahead of the scoring. When all
+episodes are done it logs "evaluation finished"; a reset or a camera that
+stalls logs "evaluation failed" and stops (a gate never rests on missing
+episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
+
+- on_configure: read the scenario file, prepare the output. FAILURE on a bad
+  parameter or scenario file (node alive, unconfigured).
+- on_activate: episodes start as soon as /sim/reset is available.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from ocelot_common.images import image_to_rgb
+from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_eval.episode_recorder import EpisodeRecorder
+from ocelot_eval.metrics import EpisodeScore, TruthFace
+from ocelot_msgs.msg import EpisodeMetrics, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
+from ocelot_msgs.srv import ResetEpisode
+
+RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
+EPISODES_FILE = "episodes.jsonl"
+PARAMETERS = {"scenario_file": "", "output": "", "episode_frames": 100, "reset_timeout": 10.0,
+              "stall_timeout": 10.0, "image_topic": "/camera/image_raw", "status_topic": "/vla/status"}
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+class EvaluatorNode(ManagedNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("evaluator", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        self._pubs = {}
+        self.recorder: EpisodeRecorder | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """unconfigured -> inactive; FAILURE on a bad parameter or scenario file."""
+        from ocelot_sim.haar import detect_faces
+        from ocelot_sim.scenario import ScenarioError, load_scenario_file
+
+        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        try:
+            if not p("scenario_file") or not p("output"):
+                raise ValueError("scenario_file and output must be set")
+            self.entries = load_scenario_file(p("scenario_file"))
+            self.recorder = EpisodeRecorder(int(p("episode_frames")), detect_faces)
+            self.output = Path(p("output")).expanduser().resolve()
+            self.output.mkdir(parents=True, exist_ok=True)
+            (self.output / EPISODES_FILE).unlink(missing_ok=True)  # results of this run only
+        except (ScenarioError, ValueError, OSError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.todo, self.state, self._since = list(range(len(self.entries))), "idle", time.monotonic()
+        self._pubs = {
+            "tracking": self.own(self.create_lifecycle_publisher(TrackingMetrics, "~/tracking", 100)),
+            "episode": self.own(self.create_lifecycle_publisher(EpisodeMetrics, "~/episode", 10)),
+            "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", 10)),
+        }
+        self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
+        self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RECORDED))
+        self.own(self.create_subscription(Image, p("image_topic"), self._on_image, RECORDED))
+        self.own(self.create_subscription(PolicyStatus, p("status_topic"), self._on_status, RECORDED))
+        self.own(self.create_timer(0.2, self._on_timer))
+        self.get_logger().info(f"configured: {len(self.entries)} scenarios from {p('scenario_file')}, "
+                               f"{self.recorder.episode_frames} frames each")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """active -> inactive: the episode in progress is dropped."""
+        self.state = "idle"
+        return super().on_deactivate(state)
+
+    def release(self) -> None:
+        super().release()
+        self._pubs = {}
+
+    @property
+    def _active(self) -> bool:
+        return bool(self._pubs) and self._pubs["ack"].is_activated
+
+    # -- episodes ----------------------------------------------------------------
+    def _on_timer(self) -> None:
+        if not self._active:
+            return
+        waited = time.monotonic() - self._since
+        timeout = float(self.get_parameter("reset_timeout" if self.state == "resetting" else "stall_timeout").value)
+        if self.state == "idle":
+            self._next_episode()
+        elif self.state in ("resetting", "running") and waited > timeout:
+            what = "answer the reset" if self.state == "resetting" else "send a complete frame"
+            self._fail(f"episode {self.todo[0]}: the sim did not {what} within {timeout:.0f} s")
+
+    def _next_episode(self) -> None:
+        if not self.todo:
+            self.state = "finished"
+            self.get_logger().info(f"evaluation finished: {len(self.entries)} episodes in "
+                                   f"{self.output / EPISODES_FILE}")
+            return
+        if not self._reset_client.service_is_ready():
+            return
+        i = self.todo[0]
+        entry = self.entries[i]
+        self.state, self._since = "resetting", time.monotonic()
+        # listen before asking: the sim publishes the new episode's frame 0 before it answers
+        self.recorder.start(EpisodeScore(i, int(entry["seed"]), "", "", 0, []))
+        request = ResetEpisode.Request(seed=int(entry["seed"]), episode_index=i)
+        self._reset_client.call_async(request).add_done_callback(lambda f, i=i: self._on_reset(i, f))
+
+    def _on_reset(self, i: int, future) -> None:
+        if self.state != "resetting" or not self.todo or self.todo[0] != i:
+            return
+        response = future.result()
+        if not response.success:
+            self._fail(f"episode {i}: the sim refused the reset: {response.message}")
+            return
+        scenario = json.loads(response.info.scenario_json)
+        episode = self.recorder.episode
+        episode.label_key, episode.command = response.info.label_key, response.info.command
+        episode.num_faces = int(response.info.num_faces)
+        episode.textures = [face["texture"] for face in scenario.get("faces", [])]
+        self.state, self._since = "running", time.monotonic()
+        self._check_complete()
+
+    def _fail(self, why: str) -> None:
+        self.state = "failed"
+        self.get_logger().error(f"evaluation failed: {why}")
+
+    # -- per frame -----------------------------------------------------------------
+    def _on_truth(self, msg: GroundTruthFaceArray) -> None:
+        if self.state in ("resetting", "running"):
+            faces = [TruthFace(f.pixel_u, f.pixel_v, f.visible) for f in msg.faces]
+            self._publish_scores(self.recorder.add_truth(_seconds(msg.header.stamp), faces, msg.target_index))
+
+    def _on_image(self, msg: Image) -> None:
+        if not self._active:
+            return
+        if self.state in ("resetting", "running"):
+            try:
+                rgb = image_to_rgb(msg)
+            except ValueError as exc:
+                self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
+            else:
+                self._publish_scores(self.recorder.add_image(_seconds(msg.header.stamp), rgb))
+        self._pubs["ack"].publish(Header(stamp=msg.header.stamp))  # after scoring: the sim waits on it
+
+    def _on_status(self, msg: PolicyStatus) -> None:
+        if self.state in ("resetting", "running"):
+            self.recorder.add_latency(_seconds(msg.header.stamp), float(msg.latency_ms))
+
+    def _publish_scores(self, scores) -> None:
+        if not scores:
+            return
+        self._since = time.monotonic()
+        for s in scores:
+            msg = TrackingMetrics(episode_index=self.recorder.episode.index, frame_index=s.frame,
+                                  error_px=s.error_px, gt_error_px=s.gt_error_px, face_lost=s.face_lost,
+                                  target_selected=s.target_selected, latency_ms=math.nan)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            self._pubs["tracking"].publish(msg)
+        self._check_complete()
+
+    def _check_complete(self) -> None:
+        if self.state != "running" or not self.recorder.complete:
+            return
+        episode = self.recorder.finish()
+        with open(self.output / EPISODES_FILE, "a") as f:
+            f.write(json.dumps(episode.to_dict()) + "\n")
+        summary = episode.summary()
+        msg = EpisodeMetrics(episode_index=episode.index, label_key=episode.label_key,
+                             num_frames=summary["num_frames"], response_frames=summary["response_frames"],
+                             mean_error_px=summary["mean_error_px"], p95_error_px=summary["p95_error_px"],
+                             face_lost_rate=summary["face_lost_rate"],
+                             target_selection_accuracy=summary["target_selection"])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._pubs["episode"].publish(msg)
+        self.get_logger().info(f"episode {episode.index} done ({episode.label_key}): "
+                               f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}")
+        self.todo.pop(0)
+        self.state = "idle"
+        self._next_episode()
+
+
+def main(args=None) -> int:
+    return run_node(EvaluatorNode, args)

@@ -1,0 +1,211 @@
+"""Tracking metrics as the camera sees them (ROS-free): per frame, per episode, and over a scenario set.
+
+Per frame, the Haar detection that belongs to the target is the one whose box
+contains the target's projected target point (the same point the oracle aims
+at and the labels use); the error is the distance from the image centre to that
+box's centre. No such box, or the target out of view, is a lost face.
+Tracking error (mean, p95) counts the frames from an episode's response on
+(the first frame under RESPONSE_THRESHOLD_PX); the approach before it is what
+the response time measures. An episode that never responds counts whole. The
+ground-truth error (image centre to the projection) is kept beside it, so the
+report can say how far the Haar estimate can be trusted.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+IMAGE_CENTRE = (320.0, 240.0)  # of the 640x480 camera image
+RESPONSE_THRESHOLD_PX = 20.0
+
+
+@dataclass(frozen=True)
+class TruthFace:
+    """What the simulator knows of one face in one frame."""
+    u: float          # projected target point, px
+    v: float
+    visible: bool
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    frame: int
+    error_px: float        # image centre to the target's detected box centre; NaN when lost
+    gt_error_px: float     # image centre to the target's projection; NaN when out of view
+    face_lost: bool
+    target_selected: bool  # the target is the visible face nearest the image centre
+
+
+def _distance(u: float, v: float, centre: tuple[float, float] = IMAGE_CENTRE) -> float:
+    return math.hypot(u - centre[0], v - centre[1])
+
+
+def match_target(boxes: np.ndarray, target: TruthFace) -> np.ndarray | None:
+    """The detected box (x, y, w, h) containing the target point, nearest it by centre; None when none does."""
+    if not target.visible or len(boxes) == 0:
+        return None
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x, y, w, h = boxes.T
+    inside = (x <= target.u) & (target.u <= x + w) & (y <= target.v) & (target.v <= y + h)
+    if not inside.any():
+        return None
+    candidates = boxes[inside]
+    centres = candidates[:, :2] + candidates[:, 2:] / 2.0
+    return candidates[int(np.argmin(np.hypot(*(centres - (target.u, target.v)).T)))]
+
+
+def score_frame(frame: int, boxes: np.ndarray, faces: Sequence[TruthFace], target_index: int) -> FrameScore:
+    """Score one camera frame from its Haar boxes and the ground truth of its faces."""
+    if not 0 <= target_index < len(faces):
+        raise ValueError(f"target_index {target_index} names none of the {len(faces)} faces")
+    target = faces[target_index]
+    box = match_target(boxes, target)
+    error = math.nan if box is None else _distance(box[0] + box[2] / 2.0, box[1] + box[3] / 2.0)
+    gt_error = _distance(target.u, target.v) if target.visible else math.nan
+    visible = [i for i, f in enumerate(faces) if f.visible]
+    nearest = min(visible, key=lambda i: _distance(faces[i].u, faces[i].v)) if visible else -1
+    return FrameScore(frame, error, gt_error, box is None, nearest == target_index)
+
+
+@dataclass
+class EpisodeScore:
+    """One episode's frames and what they add up to."""
+    index: int
+    seed: int
+    label_key: str
+    command: str
+    num_faces: int
+    textures: list[str]
+    frames: list[FrameScore] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)  # controller latency per frame, when it reports one
+
+    @property
+    def errors(self) -> np.ndarray:
+        return np.array([f.error_px for f in self.frames], dtype=np.float64)
+
+    def tracking_errors(self) -> np.ndarray:
+        """Detected errors from the response frame on (all frames when the episode never responds)."""
+        response = self.response_frames()
+        errors = self.errors[max(response, 0):]
+        return errors[~np.isnan(errors)]
+
+    def response_frames(self, threshold: float = RESPONSE_THRESHOLD_PX) -> int:
+        """Frames from the episode's start until the detected error is below threshold; -1 when never."""
+        for f in self.frames:
+            if not f.face_lost and f.error_px < threshold:
+                return f.frame - self.frames[0].frame
+        return -1
+
+    def summary(self) -> dict:
+        tracking, detected = self.tracking_errors(), self.errors[~np.isnan(self.errors)]
+        return {
+            "num_frames": len(self.frames),
+            "mean_error_px": _mean(tracking),
+            "p95_error_px": _percentile(tracking, 95),
+            "mean_error_all_frames_px": _mean(detected),
+            "face_lost_rate": float(np.mean([f.face_lost for f in self.frames])) if self.frames else math.nan,
+            "response_frames": self.response_frames(),
+            "target_selection": float(np.mean([f.target_selected for f in self.frames])) if self.frames else math.nan,
+            "gt_mean_error_px": _mean(np.array([f.gt_error_px for f in self.frames], dtype=np.float64)),
+        }
+
+    def to_dict(self) -> dict:
+        record = {k: v for k, v in asdict(self).items() if k not in ("frames", "latency_ms")}
+        record["summary"] = self.summary()
+        record["frames"] = {key: [getattr(f, key) for f in self.frames] for key in FrameScore.__dataclass_fields__}
+        record["latency_ms"] = list(self.latency_ms)
+        return _json_safe(record)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "EpisodeScore":
+        columns = record["frames"]
+        n = len(columns["frame"])
+        frames = [FrameScore(int(columns["frame"][i]), _num(columns["error_px"][i]), _num(columns["gt_error_px"][i]),
+                             bool(columns["face_lost"][i]), bool(columns["target_selected"][i])) for i in range(n)]
+        return cls(int(record["index"]), int(record["seed"]), record["label_key"], record["command"],
+                   int(record["num_faces"]), list(record["textures"]), frames,
+                   [float(x) for x in record.get("latency_ms", [])])
+
+
+def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
+    """Metrics over a set of episodes: frames pooled; response averaged per episode (never = episode length)."""
+    frames = [f for ep in episodes for f in ep.frames]
+    if not frames:
+        raise ValueError("no scored frames to aggregate")
+    errors = np.array([f.error_px for f in frames], dtype=np.float64)
+    truth = np.array([f.gt_error_px for f in frames], dtype=np.float64)
+    detected = errors[~np.isnan(errors)]
+    tracking = np.concatenate([ep.tracking_errors() for ep in episodes])
+    responses = [ep.response_frames() for ep in episodes]
+    multi = [f for ep in episodes if ep.num_faces > 1 for f in ep.frames]
+    both = ~np.isnan(errors) & ~np.isnan(truth)
+    latency = np.array([x for ep in episodes for x in ep.latency_ms], dtype=np.float64)
+    agreement = haar_agreement(errors[both], truth[both])
+    return _json_safe({
+        "episodes": len(episodes),
+        "frames": len(frames),
+        "mean_error_px": _mean(tracking),
+        "p95_error_px": _percentile(tracking, 95),
+        "mean_error_all_frames_px": _mean(detected),
+        "face_lost_rate": float(np.mean([f.face_lost for f in frames])),
+        "response_frames": float(np.mean([r if r >= 0 else len(ep.frames) for r, ep in zip(responses, episodes)])),
+        "episodes_never_responding": sum(r < 0 for r in responses),
+        "target_selection": float(np.mean([f.target_selected for f in multi])) if multi else None,
+        "gt_mean_error_px": _mean(truth),
+        "gt_p95_error_px": _percentile(truth[~np.isnan(truth)], 95),
+        "haar_abs_difference_px": agreement["mean_abs_difference_px"],
+        "haar_vs_truth": agreement,
+        "latency_ms_p50": _percentile(latency, 50),
+        "latency_ms_p95": _percentile(latency, 95),
+    })
+
+
+CLOSED_LOOP_METRICS = frozenset({
+    "mean_error_px", "p95_error_px", "mean_error_all_frames_px", "face_lost_rate", "response_frames", "target_selection", "gt_mean_error_px",
+    "gt_p95_error_px", "haar_abs_difference_px", "latency_ms_p50", "latency_ms_p95"})
+
+
+def haar_agreement(haar: np.ndarray, truth: np.ndarray) -> dict:
+    """How well the Haar estimate follows the ground truth on frames where both exist."""
+    if len(haar) < 2:
+        return {"frames": int(len(haar)), "correlation": None, "mean_difference_px": None, "mean_abs_difference_px": None}
+    diff = haar - truth
+    spread = float(np.std(haar) * np.std(truth))
+    correlation = float(np.corrcoef(haar, truth)[0, 1]) if spread > 1e-12 else None
+    return {"frames": int(len(haar)), "correlation": correlation, "mean_difference_px": float(np.mean(diff)),
+            "mean_abs_difference_px": float(np.mean(np.abs(diff)))}
+
+
+def per_label(episodes: Sequence[EpisodeScore]) -> dict[str, dict]:
+    labels = sorted({ep.label_key for ep in episodes})
+    return {label: aggregate([ep for ep in episodes if ep.label_key == label]) for label in labels}
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def _num(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _json_safe(value):
+    """NaN and inf become None: JSON has no NaN, and a report must parse everywhere."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return _json_safe(value.item())
+    return value

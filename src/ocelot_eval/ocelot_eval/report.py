@@ -1,0 +1,126 @@
+"""The evaluation report (ROS-free): eval_results.json, plots as PNG and a Markdown summary.
+
+eval_results.json: `pass`, `gates` (threshold, value, pass per gate), `aggregate`,
+`per_label`, `episodes` (one row per episode, as LeRobot's eval output lists
+them), and what was evaluated (model, its sha256, controller, scenario file, mode).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from ocelot_eval.gates import Gate, check_gates
+from ocelot_eval.metrics import EpisodeScore, aggregate, per_label
+
+RESULTS_FILE = "eval_results.json"
+SUMMARY_FILE = "summary.md"
+PLOTS = ("error_over_time.png", "per_label.png", "error_histogram.png")
+
+
+def build_report(episodes: Sequence[EpisodeScore], gates: list[Gate], run: dict) -> dict:
+    """The report of a finished evaluation; `run` says what was evaluated (model, controller, ...)."""
+    metrics = aggregate(episodes)
+    passed, gate_results = check_gates(gates, metrics)
+    rows = [{"index": ep.index, "seed": ep.seed, "label_key": ep.label_key, "command": ep.command,
+             "textures": ep.textures, **ep.to_dict()["summary"]} for ep in episodes]
+    return {"pass": passed, "verdict": "PASS" if passed else "FAIL", "gates": gate_results, "aggregate": metrics,
+            "per_label": per_label(episodes), "episodes": rows, **run}
+
+
+def clear_outputs(output: Path) -> None:
+    """Remove an earlier run's report, so that a failed run never leaves an old result looking current."""
+    for name in (RESULTS_FILE, SUMMARY_FILE, *PLOTS):
+        (output / name).unlink(missing_ok=True)
+
+
+def write_report(report: dict, episodes: Sequence[EpisodeScore], output: Path) -> list[Path]:
+    """eval_results.json last: its presence means the plots and summary beside it are complete."""
+    written = write_plots(episodes, report, output)
+    (output / SUMMARY_FILE).write_text(summary_markdown(report))
+    (output / RESULTS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    return [*written, output / SUMMARY_FILE, output / RESULTS_FILE]
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def gate_lines(report: dict) -> list[str]:
+    lines = []
+    for metric, g in report["gates"].items():
+        relation = "<" if g["kind"] == "max" else ">="
+        status = "pass" if g["pass"] and g["applies"] else ("n/a" if not g["applies"] else "FAIL")
+        lines.append(f"{metric:<24} {_fmt(g['value'], 3):>9} {relation:>2} {_fmt(g['threshold'], 3):<8} {status}")
+    return lines
+
+
+def summary_markdown(report: dict) -> str:
+    agg = report["aggregate"]
+    haar = agg["haar_vs_truth"]
+    out = [f"# Evaluation: {report['verdict']}", "",
+           f"- controller: {report.get('controller')}, model: `{report.get('model_path')}` "
+           f"(sha256 `{report.get('model_sha256')}`)",
+           f"- scenarios: `{report.get('scenario_file')}`, {agg['episodes']} episodes, {agg['frames']} frames, "
+           f"{report.get('mode')}", "",
+           "## Gates", "", "| metric | value | threshold | result |", "|---|---|---|---|"]
+    for metric, g in report["gates"].items():
+        relation = "<" if g["kind"] == "max" else ">="
+        result = "n/a" if not g["applies"] else ("pass" if g["pass"] else "**FAIL**")
+        out.append(f"| {metric} | {_fmt(g['value'], 3)} | {relation} {_fmt(g['threshold'], 3)} | {result} |")
+    out += ["", f"Haar against ground truth ({haar['frames']} frames): correlation {_fmt(haar['correlation'], 3)}, "
+            f"mean difference {_fmt(haar['mean_difference_px'])} px, mean absolute {_fmt(haar['mean_abs_difference_px'])} px. "
+            f"Ground-truth error: mean {_fmt(agg['gt_mean_error_px'])} px, p95 {_fmt(agg['gt_p95_error_px'])} px.", "",
+            "## Per label", "", "| label | episodes | mean px | p95 px | lost | response | target sel. |",
+            "|---|---|---|---|---|---|---|"]
+    for label, m in report["per_label"].items():
+        out.append(f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
+                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | {_fmt(m['target_selection'], 3)} |")
+    out += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
+    return "\n".join(out)
+
+
+def write_plots(episodes: Sequence[EpisodeScore], report: dict, output: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    paths = [output / name for name in PLOTS]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for ep in episodes:
+        ax.plot([f.frame for f in ep.frames], ep.errors, lw=0.8, alpha=0.7, label=f"{ep.index} {ep.label_key}")
+    gate = report["gates"].get("mean_error_px")
+    if gate:
+        ax.axhline(gate["threshold"], color="k", ls="--", lw=1, label="mean-error gate")
+    ax.set(xlabel="frame", ylabel="Haar tracking error (px; gaps = face lost)", title="Tracking error per episode")
+    if len(episodes) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=110)
+    plt.close(fig)
+
+    labels = list(report["per_label"])
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+    for ax, key, title in zip(axes, ("mean_error_px", "face_lost_rate", "response_frames"),
+                              ("mean error (px)", "face-lost rate", "response (frames)")):
+        values = [report["per_label"][label][key] or 0.0 for label in labels]
+        ax.bar(labels, values, color="tab:blue")
+        ax.set_title(title)
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=110)
+    plt.close(fig)
+
+    errors = np.concatenate([ep.errors for ep in episodes])
+    errors = errors[~np.isnan(errors)]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(errors, bins=50, color="tab:blue")
+    ax.set(xlabel="Haar tracking error (px)", ylabel="frames", title=f"{len(errors)} frames with the target detected")
+    fig.tight_layout()
+    fig.savefig(paths[2], dpi=110)
+    plt.close(fig)
+    return paths

@@ -74,6 +74,9 @@ class VLAConfig:
     dropout: float = 0.1
     head_hidden: int = 128
     max_velocity: float = 1.0    # the head's tanh output is scaled to this (rad/s)
+    # temporal context: the previous command is an input, so the policy can carry a moving target's
+    # speed from frame to frame (a single frame cannot show it; such a policy lags like a P controller)
+    previous_action: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -110,6 +113,10 @@ class TrainConfig:
     experiment: str = "ocelot"
     tracking_uri: str = ""       # empty: sqlite:///<output>/../mlruns.db beside the run
     cache_dir: str = ""          # empty: <dataset>/feature_cache
+    # model.previous_action only: share of samples whose previous command is zeroed, and the std of the
+    # noise added to the rest (rad/s) - without them the policy learns to copy its previous command
+    previous_action_dropout: float = 0.3
+    previous_action_noise: float = 0.05
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -118,6 +125,8 @@ class TrainConfig:
             raise ConfigError("train.lr and train.grad_clip must be positive, train.weight_decay >= 0")
         if self.num_workers < 0 or self.max_train_samples < 0 or self.warmup_steps < 0:
             raise ConfigError("train.num_workers, train.max_train_samples and train.warmup_steps must be >= 0")
+        if not 0.0 <= self.previous_action_dropout <= 1.0 or self.previous_action_noise < 0:
+            raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
 
 
 @dataclass

@@ -116,7 +116,8 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class FrameDataset:
-    """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "command": int, "label": int}.
+    """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
+    (the command of the frame before; zero on an episode's first frame), "command": int, "label": int}.
 
     `command` and `label` index into `self.command_table` / `self.label_table`, so the
     text features can be computed once per distinct command.
@@ -142,10 +143,11 @@ class FrameDataset:
         return slot, int(self.index.episodes[slot]), int(self.index.sample_frame[i])
 
     def targets(self, i: int) -> dict:
-        """Everything of sample i but the frame: action, command and label indices."""
+        """Everything of sample i but the frame: action, previous action, command and label indices."""
         slot, episode, t = self._locate(i)
-        return {"action": self._frames.action(episode, t), "command": self._command_of[slot],
-                "label": self._label_of[slot]}
+        previous = self._frames.action(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
+        return {"action": self._frames.action(episode, t), "previous_action": previous,
+                "command": self._command_of[slot], "label": self._label_of[slot]}
 
     def __getitem__(self, i: int) -> dict:
         _, episode, t = self._locate(i)

@@ -1,10 +1,15 @@
 """ONNX export: two graphs, a tokenizer and a model card, checked against PyTorch on random inputs.
 
     <name>.onnx            per frame:   frames (B,3,224,224), text_features (B,L,H), attention_mask (B,L)
+                                        [, previous_action (B,2) if the model takes it]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
     <name>.text.onnx       per command: input_ids (B,L), attention_mask (B,L) -> text_features (B,L,H)
     <name>.tokenizer.json  the tokenizers-library tokenizer (no transformers needed to run)
     <name>.card.json       config, dataset fingerprint, metrics, sha256 of every file, I/O names
+
+With quantize_text, the text graph's weights are stored as int8 (ocelot_train.quantize:
+a quarter of the size); the fp32 graph is checked for parity first, and the int8 one
+by how much it moves the policy's actions on the training commands.
 
 The text encoder runs once per command instead of once per frame (for the
 seed's DINOv2 + CLIP design that halves the per-frame work; for the default
@@ -27,7 +32,9 @@ from ocelot_train.modeling_vla import VLAPolicy
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
+QUANTIZED_ACTION_TOLERANCE = 0.02  # rad/s: what int8 text weights may change an action by
 POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
+PREVIOUS_ACTION = "previous_action"
 TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
 
 
@@ -61,16 +68,52 @@ def _parity(module, path: Path, feeds: dict[str, np.ndarray]) -> float:
     return float(np.max(np.abs(got - expected)))
 
 
-def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text_dim: int) -> dict[str, np.ndarray]:
+def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text_dim: int,
+                         previous_action: bool = False) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens):] = 0  # some padding, never all
-    return {"frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
-            "text_features": rng.normal(0, 1, (batch, tokens, text_dim)).astype(np.float32),
-            "attention_mask": mask}
+    feeds = {"frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
+             "text_features": rng.normal(0, 1, (batch, tokens, text_dim)).astype(np.float32),
+             "attention_mask": mask}
+    if previous_action:
+        feeds[PREVIOUS_ACTION] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
+    return feeds
+
+
+def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict,
+                   feeds: dict, rng: np.random.Generator) -> dict:
+    """Replace the text graph by its int8 version; measure what that does to features and actions."""
+    import onnxruntime as ort
+
+    from ocelot_common.text import tokenize
+    from ocelot_train.quantize import quantize_weights_int8
+
+    fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
+    quantize_weights_int8(paths["text"], paths["text"])
+    int8 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
+    ids, mask = tokenize(tokenizer, commands, policy.config.text.max_tokens)
+    text_feeds = {"input_ids": ids, "attention_mask": mask}
+    exact, approx = fp32.run(None, text_feeds)[0], int8.run(None, text_feeds)[0]
+    real = mask.astype(bool)
+    a, b = exact[real], approx[real]
+    cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+    frames = rng.normal(0, 1, (len(commands), 3, 224, 224)).astype(np.float32)
+    extra = ([torch.from_numpy(feeds["previous_action"][:1].repeat(len(commands), 0))]
+             if "previous_action" in feeds else [])
+    with torch.no_grad():
+        act = [policy(torch.from_numpy(frames), torch.from_numpy(f), torch.from_numpy(mask), *extra).numpy()
+               for f in (exact, approx)]
+    effect = float(np.max(np.abs(act[0] - act[1])))
+    if not np.isfinite(effect) or effect > QUANTIZED_ACTION_TOLERANCE:
+        raise ExportError(f"int8 text weights change the actions by up to {effect:.4f} rad/s "
+                          f"(> {QUANTIZED_ACTION_TOLERANCE}); export without --quantize-text")
+    return {"weights": "int8 per channel", "commands_checked": len(commands),
+            "feature_cosine_min": float(cosine.min()), "feature_max_abs": float(np.max(np.abs(a - b))),
+            "action_max_abs": effect, "action_tolerance": QUANTIZED_ACTION_TOLERANCE}
 
 
 def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: float = PARITY_TOLERANCE,
-                 extra_card: dict | None = None) -> dict:
+                 extra_card: dict | None = None, quantize_text: bool = False) -> dict:
     """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance."""
     policy, checkpoint = load_checkpoint(checkpoint_path)
     config = policy.config
@@ -79,9 +122,10 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     paths["policy"].parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
-    feeds = random_policy_inputs(rng, 2, tokens, text_dim)
-    _export(policy, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], POLICY_INPUTS,
-            POLICY_OUTPUTS, {name: {0: "batch"} for name in POLICY_INPUTS + POLICY_OUTPUTS})
+    feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action)
+    inputs = tuple(feeds)
+    _export(policy, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
+            POLICY_OUTPUTS, {name: {0: "batch"} for name in inputs + POLICY_OUTPUTS})
     ids = rng.integers(1000, 2000, (2, tokens)).astype(np.int64)
     text_feeds = {"input_ids": ids, "attention_mask": feeds["attention_mask"]}
     _export(text_encoder, tuple(torch.from_numpy(v) for v in text_feeds.values()), paths["text"], TEXT_INPUTS,
@@ -90,15 +134,19 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     parity = {"policy": _parity(policy, paths["policy"], feeds), "text": _parity(text_encoder, paths["text"], text_feeds)}
     if not all(np.isfinite(v) and v <= tolerance for v in parity.values()):  # NaN never passes
         raise ExportError(f"ONNX and PyTorch disagree: max |difference| {parity} > {tolerance:g}")
+    quantized = None
+    if quantize_text:
+        commands = list(checkpoint.get("commands") or ["track the face", "follow the person on the left"])
+        quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, rng)
     card = {
         "format": "ocelot-vla-onnx/1", "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "opset": OPSET,
-        "policy": {"inputs": list(POLICY_INPUTS), "outputs": list(POLICY_OUTPUTS), "frame_size": 224,
+        "policy": {"inputs": list(inputs), "outputs": list(POLICY_OUTPUTS), "frame_size": 224,
                    "max_velocity": config.max_velocity},
         "text": {"inputs": list(TEXT_INPUTS), "outputs": list(TEXT_OUTPUTS), "max_tokens": tokens,
                  "feature_dim": text_dim, "backend": config.text.backend},
         "config": checkpoint["config"], "dataset": checkpoint.get("dataset", ""),
         "dataset_fingerprint": checkpoint.get("dataset_fingerprint", ""), "metrics": checkpoint.get("metrics", {}),
-        "parity_max_abs": parity, "parity_tolerance": tolerance,
+        "parity_max_abs": parity, "parity_tolerance": tolerance, "text_quantization": quantized,
         "files": {kind: {"name": paths[kind].name, "sha256": sha256_of(paths[kind]),
                          "bytes": paths[kind].stat().st_size} for kind in ("policy", "text", "tokenizer")},
         **(extra_card or {}),

@@ -4,7 +4,7 @@
     command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
     N fusion layers: visual tokens query the text tokens (padding masked)
     per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
-    MLP head -> tanh * max_velocity -> (pan_vel, tilt_vel)
+    MLP head (+ the previous command, if configured) -> tanh * max_velocity -> (pan_vel, tilt_vel)
 
 The read-out is a spatial soft-argmax whose weights depend on the command, so
 "the person on the left" can move the attention to another face. No Python
@@ -75,7 +75,7 @@ class VLAPolicy(nn.Module):
         self.fusion = nn.ModuleList(FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers))
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(d + 2, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
+        self.head = nn.Sequential(nn.Linear(d + 2 + 2 * config.previous_action, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
                                   nn.Linear(config.head_hidden, config.head_hidden), nn.GELU(),
                                   nn.Linear(config.head_hidden, 2))
 
@@ -85,11 +85,12 @@ class VLAPolicy(nn.Module):
             self.vision.eval()  # frozen: batch-norm statistics and dropout stay as pretrained
         return self
 
-    def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
-        return self.from_visual_tokens(self.vision(frames), text_features, text_mask)
+    def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
+                previous_action: torch.Tensor | None = None) -> torch.Tensor:
+        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action)
 
-    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor,
-                           text_mask: torch.Tensor) -> torch.Tensor:
+    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
+                           previous_action: torch.Tensor | None = None) -> torch.Tensor:
         """The part after the vision encoder (training on cached frozen features starts here)."""
         visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
@@ -99,7 +100,12 @@ class VLAPolicy(nn.Module):
         weights = torch.softmax(self.score(visual).squeeze(-1), dim=1)  # (B, T): where the target is
         xy = weights @ self.grid_xy                                    # (B, 2) in [-1, 1]
         pooled = (weights.unsqueeze(-1) * visual).sum(dim=1)
-        return torch.tanh(self.head(torch.cat([pooled, xy], dim=1))) * self.config.max_velocity
+        features = [pooled, xy]
+        if self.config.previous_action:
+            if previous_action is None:
+                previous_action = xy.new_zeros(xy.shape)
+            features.append(previous_action.to(xy.dtype) / self.config.max_velocity)
+        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

@@ -98,12 +98,22 @@ class Trainer:
     def _command_rows(self, dataset_commands: torch.Tensor, split: str) -> torch.Tensor:
         return self._rows[split][dataset_commands]
 
-    def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor) -> torch.Tensor:
+    def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor, train: bool = False) -> torch.Tensor:
         text, mask = self.text_features[rows], self.text_mask[rows]
+        previous = self._previous_action(batch["previous_action"], train) if self.config.model.previous_action else None
         if "tokens" in batch:
             inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-            return inner.from_visual_tokens(batch["tokens"], text, mask)
-        return model(batch["frame"], text, mask)
+            return inner.from_visual_tokens(batch["tokens"], text, mask, previous)
+        return model(batch["frame"], text, mask, previous)
+
+    def _previous_action(self, previous: torch.Tensor, train: bool) -> torch.Tensor:
+        """In training, some previous commands are zeroed and the rest made noisy: in closed loop the
+        policy reads back its own commands, and the image must stay the main evidence."""
+        if not train:
+            return previous
+        cfg = self.config.train
+        keep = (torch.rand(len(previous), 1) >= cfg.previous_action_dropout).to(previous.dtype)
+        return keep * (previous + cfg.previous_action_noise * torch.randn_like(previous))
 
     def _loader(self, dataset, train: bool):
         from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
@@ -164,7 +174,7 @@ class Trainer:
             for batch in bar:
                 rows = self._command_rows(batch["command"], "train")
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
-                    loss = nn.functional.mse_loss(self._predict(model, batch, rows).float(), batch["action"])
+                    loss = nn.functional.mse_loss(self._predict(model, batch, rows, train=True).float(), batch["action"])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), cfg.grad_clip)

@@ -60,3 +60,11 @@ def test_missing_file_and_empty_split(tmp_path, dataset_factory):
         build_index(root, "test")
     with pytest.raises(DatasetError, match="metadata.json is missing"):
         build_index(tmp_path / "nowhere", "train")
+
+
+def test_previous_action_is_the_frame_before_and_zero_at_the_start(tiny_dataset):
+    data = FrameDataset(tiny_dataset, "train")
+    first, second = data.targets(0), data.targets(1)
+    assert data.index.sample_frame[0] == 0 and data.index.sample_frame[1] == 1
+    np.testing.assert_array_equal(first["previous_action"], np.zeros(2, np.float32))
+    np.testing.assert_array_equal(second["previous_action"], first["action"])

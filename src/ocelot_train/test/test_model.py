@@ -86,3 +86,14 @@ def test_missing_hub_model_says_how_to_provide_it():
     config = VisionConfig(backend="dinov2", pretrained="facebook/dinov2-small")
     with pytest.raises(PretrainedUnavailable, match="not available locally.*save_pretrained"):
         build_vision_encoder(config)
+
+
+def test_previous_action_is_an_input_only_when_configured():
+    frames, text, mask = batch()
+    torch.manual_seed(0)
+    with_previous = VLAPolicy(VLAConfig(previous_action=True), 384, pretrained_weights=False).eval()
+    moved = with_previous(frames, text, mask, torch.tensor([[0.8, -0.5], [0.8, -0.5]]))
+    assert not torch.allclose(moved, with_previous(frames, text, mask, torch.zeros(2, 2)))
+    torch.testing.assert_close(with_previous(frames, text, mask), with_previous(frames, text, mask, torch.zeros(2, 2)))
+    plain = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
+    assert plain.head[0].in_features == with_previous.head[0].in_features - 2

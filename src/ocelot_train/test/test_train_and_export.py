@@ -102,3 +102,19 @@ def test_bad_input_stops_before_training(tmp_path, problem, dataset_factory):
                              "--no-mlflow", "--quiet", *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and expect in result.stderr, result.stderr
     assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, tmp_path):
+    import onnxruntime as ort
+
+    config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true"])
+    result = Trainer(tiny_dataset, tmp_path / "run", config, progress=False).run()
+    card = export_model(result.checkpoint, tmp_path / "model.onnx", quantize_text=True)
+    assert card["policy"]["inputs"][-1] == "previous_action" and max(card["parity_max_abs"].values()) <= 1e-5
+    quantized = card["text_quantization"]
+    assert quantized["action_max_abs"] <= quantized["action_tolerance"] and quantized["feature_cosine_min"] > 0.99
+    text = model_files(tmp_path / "model.onnx")["text"]
+    ops = {node.op_type for node in __import__("onnx").load(str(text)).graph.node}
+    assert "DequantizeLinear" in ops
+    assert card["files"]["text"]["bytes"] == text.stat().st_size
+    ort.InferenceSession(str(text))  # loads and runs in onnxruntime as shipped

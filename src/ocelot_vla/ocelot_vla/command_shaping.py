@@ -45,6 +45,11 @@ class CommandShaper:
     def reset(self) -> None:
         self._last = (0.0, 0.0)
 
+    @property
+    def last(self) -> tuple[float, float]:
+        """The command most recently let through (zero after a reset or an emergency stop)."""
+        return self._last
+
     def shape(self, pan: float, tilt: float, dt: float) -> Shaped:
         guarded = not (math.isfinite(pan) and math.isfinite(tilt))
         if guarded:

@@ -17,6 +17,7 @@ from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
 POLICY_INPUTS, POLICY_OUTPUTS = ["frames", "text_features", "attention_mask"], ["actions"]
+PREVIOUS_ACTION = "previous_action"  # an optional fourth input: the command sent for the frame before
 TEXT_INPUTS, TEXT_OUTPUTS = ["input_ids", "attention_mask"], ["text_features"]
 
 
@@ -24,7 +25,7 @@ class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
 
 
-def _session(path: Path, threads: int, inputs: list[str], outputs: list[str]):
+def _session(path: Path, threads: int, inputs: list[str], outputs: list[str], optional: tuple[str, ...] = ()):
     import onnxruntime as ort
 
     if not path.is_file():
@@ -37,7 +38,7 @@ def _session(path: Path, threads: int, inputs: list[str], outputs: list[str]):
     except Exception as exc:  # onnxruntime raises its own types for files that are not ONNX
         raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-    if got_in != inputs or got_out != outputs:
+    if got_in not in (inputs, inputs + list(optional)) or got_out != outputs:
         raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {inputs} -> {outputs} "
                               "(a graph written by `ocelot export`)")
     return session
@@ -53,7 +54,8 @@ class OnnxPolicy:
             if actual != expected_sha256.strip().lower():
                 raise PolicyLoadError(f"{files['policy']} has sha256 {actual}, not the expected {expected_sha256}: "
                                       "refusing a model that is not the one that passed the gate")
-        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS)
+        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION,))
+        self.uses_previous_action = len(self.policy.get_inputs()) == len(POLICY_INPUTS) + 1
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
             raise PolicyLoadError(f"{files['tokenizer']} does not exist; it is written by `ocelot export`")
@@ -73,12 +75,15 @@ class OnnxPolicy:
         self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         self._mask, self.command = mask, text
 
-    def act(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms."""
+    def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
+        """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
+        `previous_action` (the command sent for the frame before) is used by models that take it."""
         if self._text_features is None:
             raise RuntimeError("set_command() first")
-        frame = frames_to_input(to_policy_frame(rgb))
+        feeds = {"frames": frames_to_input(to_policy_frame(rgb)), "text_features": self._text_features,
+                 "attention_mask": self._mask}
+        if self.uses_previous_action:
+            feeds[PREVIOUS_ACTION] = np.asarray([previous_action], np.float32)
         start = time.perf_counter()
-        actions = self.policy.run(None, {"frames": frame, "text_features": self._text_features,
-                                         "attention_mask": self._mask})[0]
+        actions = self.policy.run(None, feeds)[0]
         return actions[0].astype(np.float64), (time.perf_counter() - start) * 1e3

@@ -4,7 +4,9 @@
   FAILURE (logged, node alive and unconfigured) on any problem.
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
-- per frame: shared preprocessing, inference, NaN/inf guard, clip, acceleration limit, smoothing.
+- per frame: shared preprocessing, inference (models that take it also get the command sent for the
+  frame before), NaN/inf guard, clip, acceleration limit, smoothing. A camera clock that jumps back
+  (a restarted camera or simulator episode) starts from rest.
 - command_topic (ocelot_msgs/Command, optional): each message's command replaces the current one
   (the sim publishes each episode's command on /command; evaluation follows it).
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
@@ -142,10 +144,12 @@ class VLANode(ManagedNode):
         except ValueError as exc:
             self.get_logger().warning(f"image rejected: {exc}", throttle_duration_sec=5.0)
             return
-        raw, inference_ms = self.policy.act(rgb)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            self.shaper.reset()
         dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot
         self._last_stamp = stamp
+        raw, inference_ms = self.policy.act(rgb, self.shaper.last)
         shaped = self.shaper.shape(float(raw[0]), float(raw[1]), dt)
         if shaped.guarded:
             self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",

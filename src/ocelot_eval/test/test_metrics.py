@@ -1,0 +1,111 @@
+"""Per-frame scoring, episode summaries, aggregation and gates (ROS-free)."""
+import math
+
+import numpy as np
+import pytest
+
+from ocelot_eval.episode_recorder import EpisodeRecorder
+from ocelot_eval.gates import GateConfigError, check_gates, load_gates
+from ocelot_eval.metrics import CLOSED_LOOP_METRICS, EpisodeScore, FrameScore, TruthFace, aggregate, score_frame
+
+
+def box_at(u, v, size=60):
+    return [u - size / 2, v - size / 2, size, size]
+
+
+def test_the_box_containing_the_target_is_scored_not_the_one_nearest_the_centre():
+    faces = [TruthFace(330.0, 240.0, True), TruthFace(500.0, 250.0, True)]
+    boxes = np.array([box_at(331, 241), box_at(502, 252)])
+    score = score_frame(0, boxes, faces, target_index=1)
+    assert score.error_px == pytest.approx(math.hypot(182, 12))
+    assert score.gt_error_px == pytest.approx(math.hypot(180, 10))
+    assert not score.face_lost and not score.target_selected  # face 0 is nearer the centre
+
+
+def test_no_box_on_the_target_or_target_out_of_view_is_a_lost_face():
+    faces = [TruthFace(320.0, 240.0, True), TruthFace(100.0, 100.0, True)]
+    lost = score_frame(3, np.array([box_at(100, 100)]), faces, target_index=0)
+    assert lost.face_lost and math.isnan(lost.error_px) and lost.target_selected
+    gone = score_frame(4, np.array([box_at(320, 240)]), [TruthFace(700.0, 240.0, False)], 0)
+    assert gone.face_lost and math.isnan(gone.gt_error_px)
+    with pytest.raises(ValueError, match="target_index"):
+        score_frame(0, np.zeros((0, 4)), faces, target_index=2)
+
+
+def episode(errors, num_faces=1, label="track", selected=True):
+    frames = [FrameScore(i, e, 0.0 if math.isnan(e) else e + 0.5, math.isnan(e), selected) for i, e in enumerate(errors)]
+    return EpisodeScore(0, 1, label, "track the face", num_faces, ["procedural:1"] * num_faces, frames)
+
+
+def test_tracking_error_counts_from_the_response_on_and_response_is_the_first_frame_below_20_px():
+    ep = episode([200.0, 60.0, 18.0, 2.0, 4.0, math.nan])
+    assert ep.response_frames() == 2
+    summary = ep.summary()
+    assert summary["mean_error_px"] == pytest.approx(8.0)          # 18, 2, 4
+    assert summary["mean_error_all_frames_px"] == pytest.approx(56.8)
+    assert summary["face_lost_rate"] == pytest.approx(1 / 6)
+    assert episode([50.0, 40.0]).response_frames() == -1
+
+
+def test_aggregate_pools_frames_counts_never_responding_as_the_whole_episode_and_survives_json():
+    eps = [episode([30.0, 10.0, 10.0]), episode([50.0, 50.0, 50.0, 50.0], num_faces=2, label="multi_left",
+                                               selected=False)]
+    agg = aggregate(eps)
+    assert agg["response_frames"] == pytest.approx((1 + 4) / 2)
+    assert agg["episodes_never_responding"] == 1
+    assert agg["target_selection"] == 0.0  # only the multi-face episode counts
+    assert agg["haar_abs_difference_px"] == pytest.approx(0.5)
+    assert set(CLOSED_LOOP_METRICS) <= set(agg)
+    restored = EpisodeScore.from_dict(eps[0].to_dict())
+    assert restored.frames == eps[0].frames
+
+
+def test_all_frames_lost_gives_missing_metrics_and_those_gates_fail(tmp_path):
+    agg = aggregate([episode([math.nan] * 5)])
+    assert agg["mean_error_px"] is None and agg["face_lost_rate"] == 1.0
+    passed, results = check_gates(load_gates(), agg)
+    assert not passed and not results["mean_error_px"]["pass"]
+    assert results["target_selection"]["pass"] and not results["target_selection"]["applies"]
+
+
+def test_gates_use_strict_max_and_inclusive_min(tmp_path):
+    path = tmp_path / "gates.yaml"
+    path.write_text("closed_loop:\n  mean_error_px: {max: 10}\n  target_selection: {min: 0.9}\n")
+    gates = load_gates(path, known=set(CLOSED_LOOP_METRICS))
+    assert check_gates(gates, {"mean_error_px": 9.99, "target_selection": 0.9})[0]
+    assert not check_gates(gates, {"mean_error_px": 10.0, "target_selection": 0.9})[0]
+    assert not check_gates(gates, {"mean_error_px": 5.0, "target_selection": 0.89})[0]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("closed_loop:\n  mean_eror_px: {max: 10}\n", "unknown metric"),
+    ("closed_loop:\n  mean_error_px: {below: 10}\n", "max: number"),
+    ("closed_loop:\n  mean_error_px: {max: ten}\n", "must be a number"),
+    ("closed_loop: [\n", "not valid YAML"),
+    ("offline: {}\n", "needs a 'closed_loop'"),
+])
+def test_bad_gate_files_name_the_entry(tmp_path, text, problem):
+    path = tmp_path / "gates.yaml"
+    path.write_text(text)
+    with pytest.raises(GateConfigError, match=problem):
+        load_gates(path, known=set(CLOSED_LOOP_METRICS))
+
+
+def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
+    seen = []
+    recorder = EpisodeRecorder(3, detector=lambda rgb: seen.append(int(rgb[0, 0, 0])) or np.array([box_at(320, 240)]))
+    recorder.start(EpisodeScore(0, 0, "track", "", 1, []))
+    truth = [TruthFace(320.0, 240.0, True)]
+    assert recorder.add_image(0.7, np.full((2, 2, 3), 7, np.uint8)) == []  # old episode, before frame 0
+    assert recorder.add_truth(0.0, truth, 0) == []
+    scored = recorder.add_image(0.0, np.full((2, 2, 3), 0, np.uint8))
+    assert [s.frame for s in scored] == [0]
+    recorder.add_image(0.2, np.full((2, 2, 3), 2, np.uint8))
+    recorder.add_image(0.1, np.full((2, 2, 3), 1, np.uint8))
+    recorder.add_truth(0.2, truth, 0)
+    assert not recorder.complete
+    recorder.add_truth(0.1, truth, 0)
+    recorder.add_latency(0.1, 12.5)
+    assert recorder.complete and seen == [0, 2, 1]
+    done = recorder.finish()
+    assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]

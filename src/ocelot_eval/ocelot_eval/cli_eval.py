@@ -84,15 +84,16 @@ def check_model(model: str | None) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ocelot_eval.report import clear_outputs
 
+    output = Path(args.output).expanduser().resolve()
+    if output.is_dir():
+        clear_outputs(output)  # whatever happens next, an earlier result cannot pass for this run's
     try:
         evaluated = validate(args)
     except EvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sigterm_as_interrupt()
-    output = Path(args.output).expanduser().resolve()
     output.mkdir(parents=True, exist_ok=True)
-    clear_outputs(output)
     n = len(_entries(args.scenarios))
     started = time.monotonic()
     try:

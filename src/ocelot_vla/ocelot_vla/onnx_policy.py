@@ -75,6 +75,18 @@ class OnnxPolicy:
         self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         self._mask, self.command = mask, text
 
+    def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
+        """A batch of stored policy frames (N, 224, 224, 3) -> raw actions (N, 2), for offline evaluation."""
+        if self._text_features is None:
+            raise RuntimeError("set_command() first")
+        n = len(frames)
+        feeds = {"frames": frames_to_input(frames), "text_features": np.repeat(self._text_features, n, 0),
+                 "attention_mask": np.repeat(self._mask, n, 0)}
+        if self.uses_previous_action:
+            feeds[PREVIOUS_ACTION] = (np.zeros((n, 2), np.float32) if previous_actions is None
+                                      else np.asarray(previous_actions, np.float32))
+        return self.policy.run(None, feeds)[0]
+
     def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
         """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
         `previous_action` (the command sent for the frame before) is used by models that take it."""

@@ -1,0 +1,90 @@
+"""`ocelot eval` end to end over DDS: the gate rejects a camera that never moves and a broken model,
+passes the oracle, gives identical metrics twice in lockstep, and refuses bad input with exit 2."""
+import json
+
+import pytest
+
+from ocelot_common.processes import fresh_domain_id, run
+from ocelot_eval.report import RESULTS_FILE
+from ocelot_train.testing import export_tiny_model
+
+# Moving faces, one acquisition each: a controller that does not move cannot centre them.
+SCENARIOS = """scenarios:
+  - {seed: 10000, label_key: track, faces: [{motion: sine, speed: 0.3, distance_m: 2.0}]}
+  - {seed: 10008, label_key: multi_left}
+"""
+FRAMES = "50"
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scenarios") / "two.yaml"
+    path.write_text(SCENARIOS)
+    return path
+
+
+def evaluate(output, scenario_file, *extra):
+    result = run(["ocelot", "eval", "--scenarios", str(scenario_file), "--output", str(output),
+                  "--episode-frames", FRAMES, "--quiet", *extra], fresh_domain_id(), timeout=240)
+    report = output / RESULTS_FILE
+    return result, (json.loads(report.read_text()) if report.exists() else None)
+
+
+def test_oracle_passes_with_small_error_and_zero_controller_fails(tmp_path, scenario_file):
+    result, report = evaluate(tmp_path / "oracle", scenario_file, "--controller", "oracle")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["pass"] and report["aggregate"]["mean_error_px"] <= 3.0
+    assert report["aggregate"]["face_lost_rate"] < 0.05 and report["aggregate"]["frames"] == 100
+    assert abs(report["aggregate"]["haar_vs_truth"]["mean_difference_px"]) < 3.0  # Haar agrees with truth
+    assert {"error_over_time.png", "summary.md"} <= {p.name for p in (tmp_path / "oracle").iterdir()}
+
+    result, report = evaluate(tmp_path / "zero", scenario_file, "--controller", "zero")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert not report["pass"] and "FAIL" in result.stdout
+    failed = [name for name, gate in report["gates"].items() if not gate["pass"]]
+    assert "mean_error_px" in failed or "response_frames" in failed
+
+
+def test_same_model_twice_in_lockstep_gives_identical_metrics(tmp_path, scenario_file):
+    model = export_tiny_model(tmp_path / "tiny", head_bias=(0.3, 0.1), previous_action=True)
+    runs = []
+    for name in ("first", "second"):
+        result, report = evaluate(tmp_path / name, scenario_file, "--model", str(model))
+        assert result.returncode in (0, 1) and report is not None, result.stdout + result.stderr
+        runs.append(report)
+    assert runs[0]["aggregate"] == {**runs[1]["aggregate"], "latency_ms_p50": runs[0]["aggregate"]["latency_ms_p50"],
+                                    "latency_ms_p95": runs[0]["aggregate"]["latency_ms_p95"]}
+    errors = [[(row["index"], row["mean_error_px"], row["response_frames"]) for row in r["episodes"]] for r in runs]
+    assert errors[0] == errors[1]
+    assert runs[0]["model_sha256"] == runs[1]["model_sha256"] and len(runs[0]["model_sha256"]) == 64
+
+
+def test_broken_model_fails_the_gate(tmp_path, scenario_file):
+    broken = export_tiny_model(tmp_path / "broken", zero_head=True)  # head weights zeroed, exported as usual
+    result, report = evaluate(tmp_path / "out", scenario_file, "--model", str(broken))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert not report["pass"]
+
+
+@pytest.mark.parametrize("scenarios, message", [
+    ("scenarios: [\n", "is not valid YAML"),
+    ("- {seed: 1, faces: [{texture: 'photo:mona_lisa'}]}\n", "unknown photo 'mona_lisa'"),
+    ("- {seed: 1, label_key: multi_up}\n", "unknown label 'multi_up'"),
+])
+def test_bad_scenario_files_exit_2_and_leave_no_report(tmp_path, scenarios, message):
+    (tmp_path / "bad.yaml").write_text(scenarios)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / RESULTS_FILE).write_text('{"pass": true}')  # an old result must not survive
+    result, report = evaluate(tmp_path / "out", tmp_path / "bad.yaml", "--controller", "oracle")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert report is None
+
+
+def test_a_model_that_does_not_load_exits_2(tmp_path, scenario_file):
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"not an onnx graph")
+    result, report = evaluate(tmp_path / "out", scenario_file, "--model", str(model))
+    assert result.returncode == 2 and "the model cannot be loaded" in result.stderr, result.stderr
+    assert report is None
+    missing = evaluate(tmp_path / "out", scenario_file)[0]
+    assert missing.returncode == 2 and "--model is required" in missing.stderr

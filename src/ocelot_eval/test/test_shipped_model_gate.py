@@ -1,0 +1,39 @@
+"""The deploy gate on the shipped default model: the short CI scenario set in every run, the standard
+and photo sets behind the `gate` marker (CI's deploy-gate job, `make test PYTEST_ARGS="-m gate"`)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ocelot_common.model_files import model_files, sha256_of
+from ocelot_common.processes import fresh_domain_id, run
+from ocelot_eval.report import RESULTS_FILE
+
+REPO = Path(__file__).resolve().parents[3]
+MODEL = REPO / "models" / "default" / "model.onnx"
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def gate(scenarios: Path, output: Path, timeout: float) -> dict:
+    result = run(["ocelot", "eval", "--model", str(MODEL), "--scenarios", str(scenarios), "--output", str(output),
+                  "--quiet"], fresh_domain_id(), timeout=timeout)
+    assert result.returncode == 0, f"the shipped model fails the gate:\n{result.stdout}\n{result.stderr}"
+    return json.loads((output / RESULTS_FILE).read_text())
+
+
+def test_shipped_model_files_match_its_card():
+    card = json.loads(model_files(MODEL)["card"].read_text())
+    for kind, entry in card["files"].items():
+        assert sha256_of(model_files(MODEL)[kind]) == entry["sha256"], f"{kind} differs from the card"
+    assert sum(p.stat().st_size for p in MODEL.parent.iterdir()) < 32 * 2**20  # the repo stays lean
+
+
+def test_shipped_model_passes_the_ci_gate(tmp_path):
+    report = gate(CONFIG / "scenarios_ci.yaml", tmp_path, timeout=300)
+    assert report["model_sha256"] == sha256_of(MODEL)
+
+
+@pytest.mark.gate
+@pytest.mark.parametrize("scenario_set", ["scenarios_standard.yaml", "scenarios_photo.yaml"])
+def test_shipped_model_passes_the_full_gate(tmp_path, scenario_set):
+    gate(CONFIG / scenario_set, tmp_path, timeout=900)

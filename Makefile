@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: setup test eval bench clean help
 
 help:
-	@echo "make eval   - set up, then run the simulator in closed loop over ROS and print speed and tracking error"
+	@echo "make eval   - set up, then run the deploy gate on the shipped model in the headless simulator"
 	@echo "make test   - set up, then run the whole test suite"
 	@echo "make setup  - only the set-up (idempotent)"
 	@echo "make clean  - remove the venv and the colcon build"
@@ -45,9 +45,12 @@ install/.ocelot-built: $(STAMPS)/requirements $(WORKSPACE_SOURCES)
 test: setup
 	$(ENV) pytest $(PYTEST_ARGS)
 
-# Until the policy and the evaluator land, the closed loop runs the oracle: simulator + oracle over ROS.
+# The deploy gate on the shipped model: closed-loop episodes of the standard scenario set, scored by the
+# Haar evaluator; exit status 0 = PASS, 1 = FAIL. Report, plots and summary in eval/default/.
+EVAL_MODEL ?= models/default/model.onnx
+EVAL_SCENARIOS ?= src/ocelot_eval/config/scenarios_standard.yaml
 eval: setup
-	$(ENV) python bench/sim_realtime.py --seconds 20
+	$(ENV) ocelot eval --model $(EVAL_MODEL) --scenarios $(EVAL_SCENARIOS) --output eval/default
 
 bench: setup
 	$(ENV) for script in bench/*.py; do echo "== $$script"; python "$$script" || exit 1; done

@@ -94,7 +94,12 @@ def test_launch_plan_keeps_order_and_manager(shipped):
     assert [n["name"] for n in plan["nodes"]] == ["sim", "vla", "evaluator"]
     assert plan["manager"]["parameters"]["node_names"] == ["sim", "vla", "evaluator"]
     assert plan["nodes"][1]["parameters"]["model_path"] == LaunchVar("model_path")
-    assert plan["arguments"]["language_cmd"][0] == "track the face"
+    assert plan["arguments"]["episode_frames"][0] == "100"
+    # the controller variants share the sim and evaluator definitions (YAML anchors), not copies
+    for variant, controller in (("eval_oracle", "oracle"), ("eval_zero", "zero_controller")):
+        nodes = launch_plan(shipped[variant])["nodes"]
+        assert [n["name"] for n in nodes] == ["sim", controller, "evaluator"]
+        assert nodes[0] == plan["nodes"][0] and nodes[2] == plan["nodes"][2]
 
 
 def test_each_launch_file_translates_its_own_graph(shipped):

@@ -68,7 +68,7 @@ def test_broken_model_fails_the_gate(tmp_path, scenario_file):
 
 @pytest.mark.parametrize("scenarios, message", [
     ("scenarios: [\n", "is not valid YAML"),
-    ("- {seed: 1, faces: [{texture: 'photo:mona_lisa'}]}\n", "unknown photo 'mona_lisa'"),
+    ("- {seed: 1, faces: [{texture: 'photo:mona_lisa'}]}\n", "unknown texture 'photo:mona_lisa'"),
     ("- {seed: 1, label_key: multi_up}\n", "unknown label 'multi_up'"),
 ])
 def test_bad_scenario_files_exit_2_and_leave_no_report(tmp_path, scenarios, message):

@@ -182,3 +182,40 @@ def test_bad_models_leave_the_node_alive_and_configurable(tiny_model, tmp_path):
         assert node.proc.popen.poll() is None
     finally:
         node.close()
+
+
+def test_follows_the_command_topic_and_feeds_back_its_previous_command(tmp_path):
+    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+
+    from ocelot_msgs.msg import Command
+    from ocelot_train.testing import export_tiny_model
+
+    model = export_tiny_model(tmp_path, head_bias=(0.2, 0.1), previous_action=True)
+    node = VLAUnderTest(model, command_topic="/command")
+    try:
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        commands = node.probe.node.create_publisher(Command, "/command", latched)
+        assert node.transition("configure") and node.transition("activate")
+
+        def step(stamp_s: float, seed: int = 0) -> PolicyStatus:
+            msg = Image(height=48, width=64, encoding="rgb8", step=64 * 3)
+            msg.data = np.random.default_rng(seed).integers(0, 255, 48 * 64 * 3, dtype=np.uint8).tobytes()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp_s), int(round(stamp_s % 1 * 1e9))
+            count = len(node.status)
+            node.probe.spin_until(lambda: node.images.get_subscription_count() > 0, 30, "the image subscription")
+            node.images.publish(msg)
+            node.probe.spin_until(lambda: len(node.status) > count, 20, "the answer to an image")
+            return node.status[-1]
+
+        first, second = step(0.0), step(0.1)
+        assert second.raw_pan_vel != first.raw_pan_vel  # same image, but now with a previous command
+        restarted = step(0.0)  # the camera clock jumped back: the policy starts from rest again
+        assert restarted.raw_pan_vel == pytest.approx(first.raw_pan_vel, abs=1e-6)
+
+        commands.publish(Command(label_key="multi_left", command="follow the person on the left"))
+        node.probe.spin_until(lambda: "follow the person on the left" in node.proc.output, 20,
+                              "the node to take the command from /command")
+        other = step(0.0)
+        assert other.raw_pan_vel != pytest.approx(first.raw_pan_vel, abs=1e-6)
+    finally:
+        node.close()

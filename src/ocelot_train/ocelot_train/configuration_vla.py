@@ -117,6 +117,13 @@ class TrainConfig:
     # noise added to the rest (rad/s) - without them the policy learns to copy its previous command
     previous_action_dropout: float = 0.3
     previous_action_noise: float = 0.05
+    # acquisition: the first frames of episodes that start with the target far off-centre (the camera
+    # must turn to the commanded face, past the others) are rare in oracle data; draw them this much
+    # more often. 1 = uniform.
+    acquisition_weight: float = 1.0
+    acquisition_frames: int = 10
+    acquisition_min_px: float = 60.0
+    init_checkpoint: str = ""    # start from this checkpoint's weights (same model config), e.g. to fine-tune
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -125,6 +132,8 @@ class TrainConfig:
             raise ConfigError("train.lr and train.grad_clip must be positive, train.weight_decay >= 0")
         if self.num_workers < 0 or self.max_train_samples < 0 or self.warmup_steps < 0:
             raise ConfigError("train.num_workers, train.max_train_samples and train.warmup_steps must be >= 0")
+        if self.acquisition_weight < 1.0 or self.acquisition_frames < 0:
+            raise ConfigError("train.acquisition_weight must be >= 1 and train.acquisition_frames >= 0")
         if not 0.0 <= self.previous_action_dropout <= 1.0 or self.previous_action_noise < 0:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
 

@@ -95,6 +95,10 @@ class EpisodeFrames:
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{episode_path(self.root, episode)}: frame {index} unreadable ({exc})") from None
 
+    def first_error(self, episode: int) -> float:
+        """Ground-truth target distance from the image centre on the episode's first frame, px."""
+        return float(self._file(episode)["gt_error_px"][0])
+
     def action(self, episode: int, index: int) -> np.ndarray:
         self._file(episode)
         return self._actions[episode][index]
@@ -157,6 +161,13 @@ class FrameDataset:
                 self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))
             frame = augment_frame(frame, self._rng[1])
         return {"frame": frames_to_input(frame)[0], **self.targets(i)}
+
+    def sample_weights(self, weight: float, frames: int, min_px: float) -> np.ndarray:
+        """Per-sample draw weights: `weight` for the first `frames` frames of episodes whose target starts
+        at least `min_px` off-centre (an acquisition), 1 elsewhere."""
+        starts_off = np.array([not self._frames.first_error(int(ep)) < min_px for ep in self.index.episodes])
+        acquiring = starts_off[self.index.sample_episode] & (self.index.sample_frame < frames)
+        return np.where(acquiring, weight, 1.0)
 
     def frame_input(self, i: int) -> np.ndarray:
         """Sample i's frame as model input, never augmented (feature caching)."""

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ocelot_train.configuration_vla import RunConfig
+from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.features import cache_key, cached_vision_tokens, dataset_fingerprint, encode_commands
@@ -74,6 +74,8 @@ class Trainer:
         self.fingerprint = dataset_fingerprint(self.dataset_dir)
         self.text_encoder, self.tokenizer = build_text_encoder(config.model.text)
         self.policy = VLAPolicy(config.model, self.text_encoder.out_dim)
+        if config.train.init_checkpoint:
+            self._load_initial_weights(config.train.init_checkpoint)
         self.commands = sorted(set(self.train_frames.command_table) | set(self.val_frames.command_table))
         row_of = {c: i for i, c in enumerate(self.commands)}
         # a split's command indices -> rows of the shared text-feature table
@@ -82,6 +84,15 @@ class Trainer:
         self.text_features, self.text_mask = encode_commands(
             self.text_encoder, self.tokenizer, self.commands, config.model.text.max_tokens)
         self.train_set, self.val_set = self._sample_sets()
+
+    def _load_initial_weights(self, path: str) -> None:
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            self.policy.load_state_dict(checkpoint["state_dict"])
+        except (OSError, KeyError, RuntimeError, EOFError) as exc:
+            first = str(exc).splitlines()[0][:300]
+            raise ConfigError(f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
+                               "checkpoint of `ocelot train` with the same model config") from None
 
     def _sample_sets(self):
         if self.config.model.vision.trainable:
@@ -116,11 +127,16 @@ class Trainer:
         return keep * (previous + cfg.previous_action_noise * torch.randn_like(previous))
 
     def _loader(self, dataset, train: bool):
-        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
 
         cfg = self.config.train
         if train and self.distributed:
             sampler = DistributedSampler(dataset, seed=cfg.seed)
+        elif train and cfg.acquisition_weight > 1.0:
+            weights = self.train_frames.sample_weights(cfg.acquisition_weight, cfg.acquisition_frames,
+                                                       cfg.acquisition_min_px)
+            sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=cfg.max_train_samples or len(dataset),
+                                            generator=torch.Generator().manual_seed(cfg.seed))
         elif train:
             n = cfg.max_train_samples or len(dataset)
             sampler = RandomSampler(dataset, num_samples=min(n, len(dataset)),

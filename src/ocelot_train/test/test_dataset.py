@@ -68,3 +68,14 @@ def test_previous_action_is_the_frame_before_and_zero_at_the_start(tiny_dataset)
     assert data.index.sample_frame[0] == 0 and data.index.sample_frame[1] == 1
     np.testing.assert_array_equal(first["previous_action"], np.zeros(2, np.float32))
     np.testing.assert_array_equal(second["previous_action"], first["action"])
+
+
+def test_acquisition_frames_are_weighted_up(tiny_dataset):
+    data = FrameDataset(tiny_dataset, "train")
+    weights = data.sample_weights(5.0, frames=3, min_px=30.0)
+    firsts = {int(ep): data._frames.first_error(int(ep)) for ep in data.index.episodes}
+    for i in range(len(data)):
+        ep = int(data.index.episodes[data.index.sample_episode[i]])
+        early = data.index.sample_frame[i] < 3
+        assert weights[i] == (5.0 if early and firsts[ep] >= 30.0 else 1.0)
+    assert (weights == 5.0).any() and (weights == 1.0).any()

@@ -118,3 +118,18 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
     assert "DequantizeLinear" in ops
     assert card["files"]["text"]["bytes"] == text.stat().st_size
     ort.InferenceSession(str(text))  # loads and runs in onnxruntime as shipped
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(trained, tiny_dataset, tmp_path):
+    from ocelot_train.configuration_vla import ConfigError
+
+    _, result = trained
+    config = load_run_config(None, [*QUICK, "train.epochs=1", f"train.init_checkpoint={result.checkpoint}",
+                                    "train.acquisition_weight=4"])
+    tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
+    start = torch.load(result.checkpoint, weights_only=False)["state_dict"]
+    assert all(torch.equal(start[k], v) for k, v in tuned.policy.state_dict().items())
+    tuned.run()
+    other = load_run_config(None, [*QUICK, "model.d_model=64", f"train.init_checkpoint={result.checkpoint}"])
+    with pytest.raises(ConfigError, match="cannot start this model"):
+        Trainer(tiny_dataset, tmp_path / "other", other, progress=False)

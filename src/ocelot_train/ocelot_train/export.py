@@ -32,7 +32,7 @@ from ocelot_train.modeling_vla import VLAPolicy
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
-QUANTIZED_ACTION_TOLERANCE = 0.02  # rad/s: what int8 text weights may change an action by
+QUANTIZED_ACTION_TOLERANCE = 0.05  # rad/s (5 % of full scale): what int8 text weights may change an action by
 POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
 PREVIOUS_ACTION = "previous_action"
 TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
@@ -82,15 +82,16 @@ def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text
 
 def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict,
                    feeds: dict, rng: np.random.Generator) -> dict:
-    """Replace the text graph by its int8 version; measure what that does to features and actions."""
+    """Replace the text graph by its int8 version if it passes; measure what it does to features and actions."""
     import onnxruntime as ort
 
     from ocelot_common.text import tokenize
     from ocelot_train.quantize import quantize_weights_int8
 
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
-    quantize_weights_int8(paths["text"], paths["text"])
-    int8 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
+    candidate = paths["text"].with_name(paths["text"].name + ".int8")
+    quantize_weights_int8(paths["text"], candidate)
+    int8 = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
     ids, mask = tokenize(tokenizer, commands, policy.config.text.max_tokens)
     text_feeds = {"input_ids": ids, "attention_mask": mask}
     exact, approx = fp32.run(None, text_feeds)[0], int8.run(None, text_feeds)[0]
@@ -105,8 +106,10 @@ def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[st
                for f in (exact, approx)]
     effect = float(np.max(np.abs(act[0] - act[1])))
     if not np.isfinite(effect) or effect > QUANTIZED_ACTION_TOLERANCE:
+        candidate.unlink()
         raise ExportError(f"int8 text weights change the actions by up to {effect:.4f} rad/s "
                           f"(> {QUANTIZED_ACTION_TOLERANCE}); export without --quantize-text")
+    candidate.replace(paths["text"])
     return {"weights": "int8 per channel", "commands_checked": len(commands),
             "feature_cosine_min": float(cosine.min()), "feature_max_abs": float(np.max(np.abs(a - b))),
             "action_max_abs": effect, "action_tolerance": QUANTIZED_ACTION_TOLERANCE}
@@ -120,6 +123,7 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     text_encoder, tokenizer = build_text_encoder(config.text)
     paths = model_files(output)
     paths["policy"].parent.mkdir(parents=True, exist_ok=True)
+    paths["card"].unlink(missing_ok=True)  # written last, only for an export that passed its checks
     rng = np.random.default_rng(0)
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
     feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action)

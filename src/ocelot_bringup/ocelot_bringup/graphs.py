@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from ocelot_common.config_files import installed_share_file, read_yaml
+
 VAR = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MANAGER_NAME = "lifecycle_manager"
@@ -52,25 +54,13 @@ class Graph:
 
 def default_graphs_file() -> Path:
     """The installed graphs.yaml, or the source tree's when running from a checkout."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        installed = Path(get_package_share_directory("ocelot_bringup")) / "config" / "graphs.yaml"
-        if installed.is_file():
-            return installed
-    except (ImportError, LookupError, ValueError):
-        pass
-    return Path(__file__).resolve().parent.parent / "config" / "graphs.yaml"
+    return (installed_share_file("ocelot_bringup", "config/graphs.yaml")
+            or Path(__file__).resolve().parent.parent / "config" / "graphs.yaml")
 
 
 def load_graphs(path: Path | str | None = None) -> dict[str, Graph]:
     path = Path(path) if path is not None else default_graphs_file()
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise GraphError(f"cannot read graph file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise GraphError(f"graph file {path} is not valid YAML: {exc}") from exc
+    raw = read_yaml(path, "graph file", GraphError)
     if not isinstance(raw, dict) or not raw:
         raise GraphError(f"graph file {path} must map graph names to definitions")
     return {name: _parse_graph(name, body, path) for name, body in raw.items()}

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from ocelot_common.config_files import installed_share_file, read_yaml
 
 NOT_APPLICABLE_WHEN_MISSING = {"target_selection"}
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "gates.yaml"
@@ -35,26 +35,14 @@ class Gate:
 
 
 def default_gates_file() -> Path:
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        installed = Path(get_package_share_directory("ocelot_eval")) / "config" / "gates.yaml"
-        if installed.is_file():
-            return installed
-    except (ImportError, LookupError, ValueError):
-        pass
-    return DEFAULT_FILE
+    """The installed gates.yaml, or the source tree's when running from a checkout."""
+    return installed_share_file("ocelot_eval", "config/gates.yaml") or DEFAULT_FILE
 
 
 def load_gates(path: str | Path | None = None, section: str = "closed_loop", known: set[str] | None = None) -> list[Gate]:
     """The gates of one section; with `known`, a gate on any other metric is an error (found before a run)."""
     path = Path(path) if path else default_gates_file()
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise GateConfigError(f"cannot read gates file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise GateConfigError(f"gates file {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path, "gates file", GateConfigError)
     if not isinstance(raw, dict) or not isinstance(raw.get(section), dict) or not raw[section]:
         raise GateConfigError(f"gates file {path} needs a '{section}' mapping of metric -> {{max|min: number}}")
     gates = []

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ocelot_common.config_files import installed_share_file
+
 WORLD_FILE = "ocelot_world.xml"
 
 
 def worlds_dir() -> Path:
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        installed = Path(get_package_share_directory("ocelot_sim")) / "worlds"
-        if (installed / WORLD_FILE).is_file():
-            return installed
-    except (ImportError, LookupError, ValueError):
-        pass
+    installed = installed_share_file("ocelot_sim", f"worlds/{WORLD_FILE}")
+    if installed is not None:
+        return installed.parent
     for parent in Path(__file__).resolve().parents:
         if (parent / "worlds" / WORLD_FILE).is_file():
             return parent / "worlds"

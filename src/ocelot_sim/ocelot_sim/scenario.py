@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ocelot_common.config_files import read_yaml
 from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, load_texture, parse_texture_name
 from ocelot_sim.motion import MOTIONS, MotionSpec
 
@@ -241,12 +242,7 @@ def _apply_overrides(scenario: Scenario, entry: dict) -> Scenario:
 def load_scenario_file(path: str | Path) -> list[dict]:
     """Entries of a scenario file: a YAML list of {seed, ...overrides}; each is validated."""
     path = Path(path)
-    try:
-        entries = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"scenario file {path} is not valid YAML: {exc}") from None
+    entries = read_yaml(path, "scenario file", ScenarioError)
     if isinstance(entries, dict) and "scenarios" in entries:
         entries = entries["scenarios"]
     if not isinstance(entries, list) or not entries:

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from ocelot_common.config_files import read_yaml
+
 VISION_BACKENDS = ("cnn", "mobilenet_v2", "efficientnet_lite0", "dinov2")
 TEXT_BACKENDS = ("minilm", "clip")
 
@@ -185,12 +187,7 @@ def load_run_config(path: str | Path | None = None, overrides: list[str] | tuple
     """A run config from YAML (or the defaults), then `section.key=value` overrides (values parsed as YAML)."""
     data: dict = {}
     if path:
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        data = read_yaml(path, "config", ConfigError) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config {path} must be a mapping with model: and train: sections")
     for item in overrides:

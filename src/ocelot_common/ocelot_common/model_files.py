@@ -1,4 +1,5 @@
-"""The files of an exported policy, by the path of its per-frame graph, and their checksums.
+"""The files of an exported policy, by the path of its per-frame graph, their checksums, and the
+input/output names of its two graphs.
 
 `ocelot export` writes them and the policy node reads them; both name them here.
 """
@@ -6,6 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+
+POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
+PREVIOUS_ACTION = "previous_action"  # an optional last policy input: the command sent for the frame before
+TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
 
 
 def model_files(model_path: str | Path) -> dict[str, Path]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ocelot_common.model_files import model_files, sha256_of
+from ocelot_common.model_files import POLICY_OUTPUTS, PREVIOUS_ACTION, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
@@ -33,9 +33,6 @@ from ocelot_train.modeling_vla import VLAPolicy
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
 QUANTIZED_ACTION_TOLERANCE = 0.05  # rad/s (5 % of full scale): what int8 text weights may change an action by
-POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
-PREVIOUS_ACTION = "previous_action"
-TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
 
 
 class ExportError(RuntimeError):
@@ -99,8 +96,8 @@ def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[st
     a, b = exact[real], approx[real]
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
     frames = rng.normal(0, 1, (len(commands), 3, 224, 224)).astype(np.float32)
-    extra = ([torch.from_numpy(feeds["previous_action"][:1].repeat(len(commands), 0))]
-             if "previous_action" in feeds else [])
+    extra = ([torch.from_numpy(feeds[PREVIOUS_ACTION][:1].repeat(len(commands), 0))]
+             if PREVIOUS_ACTION in feeds else [])
     with torch.no_grad():
         act = [policy(torch.from_numpy(frames), torch.from_numpy(f), torch.from_numpy(mask), *extra).numpy()
                for f in (exact, approx)]

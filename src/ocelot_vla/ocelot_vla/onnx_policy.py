@@ -12,20 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_common.model_files import model_files, sha256_of
+from ocelot_common.model_files import (
+    POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of)
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
-POLICY_INPUTS, POLICY_OUTPUTS = ["frames", "text_features", "attention_mask"], ["actions"]
-PREVIOUS_ACTION = "previous_action"  # an optional fourth input: the command sent for the frame before
-TEXT_INPUTS, TEXT_OUTPUTS = ["input_ids", "attention_mask"], ["text_features"]
 
 
 class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
 
 
-def _session(path: Path, threads: int, inputs: list[str], outputs: list[str], optional: tuple[str, ...] = ()):
+def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[str, ...],
+             optional: tuple[str, ...] = ()):
     import onnxruntime as ort
 
     if not path.is_file():
@@ -38,9 +37,9 @@ def _session(path: Path, threads: int, inputs: list[str], outputs: list[str], op
     except Exception as exc:  # onnxruntime raises its own types for files that are not ONNX
         raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-    if got_in not in (inputs, inputs + list(optional)) or got_out != outputs:
-        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {inputs} -> {outputs} "
-                              "(a graph written by `ocelot export`)")
+    if got_in not in (list(inputs), list(inputs + optional)) or got_out != list(outputs):
+        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} -> "
+                              f"{list(outputs)} (a graph written by `ocelot export`)")
     return session
 
 
@@ -75,27 +74,28 @@ class OnnxPolicy:
         self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         self._mask, self.command = mask, text
 
-    def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
-        """A batch of stored policy frames (N, 224, 224, 3) -> raw actions (N, 2), for offline evaluation."""
+    def _feeds(self, frames: np.ndarray, previous_actions) -> dict[str, np.ndarray]:
+        """Policy-graph inputs for model-input frames (N, 3, 224, 224) and the commands sent before them."""
         if self._text_features is None:
             raise RuntimeError("set_command() first")
         n = len(frames)
-        feeds = {"frames": frames_to_input(frames), "text_features": np.repeat(self._text_features, n, 0),
+        feeds = {"frames": frames, "text_features": np.repeat(self._text_features, n, 0),
                  "attention_mask": np.repeat(self._mask, n, 0)}
         if self.uses_previous_action:
-            feeds[PREVIOUS_ACTION] = (np.zeros((n, 2), np.float32) if previous_actions is None
-                                      else np.asarray(previous_actions, np.float32))
-        return self.policy.run(None, feeds)[0]
+            feeds[PREVIOUS_ACTION] = np.asarray(previous_actions, np.float32).reshape(n, 2)
+        return feeds
+
+    def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
+        """A batch of stored policy frames (N, 224, 224, 3) -> raw actions (N, 2), for offline evaluation.
+        `previous_actions` (N, 2): the command sent for the frame before each (zero if None), for models
+        that take it."""
+        previous = np.zeros((len(frames), 2)) if previous_actions is None else previous_actions
+        return self.policy.run(None, self._feeds(frames_to_input(frames), previous))[0]
 
     def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
         """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
         `previous_action` (the command sent for the frame before) is used by models that take it."""
-        if self._text_features is None:
-            raise RuntimeError("set_command() first")
-        feeds = {"frames": frames_to_input(to_policy_frame(rgb)), "text_features": self._text_features,
-                 "attention_mask": self._mask}
-        if self.uses_previous_action:
-            feeds[PREVIOUS_ACTION] = np.asarray([previous_action], np.float32)
+        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action)
         start = time.perf_counter()
         actions = self.policy.run(None, feeds)[0]
         return actions[0].astype(np.float64), (time.perf_counter() - start) * 1e3

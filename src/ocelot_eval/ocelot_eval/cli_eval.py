@@ -36,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def validate(args: argparse.Namespace) -> dict:
-    """Everything that can be checked before a node starts; returns what the report says was evaluated."""
+def validate(args: argparse.Namespace) -> tuple[dict, int]:
+    """Everything that can be checked before a node starts; returns what the report says was evaluated,
+    and the number of scenarios."""
     from ocelot_eval.gates import GateConfigError, load_gates
     from ocelot_eval.metrics import CLOSED_LOOP_METRICS
     from ocelot_sim.scenario import ScenarioError, from_entry, load_scenario_file
@@ -59,7 +60,7 @@ def validate(args: argparse.Namespace) -> dict:
            "model_path": None, "model_sha256": None}
     if args.controller == "vla":
         run.update(check_model(args.model))
-    return run
+    return run, len(entries)
 
 
 def check_model(model: str | None) -> dict:
@@ -88,13 +89,12 @@ def run(args: argparse.Namespace) -> int:
     if output.is_dir():
         clear_outputs(output)  # whatever happens next, an earlier result cannot pass for this run's
     try:
-        evaluated = validate(args)
+        evaluated, n = validate(args)
     except EvalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sigterm_as_interrupt()
     output.mkdir(parents=True, exist_ok=True)
-    n = len(_entries(args.scenarios))
     started = time.monotonic()
     try:
         _run_graph(args, output, n)
@@ -105,12 +105,6 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; no report written", file=sys.stderr)
         return 130
-
-
-def _entries(path: str) -> list[dict]:
-    from ocelot_sim.scenario import load_scenario_file
-
-    return load_scenario_file(path)
 
 
 def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:

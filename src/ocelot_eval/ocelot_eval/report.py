@@ -48,12 +48,16 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _relation_and_result(gate: dict) -> tuple[str, str]:
+    relation = "<" if gate["kind"] == "max" else ">="
+    return relation, "n/a" if not gate["applies"] else ("pass" if gate["pass"] else "FAIL")
+
+
 def gate_lines(report: dict) -> list[str]:
     lines = []
     for metric, g in report["gates"].items():
-        relation = "<" if g["kind"] == "max" else ">="
-        status = "pass" if g["pass"] and g["applies"] else ("n/a" if not g["applies"] else "FAIL")
-        lines.append(f"{metric:<24} {_fmt(g['value'], 3):>9} {relation:>2} {_fmt(g['threshold'], 3):<8} {status}")
+        relation, result = _relation_and_result(g)
+        lines.append(f"{metric:<24} {_fmt(g['value'], 3):>9} {relation:>2} {_fmt(g['threshold'], 3):<8} {result}")
     return lines
 
 
@@ -67,8 +71,8 @@ def summary_markdown(report: dict) -> str:
            f"{report.get('mode')}", "",
            "## Gates", "", "| metric | value | threshold | result |", "|---|---|---|---|"]
     for metric, g in report["gates"].items():
-        relation = "<" if g["kind"] == "max" else ">="
-        result = "n/a" if not g["applies"] else ("pass" if g["pass"] else "**FAIL**")
+        relation, result = _relation_and_result(g)
+        result = "**FAIL**" if result == "FAIL" else result
         out.append(f"| {metric} | {_fmt(g['value'], 3)} | {relation} {_fmt(g['threshold'], 3)} | {result} |")
     out += ["", f"Haar against ground truth ({haar['frames']} frames): correlation {_fmt(haar['correlation'], 3)}, "
             f"mean difference {_fmt(haar['mean_difference_px'])} px, mean absolute {_fmt(haar['mean_abs_difference_px'])} px. "

@@ -165,6 +165,7 @@ class FrameDataset:
     def sample_weights(self, weight: float, frames: int, min_px: float) -> np.ndarray:
         """Per-sample draw weights: `weight` for the first `frames` frames of episodes whose target starts
         at least `min_px` off-centre (an acquisition), 1 elsewhere."""
+        # "not <": a target out of view on the first frame (NaN) starts off-centre too
         starts_off = np.array([not self._frames.first_error(int(ep)) < min_px for ep in self.index.episodes])
         acquiring = starts_off[self.index.sample_episode] & (self.index.sample_frame < frames)
         return np.where(acquiring, weight, 1.0)

@@ -22,6 +22,7 @@ from std_srvs.srv import Trigger
 
 from ocelot_bringup.lifecycle_client import LifecycleCallError, LifecycleClient
 from ocelot_bringup.lifecycle_plan import PlanError, bringup_transitions, shutdown_order, shutdown_transitions
+from ocelot_common.parameters import positive, refuse_bad_values
 from ocelot_common.ros_env import apply_defaults
 from ocelot_msgs.msg import GraphHealth, NodeHealth
 
@@ -36,6 +37,8 @@ class LifecycleManager(Node):
         self.declare_parameter("heartbeat_timeout", 1.5)
         self.declare_parameter("bringup_timeout", 60.0)
         self.declare_parameter("transition_timeout", 60.0)
+        refuse_bad_values(self, {name: positive for name in ("heartbeat_period", "heartbeat_timeout",
+                                                              "bringup_timeout", "transition_timeout")})
         param = self.get_parameter
         self.node_names = [n for n in param("node_names").value if n]
         self.graph = param("graph").value

@@ -18,6 +18,7 @@ from ocelot_collect.episode_io import complete_episodes
 from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 
 FINISHED = "collection finished"
+STOPPED = "collection stopped"  # a write failed (a full disk): nothing partial is left, re-running resumes
 PASSES = 2  # a second pass records what the first skipped (reset timeouts, stalls)
 
 
@@ -93,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
             break
         if attempt < PASSES:
             print(f"{len(missing)} episode(s) were skipped (see the warnings); recording them again")
-    metadata = finalize_dataset(output, settings)
+    try:
+        metadata = finalize_dataset(output, settings)
+    except OSError as exc:
+        print(f"error: could not write the dataset index in {output}: {exc}; the episode files are whole. "
+              "Free space and run the same command again", file=sys.stderr)
+        return 1
     have = sum(1 for ep in complete_episodes(output) if ep in wanted)
     print(f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
           f"splits {metadata['split_counts']})")
@@ -147,6 +153,10 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, 
                 bar.write("\n".join(workers[dead[0]].lines[-40:]))
                 bar.write(f"error: a node of worker {dead[0]} died (its last lines are above); "
                           "re-run the same command to resume where it stopped")
+                return 1
+            stopped = next((ln for w in workers for ln in w.lines if STOPPED in ln), None)
+            if stopped:
+                bar.write("error: " + stopped[stopped.index(STOPPED):])
                 return 1
             if all(any(FINISHED in line for line in w.lines) for w in workers):
                 return 0

@@ -6,8 +6,10 @@ Driven by the camera, as seed 002 §7B: for each episode index in
 frames, and writes the episode in a separate writer process while the next one
 runs (gzip in h5py holds the GIL; in a thread it stalled this node's callbacks).
 A reset that fails or times out, or a camera that stalls, skips the episode
-with a warning. Re-running resumes: finished files are kept, leftovers of a
-killed writer are removed. Progress goes to ~/progress.
+with a warning. A write that fails (a full disk) stops the collection: the
+failed episode's partial file is removed, the finished ones stay, and the log
+says "collection stopped". Re-running resumes: finished files are kept, leftovers
+of a killed writer are removed. Progress goes to ~/progress.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import json
 import math
 import time
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
 from geometry_msgs.msg import TwistStamped
@@ -29,6 +31,7 @@ from ocelot_collect.dataset_index import finalize_dataset
 from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values
 from ocelot_common.preprocessing import to_policy_frame
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
@@ -48,6 +51,11 @@ class CollectorNode(ManagedNode):
         super().__init__("collector", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
+        refuse_bad_values(self, {"n_episodes": positive, "base_seed": non_negative, "base_ep": non_negative,
+                                 "warmup_frames": non_negative, "episode_frames": positive,
+                                 "reset_timeout": positive, "stall_timeout": positive,
+                                 "compression_level": between(0, 9), "settings_json": json_object,
+                                 "output": not_blank})
         self._pubs = {}
         self._writer = None
         self._pending = []
@@ -120,7 +128,7 @@ class CollectorNode(ManagedNode):
 
     # -- the episode loop ----------------------------------------------------------
     def _on_timer(self) -> None:
-        if not self._active:
+        if not self._active or self.state == "stopped" or not self._writes_ok():
             return
         now = time.monotonic()
         if self.state == "idle":
@@ -210,10 +218,27 @@ class CollectorNode(ManagedNode):
         self.get_logger().warning(f"skipping episode {ep}: {why}")
         self._publish_progress(f"skipped episode {ep}: {why}", 0.0)
 
+    def _writes_ok(self) -> bool:
+        """False, and the collection stopped, once a write has failed (e.g. no space left on the device)."""
+        for future in [f for f in self._pending if f.done()]:
+            self._pending.remove(future)
+            if future.exception() is not None:
+                self._stop_collecting(future.exception())
+                return False
+        return True
+
+    def _stop_collecting(self, exc: BaseException) -> None:
+        self.state = "stopped"
+        done = len(self._done_now())
+        message = (f"collection stopped: writing an episode failed ({exc}); {done} complete episodes in "
+                   f"{self.output}, no partial one. Free space and run the same command again to resume")
+        self.get_logger().error(message)
+        self._publish_progress(message, 0.0)
+
     def _finish(self) -> None:
-        for future in self._pending:
-            future.result()  # surface any write error here, not silently
-        self._pending = []
+        wait(self._pending)  # every write has ended, so none fails after "finished"
+        if not self._writes_ok():
+            return
         if self.state != "finished":
             self.state = "finished"
             if self.get_parameter("write_index").value:

@@ -45,8 +45,13 @@ def _git_hash() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """The old file stays whole if this one cannot be written (a full disk)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    try:
+        tmp.write_text(text)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

@@ -55,12 +55,23 @@ def episode_index_of(path: Path) -> int:
 
 
 def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> Path:
-    """Write atomically: a killed writer leaves at most a .tmp file, never a partial episode."""
-    import h5py
-
+    """Write atomically: a killed writer leaves at most a .tmp file, never a partial episode;
+    a failed write (a full disk) removes its .tmp file and raises."""
     final = episode_path(root, episode.index)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
+    try:
+        _write_file(tmp, episode, compression_level)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return final
+
+
+def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
+    import h5py
+
     n = len(episode.frames)
     with h5py.File(tmp, "w") as f:
         f.create_dataset("frames", data=episode.frames, chunks=(1, *episode.frames.shape[1:]),
@@ -75,8 +86,6 @@ def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> P
                        scenario_id=episode.scenario_id)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(tmp, final)
-    return final
 
 
 def read_summary(path: Path) -> dict:

@@ -13,6 +13,7 @@ from sensor_msgs.msg import JointState
 
 from ocelot_collect.oracle_law import OracleGains, OracleLaw
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.parameters import refuse_bad_values
 from ocelot_msgs.msg import GroundTruthFaceArray
 
 
@@ -25,6 +26,8 @@ class OracleNode(ManagedNode):
         self.declare_parameter("feed_forward", True)
         self.declare_parameter("faces_topic", "/ground_truth/faces")
         self.declare_parameter("cmd_topic", "/cmd_vel")
+        refuse_bad_values(self, {}, together=lambda v: OracleGains(v["gain"], v["period_s"], v["max_velocity"],
+                                                                   v["feed_forward"]))
         self._law = None
         self._joints = (0.0, 0.0)
         self._cmd_pub = None

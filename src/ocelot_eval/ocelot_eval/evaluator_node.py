@@ -29,10 +29,12 @@ from std_msgs.msg import Header
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.parameters import not_blank, positive, refuse_bad_values
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
 from ocelot_msgs.msg import EpisodeMetrics, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
 from ocelot_msgs.srv import ResetEpisode
+from ocelot_sim.scenario import check_scenario_file
 
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 EPISODES_FILE = "episodes.jsonl"
@@ -49,6 +51,8 @@ class EvaluatorNode(ManagedNode):
         super().__init__("evaluator", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
+        refuse_bad_values(self, {"episode_frames": positive, "reset_timeout": positive, "stall_timeout": positive,
+                                 "output": not_blank, "image_topic": not_blank, "scenario_file": check_scenario_file})
         self._pubs = {}
         self.recorder: EpisodeRecorder | None = None
 

@@ -262,6 +262,12 @@ def from_entry(entry: dict, label_mix: dict[str, float] | None = None) -> Scenar
     return generate(entry["seed"], label_mix, overrides)
 
 
+def check_scenario_file(path: str) -> None:
+    """'' (no file: seeded scenarios) or a file that loads; raises ScenarioError naming the problem."""
+    if path:
+        load_scenario_file(path)
+
+
 def parse_label_mix(text: str) -> dict[str, float] | None:
     """'track:0.4,multi_left:0.15,...' -> weights; '' -> None (the default mix)."""
     if not text.strip():

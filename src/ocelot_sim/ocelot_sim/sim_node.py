@@ -33,13 +33,14 @@ from std_msgs.msg import Header
 from sensor_msgs.msg import Image, JointState
 
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.parameters import non_negative, positive, refuse_bad_values
 from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
 from ocelot_sim.prefetch import Prefetcher
 from ocelot_sim.scenario import (
-    ScenarioError, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
+    ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # streams a recorder pairs up
@@ -50,6 +51,10 @@ LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def _perturbation_fits(values: dict) -> None:
+    Perturbation(int(values["perturb_interval"]), float(values["perturb_range"]), int(values["perturb_hold"]))
+
+
 class SimNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
@@ -58,6 +63,9 @@ class SimNode(ManagedNode):
                               ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
                               ("frame_ack_topic", "")]:
             self.declare_parameter(name, default)
+        refuse_bad_values(self, {"seed": non_negative, "camera_hz": positive, "lockstep_timeout": positive,
+                                 "scenario_file": check_scenario_file, "label_mix": parse_label_mix},
+                          together=_perturbation_fits)
         self.sim = None
         self._pubs = {}
         self._cmd = (0.0, 0.0)

@@ -2,11 +2,12 @@
 
 Loads the per-frame graph, the text graph and the tokenizer that `ocelot export`
 writes side by side, checks their inputs and outputs (and the sha256 of the
-per-frame graph, if one is expected), encodes a command once, and turns camera
+graphs, if expected: `gated_sha256` reads them from a PASS eval report), encodes a command once, and turns camera
 images into raw (pan_vel, tilt_vel) with the shared preprocessing.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -18,9 +19,38 @@ from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
 
-
 class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
+
+
+def gated_sha256(report_path: str | Path) -> tuple[str, str]:
+    """(policy graph, text graph) sha256 from an `ocelot eval` report whose verdict is PASS.
+
+    Only a model that passed the gate may run: a FAIL report, or one without the hashes, is refused."""
+    path = Path(report_path)
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise PolicyLoadError(f"eval report {path} cannot be read ({exc}); pass the eval_results.json that "
+                              "`ocelot eval` wrote for this model") from None
+    if not isinstance(report, dict) or not report.get("model_sha256"):
+        raise PolicyLoadError(f"{path} is not an `ocelot eval` report of a model (no model_sha256)")
+    if report.get("pass") is not True:
+        gates = report.get("gates") if isinstance(report.get("gates"), dict) else {}
+        failed = [name for name, gate in gates.items() if isinstance(gate, dict) and gate.get("pass") is False]
+        raise PolicyLoadError(f"{path}: the model failed its gate (verdict {report.get('verdict', '?')}"
+                              + (f"; failed: {', '.join(failed)}" if failed else "")
+                              + "); only a model whose eval report passes may be deployed")
+    return str(report["model_sha256"]), str(report.get("text_model_sha256") or "")
+
+
+def _check_sha256(path: Path, expected: str) -> None:
+    if not path.is_file():
+        raise PolicyLoadError(f"{path} does not exist; export a model with `ocelot export`")
+    actual = sha256_of(path)
+    if actual != expected.strip().lower():
+        raise PolicyLoadError(f"{path} has sha256 {actual}, not the expected {expected}: "
+                              "refusing a model that is not the one that passed the gate")
 
 
 def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[str, ...],
@@ -44,15 +74,13 @@ def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[s
 
 
 class OnnxPolicy:
-    def __init__(self, model_path: str | Path, expected_sha256: str = "", threads: int = 1) -> None:
+    def __init__(self, model_path: str | Path, expected_sha256: str = "", threads: int = 1,
+                 expected_text_sha256: str = "") -> None:
         files = model_files(model_path)
         if expected_sha256:
-            if not files["policy"].is_file():
-                raise PolicyLoadError(f"{files['policy']} does not exist; export a model with `ocelot export`")
-            actual = sha256_of(files["policy"])
-            if actual != expected_sha256.strip().lower():
-                raise PolicyLoadError(f"{files['policy']} has sha256 {actual}, not the expected {expected_sha256}: "
-                                      "refusing a model that is not the one that passed the gate")
+            _check_sha256(files["policy"], expected_sha256)
+        if expected_text_sha256:
+            _check_sha256(files["text"], expected_text_sha256)
         self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION,))
         self.uses_previous_action = len(self.policy.get_inputs()) == len(POLICY_INPUTS) + 1
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)

@@ -1,7 +1,8 @@
 """VLA lifecycle node: camera images + a language command -> /cmd_vel, through the exported ONNX policy.
 
-- on_configure: load and check the model (sha256 if expected_sha256 is set), encode language_cmd.
-  FAILURE (logged, node alive and unconfigured) on any problem.
+- on_configure: load and check the model, encode language_cmd. With eval_report set (the robot), the
+  report must be a PASS and both graphs must have the sha256 it records; expected_sha256 checks the
+  per-frame graph alone. FAILURE (logged, node alive and unconfigured) on any problem.
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
 - per frame: shared preprocessing, inference (models that take it also get the command sent for the
@@ -19,7 +20,6 @@ from __future__ import annotations
 import time
 
 from geometry_msgs.msg import Twist, TwistStamped
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -27,9 +27,10 @@ from std_msgs.msg import Bool
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.parameters import at_least, not_blank, positive, refuse_bad_values
 from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
 
 IMAGES = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
@@ -37,7 +38,7 @@ LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
 PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True, "max_velocity": 1.0,
               "max_acceleration": 20.0, "smoothing": 0.0, "image_topic": "/camera/image_raw",
               "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.5, "expected_sha256": "", "intra_op_threads": 1,
-              "command_topic": ""}
+              "command_topic": "", "eval_report": ""}
 
 
 class VLANode(ManagedNode):
@@ -50,7 +51,9 @@ class VLANode(ManagedNode):
         self.watchdog: Watchdog | None = None
         self._pubs = {}
         self._last_stamp = None
-        self.add_on_set_parameters_callback(self._on_parameters)
+        refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
+                                 "language_cmd": not_blank},
+                          together=self._check_limits, then=self._apply_parameters)
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -64,7 +67,14 @@ class VLANode(ManagedNode):
             threads = int(p("intra_op_threads"))
             if threads < 1:
                 raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
-            policy = OnnxPolicy(p("model_path"), str(p("expected_sha256")), threads)
+            sha, text_sha = str(p("expected_sha256")), ""
+            if p("eval_report"):
+                gated, text_sha = gated_sha256(p("eval_report"))
+                if sha and sha.strip().lower() != gated:
+                    raise PolicyLoadError(f"expected_sha256 {sha} is not the model {p('eval_report')} passed "
+                                          f"({gated}); leave expected_sha256 empty to take it from the report")
+                sha = gated
+            policy = OnnxPolicy(p("model_path"), sha, threads, text_sha)
             policy.set_command(str(p("language_cmd")))
         except (PolicyLoadError, ValueError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
@@ -80,7 +90,8 @@ class VLANode(ManagedNode):
         self.own(self.create_subscription(Image, p("image_topic"), self._on_image, IMAGES))
         self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
         self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
-        self.get_logger().info(f"configured: {p('model_path')} ({policy.max_tokens} command tokens), "
+        gate = f", gated by {p('eval_report')}" if p("eval_report") else ""
+        self.get_logger().info(f"configured: {p('model_path')} ({policy.max_tokens} command tokens{gate}), "
                                f"command {policy.command!r}")
         return TransitionCallbackReturn.SUCCESS
 
@@ -106,30 +117,21 @@ class VLANode(ManagedNode):
         return bool(self._pubs) and self._pubs["cmd"].is_activated
 
     # -- parameters ----------------------------------------------------------------
-    def _on_parameters(self, params) -> SetParametersResult:
-        """Reject values that cannot work; re-encode the command when it changes."""
-        values = {p.name: p.value for p in params}
-        try:
+    def _check_limits(self, values: dict) -> None:
+        ShapingLimits(float(values["max_velocity"]), float(values["max_acceleration"]), float(values["smoothing"]))
+
+    def _apply_parameters(self, values: dict) -> None:
+        """Changes take effect at once: limits, the stale-image timeout, the command (re-encoded)."""
+        if "language_cmd" in values and self.policy is not None:
+            self.policy.set_command(str(values["language_cmd"]))
+            self.get_logger().info(f"command now {values['language_cmd']!r}")
+        if self.shaper is not None:
             current = {n: self.get_parameter(n).value for n in ("max_velocity", "max_acceleration", "smoothing")}
             current.update({k: v for k, v in values.items() if k in current})
-            limits = ShapingLimits(float(current["max_velocity"]), float(current["max_acceleration"]),
-                                   float(current["smoothing"]))
-            if "stale_image_timeout" in values:
-                Watchdog(float(values["stale_image_timeout"]))
-            if "intra_op_threads" in values and int(values["intra_op_threads"]) < 1:
-                raise ValueError("intra_op_threads must be >= 1")
-            if "language_cmd" in values and not str(values["language_cmd"]).strip():
-                raise ValueError("language_cmd must not be empty")
-            if "language_cmd" in values and self.policy is not None:
-                self.policy.set_command(str(values["language_cmd"]))
-                self.get_logger().info(f"command now {values['language_cmd']!r}")
-        except (TypeError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        if self.shaper is not None:
-            self.shaper.limits = limits
+            self.shaper.limits = ShapingLimits(*(float(current[n]) for n in
+                                                 ("max_velocity", "max_acceleration", "smoothing")))
         if self.watchdog is not None and "stale_image_timeout" in values:
             self.watchdog.timeout = float(values["stale_image_timeout"])
-        return SetParametersResult(successful=True)
 
     # -- per frame -------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:

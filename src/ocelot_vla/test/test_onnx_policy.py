@@ -9,7 +9,8 @@ import pytest
 
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.model_files import sha256_of
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
+from ocelot_train.testing import write_gate_report
 
 
 def test_acts_on_any_image_size(tiny_model):
@@ -61,6 +62,22 @@ def test_bad_model_files_are_named(tiny_model, tmp_path):
     with pytest.raises(PolicyLoadError, match="refusing a model"):
         OnnxPolicy(tiny_model, expected_sha256="0" * 64)
     assert OnnxPolicy(tiny_model, expected_sha256=sha256_of(tiny_model)).max_tokens == 16
+
+
+def test_only_a_passing_eval_report_gives_the_hashes(tiny_model, tmp_path):
+    passed = write_gate_report(tmp_path / "pass.json", tiny_model, True)
+    policy_sha, text_sha = gated_sha256(passed)
+    assert policy_sha == sha256_of(tiny_model) and text_sha == sha256_of(tiny_model.with_suffix(".text.onnx"))
+    assert OnnxPolicy(tiny_model, policy_sha, expected_text_sha256=text_sha).max_tokens == 16
+    with pytest.raises(PolicyLoadError, match=r"failed its gate \(verdict FAIL; failed: mean_error_px\)"):
+        gated_sha256(write_gate_report(tmp_path / "fail.json", tiny_model, False))
+    with pytest.raises(PolicyLoadError, match="cannot be read"):
+        gated_sha256(tmp_path / "missing.json")
+    (tmp_path / "other.json").write_text('{"pass": true}')
+    with pytest.raises(PolicyLoadError, match="no model_sha256"):
+        gated_sha256(tmp_path / "other.json")
+    with pytest.raises(PolicyLoadError, match="model.text.onnx has sha256 .* refusing"):
+        OnnxPolicy(tiny_model, policy_sha, expected_text_sha256="0" * 64)
 
 
 def test_wrong_inputs_are_refused(tmp_path, tiny_model):

@@ -16,6 +16,7 @@ from std_msgs.msg import Bool
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import PolicyStatus
 from ocelot_common.model_files import sha256_of
+from ocelot_train.testing import write_gate_report
 
 
 class VLAUnderTest:
@@ -180,6 +181,23 @@ def test_bad_models_leave_the_node_alive_and_configurable(tiny_model, tmp_path):
         assert all(s.guarded and s.pan_vel == 0.0 and math.isnan(s.raw_pan_vel) for s in node.status)
         assert all(c.angular.z == 0.0 for c in node.cmds)
         assert node.proc.popen.poll() is None
+    finally:
+        node.close()
+
+
+def test_only_a_model_whose_eval_report_passes_is_configured(tiny_model, tmp_path):
+    failed = write_gate_report(tmp_path / "fail.json", tiny_model, False)
+    node = VLAUnderTest(tiny_model, eval_report=str(failed))
+    try:
+        assert not node.transition("configure") and node.state() == "unconfigured"
+        node.probe.spin_until(lambda: "failed its gate" in node.proc.output, 10, "the reason in the log")
+        other = write_gate_report(tmp_path / "other.json", tiny_model, True, policy_sha="0" * 64)
+        assert node.set_param("eval_report", str(other))
+        assert not node.transition("configure")
+        node.probe.spin_until(lambda: "refusing a model that is not the one" in node.proc.output, 10, "the reason")
+        assert node.set_param("eval_report", str(write_gate_report(tmp_path / "pass.json", tiny_model, True)))
+        assert node.transition("configure") and node.state() == "inactive"
+        assert "gated by" in node.proc.output
     finally:
         node.close()
 

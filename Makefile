@@ -38,8 +38,7 @@ $(STAMPS)/requirements: $(VENV)/bin/python $(REQUIREMENTS) $(NO_DEPS_REQUIREMENT
 	@mkdir -p $(STAMPS) && touch $@
 
 install/.ocelot-built: $(STAMPS)/requirements $(WORKSPACE_SOURCES)
-	$(ENV) AMENT_PREFIX_PATH="$$VIRTUAL_ENV:$${AMENT_PREFIX_PATH:-}" CMAKE_PREFIX_PATH="$$VIRTUAL_ENV:$${CMAKE_PREFIX_PATH:-}" \
-		colcon build --event-handlers console_cohesion- summary+ status- --cmake-args -DBUILD_TESTING=OFF
+	$(ENV) bash scripts/colcon_build.sh
 	@touch $@
 
 test: setup

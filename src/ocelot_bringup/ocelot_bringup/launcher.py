@@ -80,8 +80,16 @@ class Launcher:
         self.died: list[str] = []
 
     def say(self, line: str) -> None:
+        self._write(f"[ocelot launch] {line}\n")
+
+    def _write(self, text: str) -> None:
+        """A closed terminal or pipe must not stop the launcher: it still has to take the graph down."""
         with self._print_lock:
-            print(f"[ocelot launch] {line}", file=self.out, flush=True)
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (OSError, ValueError):
+                pass
 
     def run(self) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,10 +117,8 @@ class Launcher:
         return NodeProcess(spec, popen)
 
     def _relay(self, name: str, stream) -> None:
-        for line in stream:
-            with self._print_lock:
-                self.out.write(f"[{name}] {line}")
-                self.out.flush()
+        for line in stream:  # drained even when it cannot be shown, so the node never blocks on a full pipe
+            self._write(f"[{name}] {line}")
 
     def _watch(self) -> None:
         """Until Ctrl-C, or until every graph node has exited."""

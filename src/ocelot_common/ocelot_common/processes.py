@@ -38,11 +38,12 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 class Proc:
     """A child process whose combined output is collected line by line."""
 
-    def __init__(self, cmd: Sequence[str], domain_id: int, env: dict | None = None, cwd=None) -> None:
+    def __init__(self, cmd: Sequence[str], domain_id: int, env: dict | None = None, cwd=None,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         full_env = ros_environment(env, domain_id=domain_id)
         full_env["PYTHONUNBUFFERED"] = "1"
         self.popen = subprocess.Popen(list(cmd), env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
                                       start_new_session=True, text=True, errors="replace")
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

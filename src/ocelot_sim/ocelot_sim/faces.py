@@ -192,7 +192,9 @@ def parse_texture_name(name: str) -> tuple[str, str | int]:
                        f"photo:<{'|'.join(PHOTOS)}>")
 
 
-@lru_cache(maxsize=256)
+# Small on purpose: the per-frame lookups need only the current and the prefetched scenario's faces; with
+# 256 entries (192 KiB each) a long evaluation grew the sim by ~48 MiB as new faces kept arriving.
+@lru_cache(maxsize=32)
 def load_texture(name: str) -> FaceTexture:
     kind, value = parse_texture_name(name)
     if kind == "procedural":

@@ -37,7 +37,7 @@ LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True, "max_velocity": 1.0,
               "max_acceleration": 20.0, "smoothing": 0.0, "image_topic": "/camera/image_raw",
-              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.5, "expected_sha256": "", "intra_op_threads": 1,
+              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.3, "expected_sha256": "", "intra_op_threads": 1,
               "command_topic": "", "eval_report": ""}
 
 

@@ -131,13 +131,12 @@ def test_storm_of_invalid_lifecycle_transitions_leaves_every_node_alive_and_acti
     clients = {n: graph.probe.node.create_client(ChangeState, f"/{n}/change_state") for n in ("sim", "vla", "evaluator")}
     for name, client in clients.items():
         graph.probe.spin_until(client.service_is_ready, 10, f"{name}'s change_state")
-    futures = []
-    for _ in range(20):
-        for client in clients.values():
-            for tid, label in INVALID_FROM_ACTIVE:
-                futures.append(client.call_async(ChangeState.Request(transition=Transition(id=tid, label=label))))
-    started = time.monotonic()
-    graph.probe.spin_until(lambda: all(f.done() for f in futures), 60, f"answers to {len(futures)} requests")
+    futures, started = [], time.monotonic()
+    for _ in range(20):  # in waves of 9 per node: a service's request queue keeps 10, DDS drops the rest
+        wave = [client.call_async(ChangeState.Request(transition=Transition(id=tid, label=label)))
+                for client in clients.values() for tid, label in INVALID_FROM_ACTIVE]
+        graph.probe.spin_until(lambda: all(f.done() for f in wave), 30, f"answers to {len(wave)} requests")
+        futures += wave
     took = time.monotonic() - started
     assert not any(f.result().success for f in futures)
     assert all(graph.state(n) == "active" for n in clients)
@@ -201,7 +200,7 @@ def test_bad_parameter_values_are_refused_by_every_node(tmp_path):
                 result = call(set_client, SetParameters.Request(
                     parameters=[Parameter(name=param, value=_value(value))])).results[0]
                 assert not result.successful, f"{name}: {param}={value!r} was accepted"
-                reasons.append(f"{param}={value!r}: {result.reason}")
+                reasons.append(result.reason)
             assert call(get_client, GetParameters.Request(names=[good_name])).values[0] == before
             accepted = call(set_client, SetParameters.Request(
                 parameters=[Parameter(name=good_name, value=_value(good_value))])).results[0]

@@ -13,6 +13,7 @@ of a killed writer are removed. Progress goes to ~/progress.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import time
@@ -230,7 +231,10 @@ class CollectorNode(ManagedNode):
     def _stop_collecting(self, exc: BaseException) -> None:
         self.state = "stopped"
         done = len(self._done_now())
-        message = (f"collection stopped: writing an episode failed ({exc}); {done} complete episodes in "
+        why = " ".join(str(exc).split())  # HDF5's messages span lines; the log line must stay whole
+        if "No space left on device" in why or getattr(exc, "errno", None) == errno.ENOSPC:
+            why = "no space left on the device"
+        message = (f"collection stopped: writing an episode failed ({why[:300]}); {done} complete episodes in "
                    f"{self.output}, no partial one. Free space and run the same command again to resume")
         self.get_logger().error(message)
         self._publish_progress(message, 0.0)

@@ -107,6 +107,21 @@ def test_partial_writes_are_removed_and_never_listed(tmp_path):
     assert remove_partial(tmp_path) == [leftover] and not leftover.exists()
 
 
+def test_a_write_that_fails_leaves_no_file(tmp_path):
+    import resource
+
+    episode = make_episode(0)
+    episode.frames = np.random.default_rng(0).integers(0, 255, episode.frames.shape, dtype=np.uint8)  # incompressible
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, hard))  # files stop at 64 KiB, like a full disk (EFBIG)
+    try:
+        with pytest.raises(OSError):
+            write_episode(tmp_path, episode)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list((tmp_path / "episodes").iterdir()) == []
+
+
 def test_unreadable_file_error_names_it(tmp_path):
     path = tmp_path / "ep_000009.h5"
     path.write_bytes(b"junk")

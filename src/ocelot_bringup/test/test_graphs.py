@@ -62,7 +62,7 @@ def test_unknown_argument_names_valid_ones(shipped):
 
 
 def test_unknown_graph_names_valid_ones(shipped):
-    with pytest.raises(GraphError, match="unknown graph 'sims'; valid graphs: collect, deploy, eval, eval_oracle, eval_zero, sim"):
+    with pytest.raises(GraphError, match="unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim"):
         select_graph(shipped, "sims")
 
 

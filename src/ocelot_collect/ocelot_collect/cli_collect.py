@@ -3,7 +3,8 @@
 Episode range [base_ep, base_ep + n) is cut into K contiguous shards, one per
 worker; all write into OUTPUT/episodes. A progress bar counts finished episode
 files. At the end the splits and metadata.json are rebuilt from the files.
-Re-running the same command resumes: finished episodes are kept.
+Re-running the same command resumes: finished episodes are kept. With --policy, the ONNX policy
+steers and the oracle only labels (DAgger): the episodes show the states the policy itself reaches.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", metavar="FILE", help="scenario YAML; episode i uses entry i")
     parser.add_argument("--label-mix", default="", help="e.g. track:0.4,multi_left:0.15,...")
     parser.add_argument("--workers", type=int, default=1, help="parallel sim+collector stacks")
+    parser.add_argument("--policy", metavar="MODEL", help="model.onnx that steers while the oracle labels (DAgger)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -64,6 +66,13 @@ def validate(args: argparse.Namespace) -> str | None:
             load_scenario_file(args.scenarios)
         except ScenarioError as exc:
             return str(exc)
+    if args.policy:
+        from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError
+
+        try:
+            OnnxPolicy(args.policy).set_command("track the face")
+        except PolicyLoadError as exc:
+            return f"--policy: {exc}"
     if args.label_mix:
         from ocelot_sim.scenario import ScenarioError, parse_label_mix
 
@@ -85,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",
                                               "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
     settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
+    if args.policy:
+        from ocelot_common.model_files import sha256_of
+
+        settings["policy"] = {"path": str(Path(args.policy).resolve()), "sha256": sha256_of(args.policy)}
     wanted = range(args.base_ep, args.base_ep + args.n_episodes)
     code = 0
     for attempt in range(1, PASSES + 1):
@@ -115,7 +128,10 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
                       "perturb_interval": args.perturb_interval, "perturb_range": args.perturb_range,
                       "perturb_hold": args.perturb_hold, "scenario_file": settings["scenarios"],
                       "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings)}
-        cmd = ["ocelot", "launch", "collect", *(f"{k}:={v}" for k, v in graph_args.items())]
+        graph = "collect"
+        if args.policy:
+            graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]
+        cmd = ["ocelot", "launch", graph, *(f"{k}:={v}" for k, v in graph_args.items())]
         workers.append(LaunchProc(cmd, fresh_domain_id()))
     code = _watch(workers, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
     for worker in workers:

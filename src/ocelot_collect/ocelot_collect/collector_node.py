@@ -1,6 +1,8 @@
 """Collector lifecycle node: resets the sim per episode, records (frame, command, truth), writes HDF5.
 
-Driven by the camera, as seed 002 §7B: for each episode index in
+The label of each frame is the command on command_topic stamped with that frame: what the sim applied
+(/cmd_vel_applied, the oracle in control), or the oracle's answer while a policy steers (DAgger: the
+collect_dagger graph). Driven by the camera, as seed 002 §7B: for each episode index in
 [base_ep, base_ep + n_episodes) that has no file yet, it calls /sim/reset
 (seed = base_seed + i), lets `warmup_frames` pass, records `episode_frames`
 frames, and writes the episode in a separate writer process while the next one
@@ -40,7 +42,8 @@ from ocelot_msgs.srv import ResetEpisode
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
               "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
-              "compression_level": 1, "settings_json": "{}"}
+              "compression_level": 1, "settings_json": "{}",
+              "command_topic": "/cmd_vel_applied"}
 
 
 def stamp_seconds(stamp) -> float:
@@ -89,7 +92,7 @@ class CollectorNode(ManagedNode):
                       "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE))}
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
         self.own(self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE))
-        self.own(self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_command, RELIABLE))
+        self.own(self.create_subscription(TwistStamped, p("command_topic"), self._on_command, RELIABLE))
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE))
         self.own(self.create_timer(0.2, self._on_timer))
         return TransitionCallbackReturn.SUCCESS

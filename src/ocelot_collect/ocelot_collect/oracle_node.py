@@ -26,6 +26,7 @@ class OracleNode(ManagedNode):
         self.declare_parameter("feed_forward", True)
         self.declare_parameter("faces_topic", "/ground_truth/faces")
         self.declare_parameter("cmd_topic", "/cmd_vel")
+        self.declare_parameter("answer_topic", "/cmd_vel_stamped")
         refuse_bad_values(self, {}, together=lambda v: OracleGains(v["gain"], v["period_s"], v["max_velocity"],
                                                                    v["feed_forward"]))
         self._law = None
@@ -44,7 +45,7 @@ class OracleNode(ManagedNode):
         self._law = OracleLaw(gains)
         self._cmd_pub = self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10))
         # the same command, stamped with the frame it answers: a lockstep sim matches it exactly
-        self._answer_pub = self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10))
+        self._answer_pub = self.own(self.create_lifecycle_publisher(TwistStamped, p("answer_topic").value, 10))
         self.own(self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10))
         self.own(self.create_subscription(JointState, "/joint_states", self._on_joints, 10))
         return TransitionCallbackReturn.SUCCESS

@@ -10,6 +10,7 @@ from ocelot_common.processes import fresh_domain_id, run
     (["--n-episodes", "3", "--perturb-interval", "5", "--perturb-hold", "5"], "--perturb-hold must be shorter"),
     (["--n-episodes", "3", "--label-mix", "track:1,multi_up:2"], "label_mix: bad entry 'multi_up:2'"),
     (["--n-episodes", "3", "--scenarios", "/nonexistent.yaml"], "cannot read scenario file"),
+    (["--n-episodes", "3", "--policy", "/nonexistent/model.onnx"], "--policy: /nonexistent/model.onnx does not exist"),
 ])
 def test_collect_rejects(tmp_path, args, message):
     result = run(["ocelot", "collect", "--output", str(tmp_path / "ds"), *args], fresh_domain_id())

@@ -112,3 +112,23 @@ def test_terminated_collect_stops_its_nodes(tmp_path):
         wait_for(lambda: not any(_alive(pid) for pid in nodes), 30, "the sim and collector processes to exit")
     finally:
         collect.kill()
+
+
+def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
+    from ocelot_train.testing import export_tiny_model
+
+    model = export_tiny_model(tmp_path)  # its head bias turns the camera at ~0.6 rad/s whatever it sees
+    scenarios = tmp_path / "static.yaml"
+    scenarios.write_text("- {seed: 1, label_key: track, faces: [{motion: static, distance_m: 2.0}]}\n")
+    cmd = collect_cmd(tmp_path / "ds", 1, scenarios, frames=12, extra=["--policy", str(model)])
+    cmd[cmd.index("--warmup-frames") + 1] = "0"
+    cmd[cmd.index("--perturb-interval") + 1] = "0"
+    result = run(cmd, fresh_domain_id(), timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ep = read_episode(complete_episodes(tmp_path / "ds")[0], frames=False)
+    assert ep.metadata["collection"]["policy"]["path"] == str(model)
+    seen = np.isfinite(ep.gt_error_px)
+    # the policy drives the face off-centre (the oracle would hold it there) ...
+    assert not seen[-1] or ep.gt_error_px[seen][-1] > ep.gt_error_px[0] + 50
+    # ... and the labels are the oracle's: against the policy's turn while the face is in view
+    assert (ep.pan_vel[1:][seen[1:]] < -0.05).all(), ep.pan_vel

@@ -13,7 +13,7 @@ def error_line(result):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["launch", "sims"], "error: unknown graph 'sims'; valid graphs: collect, deploy, eval, eval_oracle, eval_zero, sim"),
+    (["launch", "sims"], "error: unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim"),
     (["launch", "sim", "seed=3"], "error: malformed argument 'seed=3': expected name:=value"),
     (["launch", "sim", "speed:=3"], "error: graph 'sim' has no argument 'speed'; valid arguments: lockstep, seed"),
     (["lifecycle", "set", "sim", "explode"],

@@ -108,17 +108,20 @@ def test_partial_writes_are_removed_and_never_listed(tmp_path):
 
 
 def test_a_write_that_fails_leaves_no_file(tmp_path):
+    """In a process of its own, as the collector writes: HDF5 keeps a failed file's state until exit."""
     import resource
+    import subprocess
+    import sys
 
-    episode = make_episode(0)
-    episode.frames = np.random.default_rng(0).integers(0, 255, episode.frames.shape, dtype=np.uint8)  # incompressible
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, hard))  # files stop at 64 KiB, like a full disk (EFBIG)
-    try:
-        with pytest.raises(OSError):
-            write_episode(tmp_path, episode)
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    code = ("import sys, numpy as np; from ocelot_collect.episode_io import Episode, write_episode\n"
+            "frames = np.random.default_rng(0).integers(0, 255, (12, 224, 224, 3), dtype=np.uint8)\n"
+            "z = np.zeros(12)\n"
+            "ep = Episode(0, frames, z, z, z, z.astype(bool), z, 'track the face', 'track', {})\n"
+            "try:\n    write_episode(sys.argv[1], ep)\nexcept OSError as exc:\n    print('OSError', exc.errno)\n")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))  # noqa: E731  like a full disk
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], preexec_fn=limit, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.startswith("OSError"), result.stdout + result.stderr  # incompressible frames: EFBIG
     assert list((tmp_path / "episodes").iterdir()) == []
 
 

@@ -106,3 +106,25 @@ def test_a_node_that_fails_to_configure_stops_bringup_and_stays_alive(launch, do
     graph.wait_line("bring-up of graph 'pair' stopped: node 'first' failed to configure", 60)
     assert state_of(domain, "first") == "unconfigured [1]"
     assert state_of(domain, "second") == "unconfigured [1]"  # never reached
+
+
+def test_a_launcher_whose_output_is_gone_still_takes_its_graph_down(domain):
+    """Its parent (a terminal, a CLI) died and closed the pipe: the nodes must not be left running."""
+    import subprocess
+
+    from ocelot_common.ros_env import ros_environment
+
+    proc = subprocess.Popen(["ocelot", "launch", "pair", "--graphs", GRAPHS], env=ros_environment(domain_id=domain),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    pids = []
+    for line in proc.stdout:
+        if "started " in line and " pid=" in line and "lifecycle_manager" not in line:
+            pids.append(int(line.rsplit("pid=", 1)[1]))
+        if "graph 'pair' active" in line:
+            break
+    proc.stdout.close()  # nobody reads the launcher's output any more
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    assert len(pids) == 2
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"

@@ -130,5 +130,7 @@ def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
     seen = np.isfinite(ep.gt_error_px)
     # the policy drives the face off-centre (the oracle would hold it there) ...
     assert not seen[-1] or ep.gt_error_px[seen][-1] > ep.gt_error_px[0] + 50
-    # ... and the labels are the oracle's: against the policy's turn while the face is in view
-    assert (ep.pan_vel[1:][seen[1:]] < -0.05).all(), ep.pan_vel
+    # ... and the labels are the oracle's, not the policy's steady +0.6: once the face has been driven off,
+    # they turn back towards it
+    assert np.abs(ep.pan_vel[seen] - 0.6).mean() > 0.5, ep.pan_vel
+    assert ep.pan_vel[seen][-1] < -0.3, ep.pan_vel

@@ -53,7 +53,7 @@ class VLANode(ManagedNode):
         self._last_stamp = None
         refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
                                  "language_cmd": not_blank},
-                          together=self._check_limits, then=self._apply_parameters)
+                          together=self._limits, then=self._apply_parameters)
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -62,7 +62,7 @@ class VLANode(ManagedNode):
         try:
             if not p("model_path"):
                 raise PolicyLoadError("model_path is empty; set it to a model.onnx written by `ocelot export`")
-            limits = ShapingLimits(float(p("max_velocity")), float(p("max_acceleration")), float(p("smoothing")))
+            limits = self._limits({})
             watchdog = Watchdog(float(p("stale_image_timeout")))
             threads = int(p("intra_op_threads"))
             if threads < 1:
@@ -117,8 +117,10 @@ class VLANode(ManagedNode):
         return bool(self._pubs) and self._pubs["cmd"].is_activated
 
     # -- parameters ----------------------------------------------------------------
-    def _check_limits(self, values: dict) -> None:
-        ShapingLimits(float(values["max_velocity"]), float(values["max_acceleration"]), float(values["smoothing"]))
+    def _limits(self, updates: dict) -> ShapingLimits:
+        """The shaping limits with `updates` applied to the current values; ValueError names a bad one."""
+        names = ("max_velocity", "max_acceleration", "smoothing")
+        return ShapingLimits(*(float(updates.get(n, self.get_parameter(n).value)) for n in names))
 
     def _apply_parameters(self, values: dict) -> None:
         """Changes take effect at once: limits, the stale-image timeout, the command (re-encoded)."""
@@ -126,10 +128,7 @@ class VLANode(ManagedNode):
             self.policy.set_command(str(values["language_cmd"]))
             self.get_logger().info(f"command now {values['language_cmd']!r}")
         if self.shaper is not None:
-            current = {n: self.get_parameter(n).value for n in ("max_velocity", "max_acceleration", "smoothing")}
-            current.update({k: v for k, v in values.items() if k in current})
-            self.shaper.limits = ShapingLimits(*(float(current[n]) for n in
-                                                 ("max_velocity", "max_acceleration", "smoothing")))
+            self.shaper.limits = self._limits(values)
         if self.watchdog is not None and "stale_image_timeout" in values:
             self.watchdog.timeout = float(values["stale_image_timeout"])
 

@@ -10,4 +10,3 @@ from ocelot_train.testing import export_tiny_model
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     return export_tiny_model(tmp_path_factory.mktemp("vla_model"))
-

@@ -2,7 +2,8 @@
 
 Each test episode's frames run through the exported policy (onnxruntime, the
 VLA node's own loading code) with the episode's command; a model that takes the
-previous command gets the oracle's (teacher forcing). Reports MSE on
+previous command gets the oracle's (teacher forcing), one that takes its previous
+target estimate gets its own on the frame before. Reports MSE on
 (pan_vel, tilt_vel) overall and per label, checks the offline gates
 (config/gates.yaml: overall_mse < 0.05, no label's MSE >= 0.2), writes
 offline_results.json, and exits 0 on PASS, 1 on FAIL, 2 on bad input.

@@ -79,6 +79,10 @@ class VLAConfig:
     # temporal context: the previous command is an input, so the policy can carry a moving target's
     # speed from frame to frame (a single frame cannot show it; such a policy lags like a P controller)
     previous_action: bool = False
+    # temporal context: the policy's own target estimate (its soft-argmax position) on the previous frame is
+    # an input too; with the previous command it shows how fast the target moves (what the oracle's
+    # feed-forward uses), so the policy need not lag behind a moving face
+    previous_target: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -119,6 +123,8 @@ class TrainConfig:
     # noise added to the rest (rad/s) - without them the policy learns to copy its previous command
     previous_action_dropout: float = 0.3
     previous_action_noise: float = 0.05
+    # model.previous_target only: share of samples trained as an episode's first frame (no previous estimate)
+    previous_target_dropout: float = 0.1
     # acquisition: the first frames of episodes that start with the target far off-centre (the camera
     # must turn to the commanded face, past the others) are rare in oracle data; draw them this much
     # more often. 1 = uniform.
@@ -138,6 +144,8 @@ class TrainConfig:
             raise ConfigError("train.acquisition_weight must be >= 1 and train.acquisition_frames >= 0")
         if not 0.0 <= self.previous_action_dropout <= 1.0 or self.previous_action_noise < 0:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
+        if not 0.0 <= self.previous_target_dropout <= 1.0:
+            raise ConfigError("train.previous_target_dropout must be in [0, 1]")
 
 
 @dataclass

@@ -121,13 +121,16 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 class FrameDataset:
     """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
-    (the command of the frame before; zero on an episode's first frame), "command": int, "label": int}.
+    (the command of the frame before; zero on an episode's first frame), "command": int, "label": int,
+    "has_previous": bool (not an episode's first frame)}; with `previous_frame`, also "previous_frame": the
+    frame before (the frame itself on an episode's first), augmented as the frame is.
 
     `command` and `label` index into `self.command_table` / `self.label_table`, so the
     text features can be computed once per distinct command.
     """
 
-    def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0) -> None:
+    def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0,
+                 previous_frame: bool = False) -> None:
         self.index = build_index(root, split)
         self.command_table = sorted(set(self.index.commands))
         self.label_table = sorted(set(self.index.labels))
@@ -137,6 +140,7 @@ class FrameDataset:
         self._label_of = np.array([label_row[c] for c in self.index.labels], np.int64)
         self._frames = EpisodeFrames(self.index.root)
         self.augment, self.seed, self._rng = augment, seed, None
+        self.previous_frame = previous_frame
 
     def __len__(self) -> int:
         return len(self.index)
@@ -151,16 +155,26 @@ class FrameDataset:
         slot, episode, t = self._locate(i)
         previous = self._frames.action(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
         return {"action": self._frames.action(episode, t), "previous_action": previous,
-                "command": self._command_of[slot], "label": self._label_of[slot]}
+                "command": self._command_of[slot], "label": self._label_of[slot], "has_previous": t > 0}
 
     def __getitem__(self, i: int) -> dict:
         _, episode, t = self._locate(i)
-        frame = self._frames.frame(episode, t)
+        frames = [self._frames.frame(episode, t)]
+        if self.previous_frame:
+            frames.append(self._frames.frame(episode, max(t - 1, 0)))
         if self.augment:
             if self._rng is None or self._rng[0] != os.getpid():  # each DataLoader worker draws its own stream
                 self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))
-            frame = augment_frame(frame, self._rng[1])
-        return {"frame": frames_to_input(frame)[0], **self.targets(i)}
+            rng = self._rng[1]
+            if self.previous_frame:  # one draw for both: consecutive camera frames share their lighting
+                draw = int(rng.integers(2 ** 63))
+                frames = [augment_frame(f, np.random.default_rng(draw)) for f in frames]
+            else:
+                frames = [augment_frame(frames[0], rng)]
+        sample = {"frame": frames_to_input(frames[0])[0], **self.targets(i)}
+        if self.previous_frame:
+            sample["previous_frame"] = frames_to_input(frames[1])[0]
+        return sample
 
     def sample_weights(self, weight: float, frames: int, min_px: float) -> np.ndarray:
         """Per-sample draw weights: `weight` for the first `frames` frames of episodes whose target starts
@@ -186,4 +200,7 @@ class CachedTokenDataset:
         return len(self.frames)
 
     def __getitem__(self, i: int) -> dict:
-        return {"tokens": np.asarray(self.tokens[i], np.float32), **self.frames.targets(i)}
+        sample = {"tokens": np.asarray(self.tokens[i], np.float32), **self.frames.targets(i)}
+        if self.frames.previous_frame:  # samples of an episode are consecutive in the flat index
+            sample["previous_tokens"] = np.asarray(self.tokens[i - 1 if sample["has_previous"] else i], np.float32)
+        return sample

@@ -2,7 +2,9 @@
 
     <name>.onnx            per frame:   frames (B,3,224,224), text_features (B,L,H), attention_mask (B,L)
                                         [, previous_action (B,2) if the model takes it]
+                                        [, previous_target (B,2) if the model takes it; NaN: none]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
+                                           [, target (B,2): this frame's estimate, the next previous_target]
     <name>.text.onnx       per command: input_ids (B,L), attention_mask (B,L) -> text_features (B,L,H)
     <name>.tokenizer.json  the tokenizers-library tokenizer (no transformers needed to run)
     <name>.card.json       config, dataset fingerprint, metrics, sha256 of every file, I/O names
@@ -25,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ocelot_common.model_files import POLICY_OUTPUTS, PREVIOUS_ACTION, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of
+from ocelot_common.model_files import (
+    POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of)
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
@@ -50,6 +53,19 @@ def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
     return policy.eval(), checkpoint
 
 
+class _WithTarget(torch.nn.Module):
+    """The policy with its target estimate as a second output (models that take `previous_target`)."""
+
+    def __init__(self, policy: VLAPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, frames, text_features, attention_mask, *previous):
+        previous_action = previous[0] if self.policy.config.previous_action else None
+        return self.policy.from_visual_tokens(self.policy.vision(frames), text_features, attention_mask,
+                                              previous_action, previous[-1])
+
+
 def _export(module: torch.nn.Module, args: tuple, path: Path, inputs, outputs, dynamic: dict) -> None:
     torch.onnx.export(module, args, str(path), input_names=list(inputs), output_names=list(outputs),
                       dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
@@ -60,13 +76,14 @@ def _parity(module, path: Path, feeds: dict[str, np.ndarray]) -> float:
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
-        expected = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()
-    got = session.run(None, feeds)[0]
-    return float(np.max(np.abs(got - expected)))
+        expected = module(*(torch.from_numpy(v) for v in feeds.values()))
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = session.run(None, feeds)
+    return max(float(np.max(np.abs(g - e.numpy()))) for g, e in zip(got, expected))
 
 
 def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text_dim: int,
-                         previous_action: bool = False) -> dict[str, np.ndarray]:
+                         previous_action: bool = False, previous_target: bool = False) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens):] = 0  # some padding, never all
     feeds = {"frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
@@ -74,6 +91,9 @@ def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text
              "attention_mask": mask}
     if previous_action:
         feeds[PREVIOUS_ACTION] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
+    if previous_target:
+        feeds[PREVIOUS_TARGET] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
+        feeds[PREVIOUS_TARGET][0] = np.nan  # the first frame of an episode: no estimate before it
     return feeds
 
 
@@ -96,10 +116,10 @@ def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[st
     a, b = exact[real], approx[real]
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
     frames = rng.normal(0, 1, (len(commands), 3, 224, 224)).astype(np.float32)
-    extra = ([torch.from_numpy(feeds[PREVIOUS_ACTION][:1].repeat(len(commands), 0))]
-             if PREVIOUS_ACTION in feeds else [])
+    extra = {name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
+             for name in (PREVIOUS_ACTION, PREVIOUS_TARGET) if name in feeds}
     with torch.no_grad():
-        act = [policy(torch.from_numpy(frames), torch.from_numpy(f), torch.from_numpy(mask), *extra).numpy()
+        act = [policy(torch.from_numpy(frames), torch.from_numpy(f), torch.from_numpy(mask), **extra).numpy()
                for f in (exact, approx)]
     effect = float(np.max(np.abs(act[0] - act[1])))
     if not np.isfinite(effect) or effect > QUANTIZED_ACTION_TOLERANCE:
@@ -123,16 +143,17 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     paths["card"].unlink(missing_ok=True)  # written last, only for an export that passed its checks
     rng = np.random.default_rng(0)
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
-    feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action)
+    feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action, config.previous_target)
     inputs = tuple(feeds)
-    _export(policy, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
-            POLICY_OUTPUTS, {name: {0: "batch"} for name in inputs + POLICY_OUTPUTS})
+    graph, outputs = (_WithTarget(policy).eval(), POLICY_OUTPUTS + (TARGET,)) if config.previous_target else (policy, POLICY_OUTPUTS)
+    _export(graph, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
+            outputs, {name: {0: "batch"} for name in inputs + outputs})
     ids = rng.integers(1000, 2000, (2, tokens)).astype(np.int64)
     text_feeds = {"input_ids": ids, "attention_mask": feeds["attention_mask"]}
     _export(text_encoder, tuple(torch.from_numpy(v) for v in text_feeds.values()), paths["text"], TEXT_INPUTS,
             TEXT_OUTPUTS, {name: {0: "batch"} for name in TEXT_INPUTS + TEXT_OUTPUTS})
     tokenizer.save(str(paths["tokenizer"]))
-    parity = {"policy": _parity(policy, paths["policy"], feeds), "text": _parity(text_encoder, paths["text"], text_feeds)}
+    parity = {"policy": _parity(graph, paths["policy"], feeds), "text": _parity(text_encoder, paths["text"], text_feeds)}
     if not all(np.isfinite(v) and v <= tolerance for v in parity.values()):  # NaN never passes
         raise ExportError(f"ONNX and PyTorch disagree: max |difference| {parity} > {tolerance:g}")
     quantized = None
@@ -141,7 +162,7 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
         quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, rng)
     card = {
         "format": "ocelot-vla-onnx/1", "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "opset": OPSET,
-        "policy": {"inputs": list(inputs), "outputs": list(POLICY_OUTPUTS), "frame_size": 224,
+        "policy": {"inputs": list(inputs), "outputs": list(outputs), "frame_size": 224,
                    "max_velocity": config.max_velocity},
         "text": {"inputs": list(TEXT_INPUTS), "outputs": list(TEXT_OUTPUTS), "max_tokens": tokens,
                  "feature_dim": text_dim, "backend": config.text.backend},

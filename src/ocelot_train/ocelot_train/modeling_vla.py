@@ -4,11 +4,18 @@
     command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
     N fusion layers: visual tokens query the text tokens (padding masked)
     per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
-    MLP head (+ the previous command, if configured) -> tanh * max_velocity -> (pan_vel, tilt_vel)
+    MLP head (+ the previous command, + the target's motion since the previous frame, if configured)
+        -> tanh * max_velocity -> (pan_vel, tilt_vel)
 
 The read-out is a spatial soft-argmax whose weights depend on the command, so
 "the person on the left" can move the attention to another face. No Python
 control flow depends on tensor values, so the graph exports to ONNX as is.
+
+With `previous_target`, the read-out position on the previous frame (the policy's
+own estimate, fed back at run time) is an input: its difference to the current one
+is how far the target moved in the image, which with the previous command gives the
+target's angular rate. NaN means "no previous frame" (an episode's first) and reads
+as no motion, inside the graph.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from ocelot_train.configuration_vla import VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
+MOTION_SCALE = 10.0  # read-out positions span [-1, 1]; a face moves ~0.05 of that per frame
 
 
 class CrossAttention(nn.Module):
@@ -75,7 +83,7 @@ class VLAPolicy(nn.Module):
         self.fusion = nn.ModuleList(FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers))
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(d + 2 + 2 * config.previous_action, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
+        self.head = nn.Sequential(nn.Linear(d + 2 + 2 * config.previous_action + 2 * config.previous_target, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
                                   nn.Linear(config.head_hidden, config.head_hidden), nn.GELU(),
                                   nn.Linear(config.head_hidden, 2))
 
@@ -86,26 +94,59 @@ class VLAPolicy(nn.Module):
         return self
 
     def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
-                previous_action: torch.Tensor | None = None) -> torch.Tensor:
-        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action)
+                previous_action: torch.Tensor | None = None,
+                previous_target: torch.Tensor | None = None) -> torch.Tensor:
+        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action,
+                                       previous_target)[0]
 
-    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
-                           previous_action: torch.Tensor | None = None) -> torch.Tensor:
-        """The part after the vision encoder (training on cached frozen features starts here)."""
+    def target(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """The read-out position (B, 2) in [-1, 1]: where the policy places the commanded face."""
+        return self.read_out(self.vision(frames), text_features, text_mask)[1]
+
+    def read_out(self, tokens: torch.Tensor, text_features: torch.Tensor,
+                 text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2))."""
         visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
         for layer in self.fusion:
             visual = layer(visual, text, text_mask)
         visual = self.norm(visual)
         weights = torch.softmax(self.score(visual).squeeze(-1), dim=1)  # (B, T): where the target is
-        xy = weights @ self.grid_xy                                    # (B, 2) in [-1, 1]
-        pooled = (weights.unsqueeze(-1) * visual).sum(dim=1)
+        return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy
+
+    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
+                           previous_action: torch.Tensor | None = None,
+                           previous_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The part after the vision encoder (training on cached frozen features starts here):
+        (actions (B, 2), target position (B, 2))."""
+        pooled, xy = self.read_out(tokens, text_features, text_mask)
         features = [pooled, xy]
         if self.config.previous_action:
             if previous_action is None:
                 previous_action = xy.new_zeros(xy.shape)
             features.append(previous_action.to(xy.dtype) / self.config.max_velocity)
-        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity
+        if self.config.previous_target:
+            here = xy.detach()
+            if previous_target is None:
+                previous_target = here
+            previous_target = previous_target.to(xy.dtype)
+            features.append((here - torch.where(torch.isnan(previous_target), here, previous_target)) * MOTION_SCALE)
+        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity, xy
+
+    def load_state_dict_widening_head(self, state: dict) -> list[str]:
+        """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
+        the head's first layer gets zero weights for the new inputs, so the model starts out as the
+        checkpoint's. Returns the names of the widened weights; other mismatches raise as usual."""
+        own, widened = self.state_dict(), []
+        state = dict(state)
+        for name, value in state.items():
+            mine = own.get(name)
+            if (name.startswith("head.") and mine is not None and value.ndim == 2 and mine.ndim == 2
+                    and value.shape[0] == mine.shape[0] and value.shape[1] < mine.shape[1]):
+                state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
+                widened.append(name)
+        self.load_state_dict(state)
+        return widened
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

@@ -14,7 +14,7 @@ from ocelot_common.model_files import model_files, sha256_of
 
 
 def export_tiny_model(root: Path, head_bias: tuple[float, float] = (0.6, -0.3), zero_head: bool = False,
-                      previous_action: bool = False) -> Path:
+                      previous_action: bool = False, previous_target: bool = False) -> Path:
     """root/model/model.onnx (+ text graph, tokenizer, card). `head_bias` makes the policy clearly move;
     `zero_head` zeroes the action head's weights and biases (a broken model: always zero velocity)."""
     import torch
@@ -33,11 +33,14 @@ def export_tiny_model(root: Path, head_bias: tuple[float, float] = (0.6, -0.3), 
         shutil.copy(minilm_dir() / name, text_dir / name)
     config = load_run_config(None, [f"model.text.pretrained={text_dir}", "model.d_model=32", "model.n_heads=2",
                                     "model.n_fusion_layers=1", "model.vision.cnn_channels=[8,8,8]",
-                                    f"model.previous_action={str(previous_action).lower()}"])
+                                    f"model.previous_action={str(previous_action).lower()}",
+                                    f"model.previous_target={str(previous_target).lower()}"])
     torch.manual_seed(0)
     policy = VLAPolicy(config.model, text_dim=32)
     with torch.no_grad():
         policy.head[-1].bias.copy_(torch.tensor(head_bias))
+        if previous_target:  # the target's motion (the last head inputs) visibly moves the actions
+            policy.head[0].weight[:, -2:].mul_(50.0)
         if zero_head:
             for parameter in policy.head.parameters():
                 parameter.zero_()

@@ -50,6 +50,10 @@ def verify_episode_files(dataset: FrameDataset) -> None:
                                f"({summary['n_frames']}, 224, 224, 3)")
 
 
+def _inner(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
 def lr_lambda(warmup: int, total: int):
     def factor(step: int) -> float:
         if step < warmup:
@@ -67,8 +71,10 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", "0"))
         torch.manual_seed(config.train.seed)
         # everything that can fail on bad input happens here, before the first step
-        self.train_frames = FrameDataset(self.dataset_dir, "train", augment=config.train.augment, seed=config.train.seed)
-        self.val_frames = FrameDataset(self.dataset_dir, "val")
+        previous_frame = config.model.previous_target
+        self.train_frames = FrameDataset(self.dataset_dir, "train", augment=config.train.augment, seed=config.train.seed,
+                                         previous_frame=previous_frame)
+        self.val_frames = FrameDataset(self.dataset_dir, "val", previous_frame=previous_frame)
         for split in (self.train_frames, self.val_frames):
             verify_episode_files(split)
         self.fingerprint = dataset_fingerprint(self.dataset_dir)
@@ -88,11 +94,14 @@ class Trainer:
     def _load_initial_weights(self, path: str) -> None:
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-            self.policy.load_state_dict(checkpoint["state_dict"])
+            widened = self.policy.load_state_dict_widening_head(checkpoint["state_dict"])
         except (OSError, KeyError, RuntimeError, EOFError) as exc:
             first = str(exc).splitlines()[0][:300]
             raise ConfigError(f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
-                               "checkpoint of `ocelot train` with the same model config") from None
+                               "checkpoint of `ocelot train` with the same model config (or one with fewer "
+                               "head inputs: previous_action / previous_target off)") from None
+        if widened and self.progress:
+            print(f"init_checkpoint {path}: the new head inputs start at zero weight ({', '.join(widened)})")
 
     def _sample_sets(self):
         if self.config.model.vision.trainable:
@@ -112,10 +121,25 @@ class Trainer:
     def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor, train: bool = False) -> torch.Tensor:
         text, mask = self.text_features[rows], self.text_mask[rows]
         previous = self._previous_action(batch["previous_action"], train) if self.config.model.previous_action else None
+        target = self._previous_target(model, batch, text, mask, train) if self.config.model.previous_target else None
         if "tokens" in batch:
-            inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-            return inner.from_visual_tokens(batch["tokens"], text, mask, previous)
-        return model(batch["frame"], text, mask, previous)
+            return _inner(model).from_visual_tokens(batch["tokens"], text, mask, previous, target)[0]
+        return model(batch["frame"], text, mask, previous, target)
+
+    def _previous_target(self, model: nn.Module, batch: dict, text: torch.Tensor, mask: torch.Tensor,
+                         train: bool) -> torch.Tensor:
+        """The policy's own estimate on the frame before, as the node feeds it back (no gradient: at run
+        time it is an input); NaN ("no previous frame") on first frames and, in training, a share of the rest."""
+        inner = _inner(model)
+        with torch.no_grad():
+            if "previous_tokens" in batch:
+                target = inner.read_out(batch["previous_tokens"], text, mask)[1]
+            else:
+                target = inner.target(batch["previous_frame"], text, mask)
+        missing = ~batch["has_previous"].bool()
+        if train:
+            missing |= torch.rand(len(missing)) < self.config.train.previous_target_dropout
+        return torch.where(missing[:, None], torch.full_like(target, float("nan")), target)
 
     def _previous_action(self, previous: torch.Tensor, train: bool) -> torch.Tensor:
         """In training, some previous commands are zeroed and the rest made noisy: in closed loop the

@@ -70,6 +70,19 @@ def test_previous_action_is_the_frame_before_and_zero_at_the_start(tiny_dataset)
     np.testing.assert_array_equal(second["previous_action"], first["action"])
 
 
+def test_previous_frame_is_the_frame_before_augmented_alike_and_itself_at_the_start(tiny_dataset):
+    plain = FrameDataset(tiny_dataset, "train")
+    data = FrameDataset(tiny_dataset, "train", previous_frame=True)
+    first, second = data[0], data[1]
+    assert not first["has_previous"] and second["has_previous"] and "previous_frame" not in plain[0]
+    np.testing.assert_array_equal(first["previous_frame"], first["frame"])
+    np.testing.assert_array_equal(second["previous_frame"], plain.frame_input(0))
+    augmented = FrameDataset(tiny_dataset, "train", augment=True, previous_frame=True)[0]
+    # the same photometric draw on both frames (frame 0 is its own previous frame here)
+    np.testing.assert_array_equal(augmented["previous_frame"], augmented["frame"])
+    assert not np.array_equal(augmented["frame"], first["frame"])
+
+
 def test_acquisition_frames_are_weighted_up(tiny_dataset):
     data = FrameDataset(tiny_dataset, "train")
     weights = data.sample_weights(5.0, frames=3, min_px=30.0)

@@ -97,3 +97,33 @@ def test_previous_action_is_an_input_only_when_configured():
     torch.testing.assert_close(with_previous(frames, text, mask), with_previous(frames, text, mask, torch.zeros(2, 2)))
     plain = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
     assert plain.head[0].in_features == with_previous.head[0].in_features - 2
+
+
+def test_previous_target_reads_as_the_targets_motion_and_nan_as_none():
+    frames, text, mask = batch()
+    torch.manual_seed(0)
+    policy = VLAPolicy(VLAConfig(previous_action=True, previous_target=True), 384, pretrained_weights=False).eval()
+    previous_action = torch.zeros(2, 2)
+    with torch.no_grad():
+        here = policy.target(frames, text, mask)
+        no_motion = policy(frames, text, mask, previous_action, here)
+        torch.testing.assert_close(policy(frames, text, mask, previous_action, torch.full((2, 2), float("nan"))),
+                                   no_motion)
+        torch.testing.assert_close(policy(frames, text, mask, previous_action), no_motion)
+        moved = policy(frames, text, mask, previous_action, here + torch.tensor([0.1, 0.0]))
+    assert here.shape == (2, 2) and here.abs().max() <= 1.0
+    assert not torch.allclose(moved, no_motion)
+
+
+def test_a_checkpoint_without_the_new_head_inputs_starts_the_wider_model_unchanged():
+    frames, text, mask = batch()
+    torch.manual_seed(0)
+    narrow = VLAPolicy(VLAConfig(previous_action=True), 384, pretrained_weights=False).eval()
+    wide = VLAPolicy(VLAConfig(previous_action=True, previous_target=True), 384, pretrained_weights=False).eval()
+    assert wide.load_state_dict_widening_head(narrow.state_dict()) == ["head.0.weight"]
+    previous = torch.tensor([[0.3, -0.2], [0.0, 0.1]])
+    with torch.no_grad():
+        moved_target = wide.target(frames, text, mask) + 0.2
+        torch.testing.assert_close(wide(frames, text, mask, previous, moved_target), narrow(frames, text, mask, previous))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        narrow.load_state_dict_widening_head(wide.state_dict())  # dropping inputs is not a warm start

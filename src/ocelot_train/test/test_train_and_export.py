@@ -120,6 +120,37 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
     ort.InferenceSession(str(text))  # loads and runs in onnxruntime as shipped
 
 
+def test_previous_target_model_warm_starts_from_a_previous_action_one_and_exports(tiny_dataset, tmp_path):
+    import onnxruntime as ort
+
+    base = Trainer(tiny_dataset, tmp_path / "base", load_run_config(None, [*QUICK, "train.epochs=1",
+                                                                            "model.previous_action=true"]),
+                   progress=False).run()
+    config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true",
+                                    "model.previous_target=true", f"train.init_checkpoint={base.checkpoint}"])
+    tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
+    start = torch.load(base.checkpoint, weights_only=False)["state_dict"]["head.0.weight"]
+    widened = tuned.policy.head[0].weight.detach()
+    torch.testing.assert_close(widened[:, :start.shape[1]], start)
+    assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1]:].any()
+    result = tuned.run()
+    assert np.isfinite(result.best["val_mse"])
+    card = export_model(result.checkpoint, tmp_path / "model.onnx")
+    assert card["policy"]["inputs"][-2:] == ["previous_action", "previous_target"]
+    assert card["policy"]["outputs"] == ["actions", "target"] and card["parity_max_abs"]["policy"] <= 1e-5
+    # the graph reads NaN as "no previous estimate": the same actions as the frame's own estimate
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    data = FrameDataset(tiny_dataset, "val")
+    features, mask = encode_commands(tuned.text_encoder, tuned.tokenizer, [data.index.commands[0]],
+                                     config.model.text.max_tokens)
+    feeds = {"frames": data.frame_input(0)[None], "text_features": features.numpy(), "attention_mask": mask.numpy(),
+             "previous_action": np.zeros((1, 2), np.float32), "previous_target": np.full((1, 2), np.nan, np.float32)}
+    actions, target = session.run(None, feeds)
+    again = session.run(None, {**feeds, "previous_target": target})[0]
+    np.testing.assert_allclose(again, actions, atol=1e-6)
+    assert np.isfinite(actions).all()
+
+
 def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(trained, tiny_dataset, tmp_path):
     from ocelot_train.configuration_vla import ConfigError
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ocelot_common.model_files import (
-    POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of)
+    POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files,
+    sha256_of)
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
@@ -67,9 +68,13 @@ def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[s
     except Exception as exc:  # onnxruntime raises its own types for files that are not ONNX
         raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-    if got_in not in (list(inputs), list(inputs + optional)) or got_out != list(outputs):
-        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} -> "
-                              f"{list(outputs)} (a graph written by `ocelot export`)")
+    extra_in = got_in[len(inputs):]
+    # the optional inputs, those present in their order; a target estimate goes in and out together
+    known = (got_in[:len(inputs)] == list(inputs) and extra_in == [name for name in optional if name in extra_in])
+    expected_out = list(outputs) + ([TARGET] if PREVIOUS_TARGET in extra_in else [])
+    if not known or got_out != expected_out:
+        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} "
+                              f"(+ optional {list(optional)}) -> {list(outputs)} (a graph written by `ocelot export`)")
     return session
 
 
@@ -81,8 +86,11 @@ class OnnxPolicy:
             _check_sha256(files["policy"], expected_sha256)
         if expected_text_sha256:
             _check_sha256(files["text"], expected_text_sha256)
-        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION,))
-        self.uses_previous_action = len(self.policy.get_inputs()) == len(POLICY_INPUTS) + 1
+        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS,
+                               (PREVIOUS_ACTION, PREVIOUS_TARGET))
+        names = {i.name for i in self.policy.get_inputs()}
+        self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
+        self._previous_target = np.full((1, 2), np.nan, np.float32)
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
             raise PolicyLoadError(f"{files['tokenizer']} does not exist; it is written by `ocelot export`")
@@ -101,9 +109,22 @@ class OnnxPolicy:
         ids, mask = tokenize(self.tokenizer, [text], self.max_tokens)
         self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         self._mask, self.command = mask, text
+        self.reset_context()  # the estimate was of the face the old command named
 
-    def _feeds(self, frames: np.ndarray, previous_actions) -> dict[str, np.ndarray]:
-        """Policy-graph inputs for model-input frames (N, 3, 224, 224) and the commands sent before them."""
+    @property
+    def last_target(self) -> np.ndarray | None:
+        """Where the policy placed the commanded face on the last frame ((x, y) in [-1, 1]); None after a
+        reset or for models that do not estimate it."""
+        target = self._previous_target[0]
+        return None if np.isnan(target).any() else target.copy()
+
+    def reset_context(self) -> None:
+        """Forget the target estimate fed back between frames: the next frame starts an episode."""
+        self._previous_target = np.full((1, 2), np.nan, np.float32)
+
+    def _feeds(self, frames: np.ndarray, previous_actions, previous_targets=None) -> dict[str, np.ndarray]:
+        """Policy-graph inputs for model-input frames (N, 3, 224, 224), the commands sent before them and
+        (models that take it) the target estimates on the frames before them (None: none, NaN)."""
         if self._text_features is None:
             raise RuntimeError("set_command() first")
         n = len(frames)
@@ -111,6 +132,9 @@ class OnnxPolicy:
                  "attention_mask": np.repeat(self._mask, n, 0)}
         if self.uses_previous_action:
             feeds[PREVIOUS_ACTION] = np.asarray(previous_actions, np.float32).reshape(n, 2)
+        if self.uses_previous_target:
+            feeds[PREVIOUS_TARGET] = (np.full((n, 2), np.nan, np.float32) if previous_targets is None
+                                      else np.asarray(previous_targets, np.float32).reshape(n, 2))
         return feeds
 
     def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
@@ -118,12 +142,23 @@ class OnnxPolicy:
         `previous_actions` (N, 2): the command sent for the frame before each (zero if None), for models
         that take it."""
         previous = np.zeros((len(frames), 2)) if previous_actions is None else previous_actions
-        return self.policy.run(None, self._feeds(frames_to_input(frames), previous))[0]
+        inputs = frames_to_input(frames)
+        if not self.uses_previous_target:
+            return self.policy.run(None, self._feeds(inputs, previous))[0]
+        # consecutive frames of one episode: each gets the estimate of the one before (the first: none)
+        targets = self.policy.run(None, self._feeds(inputs, previous))[1]  # estimates need no previous one
+        before = np.concatenate([np.full((1, 2), np.nan, np.float32), targets[:-1]])
+        return self.policy.run(None, self._feeds(inputs, previous, before))[0]
 
     def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
         """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
-        `previous_action` (the command sent for the frame before) is used by models that take it."""
-        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action)
+        `previous_action` (the command sent for the frame before) is used by models that take it; models
+        that take their previous target estimate get the one this object kept from the last call
+        (`reset_context` between episodes)."""
+        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action, self._previous_target)
         start = time.perf_counter()
-        actions = self.policy.run(None, feeds)[0]
-        return actions[0].astype(np.float64), (time.perf_counter() - start) * 1e3
+        outputs = self.policy.run(None, feeds)
+        elapsed = (time.perf_counter() - start) * 1e3
+        if self.uses_previous_target:
+            self._previous_target = outputs[1]
+        return outputs[0][0].astype(np.float64), elapsed

@@ -5,9 +5,9 @@
   per-frame graph alone. FAILURE (logged, node alive and unconfigured) on any problem.
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
-- per frame: shared preprocessing, inference (models that take it also get the command sent for the
-  frame before), NaN/inf guard, clip, acceleration limit, smoothing. A camera clock that jumps back
-  (a restarted camera or simulator episode) starts from rest.
+- per frame: shared preprocessing, inference (models that take them also get the command sent for the
+  frame before and their own target estimate on it), NaN/inf guard, clip, acceleration limit, smoothing.
+  A camera clock that jumps back (a restarted camera or simulator episode) starts from rest.
 - command_topic (ocelot_msgs/Command, optional): each message's command replaces the current one
   (the sim publishes each episode's command on /command; evaluation follows it).
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
@@ -97,7 +97,7 @@ class VLANode(ManagedNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """inactive -> active: images are answered from now on; the watchdog starts counting."""
-        self.shaper.reset()
+        self._start_from_rest()
         self.watchdog.image(time.monotonic())  # a camera that never sends counts as stale too
         self._last_stamp = None
         return super().on_activate(state)
@@ -147,7 +147,7 @@ class VLANode(ManagedNode):
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         if self._last_stamp is not None and stamp < self._last_stamp:
-            self.shaper.reset()
+            self._start_from_rest()
         dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot
         self._last_stamp = stamp
         raw, inference_ms = self.policy.act(rgb, self.shaper.last)
@@ -171,9 +171,15 @@ class VLANode(ManagedNode):
             answer.header.stamp = stamp
             self._pubs["answer"].publish(answer)
 
-    def _publish_zero(self) -> None:
+    def _start_from_rest(self) -> None:
+        """Forget the previous command and target estimate: the next frame is answered as an episode's first."""
         if self.shaper is not None:
             self.shaper.reset()
+        if self.policy is not None:
+            self.policy.reset_context()
+
+    def _publish_zero(self) -> None:
+        self._start_from_rest()
         if self._pubs:
             self._publish(0.0, 0.0)
 

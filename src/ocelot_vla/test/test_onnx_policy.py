@@ -39,6 +39,38 @@ def test_same_preprocessing_as_collection_and_training(tiny_model, monkeypatch):
     assert collector.to_policy_frame is to_policy_frame and dataset.frames_to_input is frames_to_input
 
 
+def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_path):
+    from ocelot_train.testing import export_tiny_model
+
+    policy = OnnxPolicy(export_tiny_model(tmp_path, previous_target=True))
+    assert policy.uses_previous_target and not policy.uses_previous_action
+    policy.set_command("track the face")
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 255, (4, 224, 224, 3), dtype=np.uint8)
+    frames[1, 40:90, 20:70] = 255  # something bright moves in
+    frames[2, 40:90, 150:200] = 255
+    sequential, targets = [], []
+    for frame in frames:
+        sequential.append(policy.act(frame)[0])
+        targets.append(policy.last_target)
+    assert all(t is not None and np.all(np.abs(t) <= 1) for t in targets) and not np.allclose(targets[1], targets[2])
+    policy.reset_context()
+    assert policy.last_target is None
+    fresh = policy.act(frames[3])[0]
+    assert not np.allclose(fresh, sequential[3], atol=1e-5)  # the estimate kept from frame 2 moved the action
+    policy.reset_context()
+    np.testing.assert_allclose(policy.act(frames[0])[0], sequential[0], atol=1e-6)
+    np.testing.assert_allclose(policy.act(frames[0])[0], sequential[0], atol=1e-6)  # the same frame: no motion
+    # offline (a whole episode at once) answers as the node does frame by frame
+    np.testing.assert_allclose(policy.act_on_frames(frames), np.stack(sequential), atol=1e-5)
+    policy.act(frames[2])
+    policy.set_command("follow the person on the left")  # a new command starts over too
+    assert policy.last_target is None
+    changed = policy.act(frames[3])[0]
+    policy.reset_context()
+    np.testing.assert_allclose(policy.act(frames[3])[0], changed, atol=1e-6)
+
+
 def test_command_changes_the_output(tiny_model):
     policy = OnnxPolicy(tiny_model)
     image = np.full((480, 640, 3), 90, np.uint8)

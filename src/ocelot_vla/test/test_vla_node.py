@@ -202,13 +202,13 @@ def test_only_a_model_whose_eval_report_passes_is_configured(tiny_model, tmp_pat
         node.close()
 
 
-def test_follows_the_command_topic_and_feeds_back_its_previous_command(tmp_path):
+def test_follows_the_command_topic_and_feeds_back_its_previous_command_and_target(tmp_path):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
     from ocelot_msgs.msg import Command
     from ocelot_train.testing import export_tiny_model
 
-    model = export_tiny_model(tmp_path, head_bias=(0.2, 0.1), previous_action=True)
+    model = export_tiny_model(tmp_path, head_bias=(0.2, 0.1), previous_action=True, previous_target=True)
     node = VLAUnderTest(model, command_topic="/command")
     try:
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
@@ -227,7 +227,8 @@ def test_follows_the_command_topic_and_feeds_back_its_previous_command(tmp_path)
 
         first, second = step(0.0), step(0.1)
         assert second.raw_pan_vel != first.raw_pan_vel  # same image, but now with a previous command
-        restarted = step(0.0)  # the camera clock jumped back: the policy starts from rest again
+        step(0.2, seed=1)  # another image: another target estimate to feed back
+        restarted = step(0.0)  # the camera clock jumped back: no previous command or estimate any more
         assert restarted.raw_pan_vel == pytest.approx(first.raw_pan_vel, abs=1e-6)
 
         commands.publish(Command(label_key="multi_left", command="follow the person on the left"))

@@ -1,4 +1,5 @@
-"""Assemble an episode from the sim's streams: image, applied command and ground truth, paired by frame.
+"""Assemble an episode from the sim's streams: image, command (the label) and ground truth, paired by
+frame, and, where the label is not the applied command (DAgger), the applied one too.
 
 ROS-free. Messages are keyed by frame index (stamp / camera period). After a
 reset the sim's clock restarts at 0, so each stream is ignored until it shows
@@ -14,6 +15,7 @@ import numpy as np
 from ocelot_collect.episode_io import Episode
 
 STREAMS = ("image", "command", "truth")
+APPLIED = "applied"
 
 
 @dataclass
@@ -23,17 +25,18 @@ class EpisodeAssembler:
     period: float = 0.1
     index: int = -1
     info: dict = field(default_factory=dict)
+    record_applied: bool = False
 
     def __post_init__(self) -> None:
         if self.warmup_frames < 0 or self.episode_frames <= 0:
             raise ValueError("warmup_frames must be >= 0 and episode_frames > 0")
-        self._parts: dict[str, dict[int, object]] = {s: {} for s in STREAMS}
-        self._synced = dict.fromkeys(STREAMS, False)
+        self.streams = STREAMS + ((APPLIED,) if self.record_applied else ())
+        self.start(self.index, self.info)
 
     def start(self, index: int, info: dict) -> None:
         self.index, self.info = index, info
-        self._parts = {s: {} for s in STREAMS}
-        self._synced = dict.fromkeys(STREAMS, False)
+        self._parts: dict[str, dict[int, object]] = {s: {} for s in self.streams}
+        self._synced = dict.fromkeys(self.streams, False)
 
     @property
     def frames_wanted(self) -> range:
@@ -41,6 +44,8 @@ class EpisodeAssembler:
 
     def add(self, stream: str, stamp: float, value) -> None:
         frame = int(round(stamp / self.period))
+        if stream not in self._synced:
+            return
         if frame == 0:
             self._synced[stream] = True
         if self._synced[stream] and frame in self.frames_wanted:
@@ -48,15 +53,15 @@ class EpisodeAssembler:
 
     @property
     def recorded(self) -> int:
-        """Frames for which all three streams have arrived."""
-        return sum(all(f in self._parts[s] for s in STREAMS) for f in self.frames_wanted)
+        """Frames for which every stream has arrived."""
+        return sum(all(f in self._parts[s] for s in self.streams) for f in self.frames_wanted)
 
     def first_gap(self) -> str:
         """The first frame still incomplete and what it lacks (for the skip warning)."""
         for f in self.frames_wanted:
-            lacking = [s for s in STREAMS if f not in self._parts[s]]
+            lacking = [s for s in self.streams if f not in self._parts[s]]
             if lacking:
-                unsynced = [s for s in STREAMS if not self._synced[s]]
+                unsynced = [s for s in self.streams if not self._synced[s]]
                 return f"frame {f} lacks {', '.join(lacking)}" + (f"; never saw frame 0 on {unsynced}" if unsynced else "")
         return "none"
 
@@ -76,4 +81,5 @@ class EpisodeAssembler:
             perturbed=np.array([truth[f][1] for f in frames], bool),
             sim_time=np.array([f * self.period for f in frames]),
             cmd=str(self.info.get("command", "")), label_key=str(self.info.get("label_key", "")),
-            metadata=dict(self.info))
+            metadata=dict(self.info),
+            applied=np.array([self._parts[APPLIED][f] for f in frames], np.float32) if self.record_applied else None)

@@ -2,7 +2,8 @@
 
 The label of each frame is the command on command_topic stamped with that frame: what the sim applied
 (/cmd_vel_applied, the oracle in control), or the oracle's answer while a policy steers (DAgger: the
-collect_dagger graph). Driven by the camera, as seed 002 §7B: for each episode index in
+collect_dagger graph; the applied command is then recorded beside the label, as what the policy's
+previous-command input saw). Driven by the camera, as seed 002 §7B: for each episode index in
 [base_ep, base_ep + n_episodes) that has no file yet, it calls /sim/reset
 (seed = base_seed + i), lets `warmup_frames` pass, records `episode_frames`
 frames, and writes the episode in a separate writer process while the next one
@@ -40,10 +41,11 @@ from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
+APPLIED_TOPIC = "/cmd_vel_applied"
 PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
               "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
               "compression_level": 1, "settings_json": "{}",
-              "command_topic": "/cmd_vel_applied"}
+              "command_topic": APPLIED_TOPIC}
 
 
 def stamp_seconds(stamp) -> float:
@@ -73,7 +75,8 @@ class CollectorNode(ManagedNode):
             self.base_seed, self.base_ep, n = int(p("base_seed")), int(p("base_ep")), int(p("n_episodes"))
             if n <= 0 or self.base_seed < 0 or self.base_ep < 0:
                 raise ValueError("n_episodes must be > 0, base_seed and base_ep >= 0")
-            self.assembler = EpisodeAssembler(int(p("warmup_frames")), int(p("episode_frames")))
+            self.assembler = EpisodeAssembler(int(p("warmup_frames")), int(p("episode_frames")),
+                                              record_applied=p("command_topic") != APPLIED_TOPIC)
             self.settings = json.loads(p("settings_json"))
             self.output.mkdir(parents=True, exist_ok=True)
         except (ValueError, OSError) as exc:
@@ -93,6 +96,8 @@ class CollectorNode(ManagedNode):
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
         self.own(self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE))
         self.own(self.create_subscription(TwistStamped, p("command_topic"), self._on_command, RELIABLE))
+        if self.assembler.record_applied:
+            self.own(self.create_subscription(TwistStamped, APPLIED_TOPIC, self._on_applied, RELIABLE))
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE))
         self.own(self.create_timer(0.2, self._on_timer))
         return TransitionCallbackReturn.SUCCESS
@@ -208,6 +213,9 @@ class CollectorNode(ManagedNode):
 
     def _on_command(self, msg: TwistStamped) -> None:
         self._feed("command", msg.header.stamp, (msg.twist.angular.z, msg.twist.angular.y))
+
+    def _on_applied(self, msg: TwistStamped) -> None:
+        self._feed("applied", msg.header.stamp, (msg.twist.angular.z, msg.twist.angular.y))
 
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
         if 0 <= msg.target_index < len(msg.faces):

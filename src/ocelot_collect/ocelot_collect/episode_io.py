@@ -7,6 +7,8 @@ Schema (seed 002 plus what training and checks use):
   gt_error_px  (N,) float32   ground-truth distance of the target from the image centre (640x480 px)
   perturbed    (N,) bool      a perturbation jump holds the target at this frame
   sim_time     (N,) float64   frame time in the episode (s)
+  applied      (N, 2) float32 optional: the command the sim applied for each frame (pan, tilt), recorded
+                              when the label is not it (DAgger: a policy steers, the oracle labels)
   cmd, label_key, metadata    scalar strings (metadata: JSON with the scenario and collection settings)
   attrs: schema_version, n_frames, episode_index, scenario_id
 """
@@ -40,6 +42,7 @@ class Episode:
     cmd: str
     label_key: str
     metadata: dict
+    applied: np.ndarray | None = None
 
     @property
     def scenario_id(self) -> str:
@@ -79,6 +82,8 @@ def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
         for name, dtype in (("pan_vel", np.float32), ("tilt_vel", np.float32), ("gt_error_px", np.float32),
                             ("perturbed", bool), ("sim_time", np.float64)):
             f.create_dataset(name, data=np.asarray(getattr(episode, name), dtype=dtype))
+        if episode.applied is not None:
+            f.create_dataset("applied", data=np.asarray(episode.applied, np.float32).reshape(n, 2))
         f["cmd"] = episode.cmd
         f["label_key"] = episode.label_key
         f["metadata"] = json.dumps(episode.metadata, sort_keys=True)
@@ -102,6 +107,8 @@ def read_summary(path: Path) -> dict:
             for name in ("pan_vel", "tilt_vel", "gt_error_px", "perturbed"):
                 if f[name].shape != (n,):
                     raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n},)")
+            if "applied" in f and f["applied"].shape != (n, 2):
+                raise EpisodeError(f"{path}: applied has shape {f['applied'].shape}, expected ({n}, 2)")
             return summary
     except EpisodeError:
         raise
@@ -119,7 +126,8 @@ def read_episode(path: Path, frames: bool = True) -> Episode:
                 frames=f["frames"][()] if frames else np.empty((0, 224, 224, 3), np.uint8),
                 pan_vel=f["pan_vel"][()], tilt_vel=f["tilt_vel"][()], gt_error_px=f["gt_error_px"][()],
                 perturbed=f["perturbed"][()], sim_time=f["sim_time"][()], cmd=f["cmd"][()].decode(),
-                label_key=f["label_key"][()].decode(), metadata=json.loads(f["metadata"][()]))
+                label_key=f["label_key"][()].decode(), metadata=json.loads(f["metadata"][()]),
+                applied=f["applied"][()] if "applied" in f else None)
     except (OSError, KeyError, ValueError) as exc:
         raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
 

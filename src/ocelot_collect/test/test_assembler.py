@@ -46,6 +46,23 @@ def test_a_missing_stream_keeps_the_frame_open():
     assert a.complete
 
 
+def test_with_record_applied_a_frame_waits_for_the_applied_command_too():
+    a = EpisodeAssembler(warmup_frames=0, episode_frames=2, record_applied=True)
+    a.start(0, {})
+    feed(a, [0, 1])
+    assert a.recorded == 0 and "lacks applied" in a.first_gap()
+    for f in (0, 1):
+        a.add("applied", f * 0.1, (0.5 + f, -0.25))
+    assert a.complete
+    ep = a.episode()
+    assert ep.applied.tolist() == [[0.5, -0.25], [1.5, -0.25]] and ep.pan_vel.tolist() == pytest.approx([0.0, 0.01])
+    plain = EpisodeAssembler(warmup_frames=0, episode_frames=1)
+    plain.start(0, {})
+    plain.add("applied", 0.0, (1.0, 1.0))  # not recorded: ignored
+    feed(plain, [0])
+    assert plain.complete and plain.episode().applied is None
+
+
 def test_bad_lengths():
     with pytest.raises(ValueError):
         EpisodeAssembler(warmup_frames=-1, episode_frames=3)

@@ -2,7 +2,8 @@
 
 Each test episode's frames run through the exported policy (onnxruntime, the
 VLA node's own loading code) with the episode's command; a model that takes the
-previous command gets the oracle's (teacher forcing), one that takes its previous
+previous command gets the one applied (the oracle's, or in DAgger episodes the
+policy's that was recorded beside the label), one that takes its previous
 target estimate gets its own on the frame before. Reports MSE on
 (pan_vel, tilt_vel) overall and per label, checks the offline gates
 (config/gates.yaml: overall_mse < 0.05, no label's MSE >= 0.2), writes
@@ -42,7 +43,8 @@ def evaluate(policy, dataset: Path, split: str) -> dict:
         except (EpisodeError, OSError) as exc:
             raise ValueError(f"{path}: {exc}; `ocelot check-dataset` lists the broken files") from None
         labels = np.stack([episode.pan_vel, episode.tilt_vel], 1).astype(np.float32)
-        previous = np.concatenate([np.zeros((1, 2), np.float32), labels[:-1]])
+        applied = labels if episode.applied is None else episode.applied.astype(np.float32)
+        previous = np.concatenate([np.zeros((1, 2), np.float32), applied[:-1]])
         policy.set_command(episode.cmd)
         error = ((policy.act_on_frames(episode.frames, previous) - labels) ** 2).mean(1)
         label = table.get(f"{ep:06d}", {}).get("label_key", episode.label_key)

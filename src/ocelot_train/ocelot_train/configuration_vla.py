@@ -116,6 +116,7 @@ class TrainConfig:
     num_workers: int = 0
     augment: bool = True
     max_train_samples: int = 0   # 0: all; else a seeded subset per epoch (quick runs)
+    max_val_samples: int = 0     # 0: all; else the same seeded subset of the val split every epoch
     experiment: str = "ocelot"
     tracking_uri: str = ""       # empty: sqlite:///<output>/../mlruns.db beside the run
     cache_dir: str = ""          # empty: <dataset>/feature_cache
@@ -138,8 +139,9 @@ class TrainConfig:
             raise ConfigError("train.epochs and train.batch_size must be >= 1")
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
             raise ConfigError("train.lr and train.grad_clip must be positive, train.weight_decay >= 0")
-        if self.num_workers < 0 or self.max_train_samples < 0 or self.warmup_steps < 0:
-            raise ConfigError("train.num_workers, train.max_train_samples and train.warmup_steps must be >= 0")
+        if min(self.num_workers, self.max_train_samples, self.max_val_samples, self.warmup_steps) < 0:
+            raise ConfigError("train.num_workers, train.max_train_samples, train.max_val_samples and "
+                              "train.warmup_steps must be >= 0")
         if self.acquisition_weight < 1.0 or self.acquisition_frames < 0:
             raise ConfigError("train.acquisition_weight must be >= 1 and train.acquisition_frames >= 0")
         if not 0.0 <= self.previous_action_dropout <= 1.0 or self.previous_action_noise < 0:

@@ -71,19 +71,22 @@ class EpisodeFrames:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._pid, self._files, self._actions = None, {}, {}
+        self._pid, self._files, self._actions, self._applied = None, {}, {}, {}
 
     def _file(self, episode: int):
         import h5py
 
         if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's handles
-            self._pid, self._files, self._actions = os.getpid(), {}, {}
+            self._pid, self._files, self._actions, self._applied = os.getpid(), {}, {}, {}
         handle = self._files.get(episode)
         if handle is None:
             path = episode_path(self.root, episode)
             try:
                 handle = self._files[episode] = h5py.File(path, "r")
                 self._actions[episode] = np.stack([handle["pan_vel"][()], handle["tilt_vel"][()]], 1).astype(np.float32)
+                # DAgger episodes record what was applied beside the label: that is what the policy sent
+                self._applied[episode] = (handle["applied"][()].astype(np.float32) if "applied" in handle
+                                          else self._actions[episode])
             except (OSError, KeyError) as exc:
                 raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the "
                                    "broken files") from None
@@ -103,6 +106,11 @@ class EpisodeFrames:
         self._file(episode)
         return self._actions[episode][index]
 
+    def applied(self, episode: int, index: int) -> np.ndarray:
+        """The command the sim applied for frame `index` (the label, unless the episode records otherwise)."""
+        self._file(episode)
+        return self._applied[episode][index]
+
 
 _NOISE = np.random.default_rng(7).normal(0, 1, 224 * 224 * 3 * 2).astype(np.float32)
 
@@ -121,7 +129,7 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 class FrameDataset:
     """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
-    (the command of the frame before; zero on an episode's first frame), "command": int, "label": int,
+    (the command applied for the frame before; zero on an episode's first frame), "command": int, "label": int,
     "has_previous": bool (not an episode's first frame)}; with `previous_frame`, also "previous_frame": the
     frame before (the frame itself on an episode's first), augmented as the frame is.
 
@@ -153,7 +161,7 @@ class FrameDataset:
     def targets(self, i: int) -> dict:
         """Everything of sample i but the frame: action, previous action, command and label indices."""
         slot, episode, t = self._locate(i)
-        previous = self._frames.action(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
+        previous = self._frames.applied(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
         return {"action": self._frames.action(episode, t), "previous_action": previous,
                 "command": self._command_of[slot], "label": self._label_of[slot], "has_previous": t > 0}
 

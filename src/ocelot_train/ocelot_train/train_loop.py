@@ -165,6 +165,9 @@ class Trainer:
             n = cfg.max_train_samples or len(dataset)
             sampler = RandomSampler(dataset, num_samples=min(n, len(dataset)),
                                     generator=torch.Generator().manual_seed(cfg.seed))
+        elif cfg.max_val_samples and cfg.max_val_samples < len(dataset):
+            rng = np.random.default_rng(cfg.seed)
+            sampler = sorted(rng.choice(len(dataset), cfg.max_val_samples, replace=False).tolist())
         else:
             sampler = None
         return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=False,

@@ -25,6 +25,8 @@ def test_yaml_numbers_and_overrides(tmp_path):
     (["trian.lr=1"], "unknown section"),
     (["model.vision.backend=dinov2"], "needs model.vision.pretrained"),
     (["train.lr"], "must look like"),
+    (["train.max_val_samples=-5"], "max_val_samples .*must be >= 0"),
+    (["train.previous_target_dropout=1.5"], "previous_target_dropout must be in"),
 ])
 def test_bad_configs_are_named(overrides, message):
     with pytest.raises(ConfigError, match=message):

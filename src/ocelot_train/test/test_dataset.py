@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ocelot_collect.episode_io import episode_path, read_episode
+from ocelot_collect.episode_io import episode_path, read_episode, write_episode
 from ocelot_common.preprocessing import MEAN, STD, frames_to_input
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
 from ocelot_train.train_loop import verify_episode_files
@@ -68,6 +68,20 @@ def test_previous_action_is_the_frame_before_and_zero_at_the_start(tiny_dataset)
     assert data.index.sample_frame[0] == 0 and data.index.sample_frame[1] == 1
     np.testing.assert_array_equal(first["previous_action"], np.zeros(2, np.float32))
     np.testing.assert_array_equal(second["previous_action"], first["action"])
+
+
+def test_previous_action_is_the_applied_command_where_an_episode_records_it(dataset_factory, tmp_path):
+    root = dataset_factory(tmp_path / "ds", n_episodes=4, frames=5)
+    data = FrameDataset(root, "train")
+    episode = int(data.index.episodes[0])
+    recorded = read_episode(episode_path(root, episode))
+    recorded.applied = np.stack([np.linspace(0.1, 0.5, 5), np.full(5, -0.2)], 1).astype(np.float32)
+    write_episode(root, recorded)
+    data = FrameDataset(root, "train")
+    second = data.targets(1)  # frame 1 of the split's first episode
+    np.testing.assert_allclose(second["previous_action"], recorded.applied[0])
+    np.testing.assert_allclose(second["action"], [recorded.pan_vel[1], recorded.tilt_vel[1]])  # the label stays
+    assert read_episode(episode_path(root, episode), frames=False).applied.shape == (5, 2)
 
 
 def test_previous_frame_is_the_frame_before_augmented_alike_and_itself_at_the_start(tiny_dataset):

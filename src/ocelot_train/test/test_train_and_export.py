@@ -126,13 +126,14 @@ def test_previous_target_model_warm_starts_from_a_previous_action_one_and_export
     base = Trainer(tiny_dataset, tmp_path / "base", load_run_config(None, [*QUICK, "train.epochs=1",
                                                                             "model.previous_action=true"]),
                    progress=False).run()
-    config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true",
+    config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true", "train.max_val_samples=7",
                                     "model.previous_target=true", f"train.init_checkpoint={base.checkpoint}"])
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
     start = torch.load(base.checkpoint, weights_only=False)["state_dict"]["head.0.weight"]
     widened = tuned.policy.head[0].weight.detach()
     torch.testing.assert_close(widened[:, :start.shape[1]], start)
     assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1]:].any()
+    assert len(list(tuned._loader(tuned.val_set, train=False).sampler)) == 7  # a fixed subset of the val split
     result = tuned.run()
     assert np.isfinite(result.best["val_mse"])
     card = export_model(result.checkpoint, tmp_path / "model.onnx")

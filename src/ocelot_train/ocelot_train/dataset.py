@@ -169,7 +169,7 @@ class FrameDataset:
         _, episode, t = self._locate(i)
         frames = [self._frames.frame(episode, t)]
         if self.previous_frame:
-            frames.append(self._frames.frame(episode, max(t - 1, 0)))
+            frames.append(self._frames.frame(episode, t - 1) if t > 0 else frames[0])
         if self.augment:
             if self._rng is None or self._rng[0] != os.getpid():  # each DataLoader worker draws its own stream
                 self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))

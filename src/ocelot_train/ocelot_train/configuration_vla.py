@@ -132,6 +132,9 @@ class TrainConfig:
     acquisition_weight: float = 1.0
     acquisition_frames: int = 10
     acquisition_min_px: float = 60.0
+    # per-label draw weights, e.g. {multi_attr: 3}: a label that is hard to ground (attribute commands)
+    # gets more of each epoch; labels not named keep 1. Multiplies with the acquisition weight.
+    label_weights: dict[str, float] = field(default_factory=dict)
     init_checkpoint: str = ""    # start from this checkpoint's weights (same model config), e.g. to fine-tune
 
     def __post_init__(self) -> None:
@@ -148,6 +151,13 @@ class TrainConfig:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
         if not 0.0 <= self.previous_target_dropout <= 1.0:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
+        if not isinstance(self.label_weights, dict):
+            raise ConfigError(f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; "
+                              f"got {self.label_weights!r}")
+        for label, weight in self.label_weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+                raise ConfigError(f"train.label_weights.{label} must be a positive number, got {weight!r}")
+        self.label_weights = {str(k): float(v) for k, v in self.label_weights.items()}
 
 
 @dataclass

@@ -184,13 +184,19 @@ class FrameDataset:
             sample["previous_frame"] = frames_to_input(frames[1])[0]
         return sample
 
-    def sample_weights(self, weight: float, frames: int, min_px: float) -> np.ndarray:
+    def sample_weights(self, weight: float, frames: int, min_px: float,
+                       label_weights: dict[str, float] | None = None) -> np.ndarray:
         """Per-sample draw weights: `weight` for the first `frames` frames of episodes whose target starts
-        at least `min_px` off-centre (an acquisition), 1 elsewhere."""
+        at least `min_px` off-centre (an acquisition), 1 elsewhere; times `label_weights[label]` where named."""
+        unknown = sorted(set(label_weights or {}) - set(self.label_table))
+        if unknown:
+            raise ValueError(f"label weights name {', '.join(unknown)}, which no episode of this split has; "
+                             f"its labels: {', '.join(self.label_table)}")
         # "not <": a target out of view on the first frame (NaN) starts off-centre too
         starts_off = np.array([not self._frames.first_error(int(ep)) < min_px for ep in self.index.episodes])
         acquiring = starts_off[self.index.sample_episode] & (self.index.sample_frame < frames)
-        return np.where(acquiring, weight, 1.0)
+        per_label = np.array([(label_weights or {}).get(name, 1.0) for name in self.label_table])
+        return np.where(acquiring, weight, 1.0) * per_label[self._label_of[self.index.sample_episode]]
 
     def frame_input(self, i: int) -> np.ndarray:
         """Sample i's frame as model input, never augmented (feature caching)."""

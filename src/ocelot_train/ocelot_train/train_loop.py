@@ -77,6 +77,10 @@ class Trainer:
         self.val_frames = FrameDataset(self.dataset_dir, "val", previous_frame=previous_frame)
         for split in (self.train_frames, self.val_frames):
             verify_episode_files(split)
+        unknown = sorted(set(config.train.label_weights) - set(self.train_frames.label_table))
+        if unknown:
+            raise ConfigError(f"train.label_weights names {', '.join(unknown)}, which no training episode has; "
+                              f"the training labels are {', '.join(self.train_frames.label_table)}")
         self.fingerprint = dataset_fingerprint(self.dataset_dir)
         self.text_encoder, self.tokenizer = build_text_encoder(config.model.text)
         self.policy = VLAPolicy(config.model, self.text_encoder.out_dim)
@@ -156,9 +160,9 @@ class Trainer:
         cfg = self.config.train
         if train and self.distributed:
             sampler = DistributedSampler(dataset, seed=cfg.seed)
-        elif train and cfg.acquisition_weight > 1.0:
+        elif train and (cfg.acquisition_weight > 1.0 or cfg.label_weights):
             weights = self.train_frames.sample_weights(cfg.acquisition_weight, cfg.acquisition_frames,
-                                                       cfg.acquisition_min_px)
+                                                       cfg.acquisition_min_px, cfg.label_weights)
             sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=cfg.max_train_samples or len(dataset),
                                             generator=torch.Generator().manual_seed(cfg.seed))
         elif train:

@@ -27,6 +27,8 @@ def test_yaml_numbers_and_overrides(tmp_path):
     (["train.lr"], "must look like"),
     (["train.max_val_samples=-5"], "max_val_samples .*must be >= 0"),
     (["train.previous_target_dropout=1.5"], "previous_target_dropout must be in"),
+    (["train.label_weights={multi_attr: 0}"], "label_weights.multi_attr must be a positive number"),
+    (["train.label_weights=3"], "label_weights must map labels to weights"),
 ])
 def test_bad_configs_are_named(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -40,3 +42,8 @@ def test_unreadable_config_file(tmp_path):
     bad.write_text("model: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_run_config(bad)
+
+
+def test_label_weights_from_an_override():
+    config = load_run_config(None, ["train.label_weights={multi_attr: 3, track: 0.5}"])
+    assert config.train.label_weights == {"multi_attr": 3.0, "track": 0.5}

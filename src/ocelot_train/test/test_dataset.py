@@ -106,3 +106,16 @@ def test_acquisition_frames_are_weighted_up(tiny_dataset):
         early = data.index.sample_frame[i] < 3
         assert weights[i] == (5.0 if early and firsts[ep] >= 30.0 else 1.0)
     assert (weights == 5.0).any() and (weights == 1.0).any()
+
+
+def test_label_weights_multiply_the_draw_weights_of_their_label(tiny_dataset):
+    data = FrameDataset(tiny_dataset, "train")
+    label = data.label_table[0]
+    plain = data.sample_weights(5.0, frames=3, min_px=30.0)
+    weights = data.sample_weights(5.0, frames=3, min_px=30.0, label_weights={label: 3.0})
+    named = np.array([data.label_table[data._label_of[slot]] == label for slot in data.index.sample_episode])
+    assert named.any() and (~named).any()
+    np.testing.assert_array_equal(weights[named], 3.0 * plain[named])
+    np.testing.assert_array_equal(weights[~named], plain[~named])
+    with pytest.raises(ValueError, match="no_such_label.*which no episode of this split has"):
+        data.sample_weights(1.0, frames=3, min_px=30.0, label_weights={"no_such_label": 2.0})

@@ -157,7 +157,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
 
     _, result = trained
     config = load_run_config(None, [*QUICK, "train.epochs=1", f"train.init_checkpoint={result.checkpoint}",
-                                    "train.acquisition_weight=4"])
+                                    "train.acquisition_weight=4", "train.label_weights={track: 2}"])
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
     start = torch.load(result.checkpoint, weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], v) for k, v in tuned.policy.state_dict().items())
@@ -165,3 +165,6 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     other = load_run_config(None, [*QUICK, "model.d_model=64", f"train.init_checkpoint={result.checkpoint}"])
     with pytest.raises(ConfigError, match="cannot start this model"):
         Trainer(tiny_dataset, tmp_path / "other", other, progress=False)
+    misspelt = load_run_config(None, [*QUICK, "train.label_weights={multi_atr: 3}"])
+    with pytest.raises(ConfigError, match="multi_atr, which no training episode has"):
+        Trainer(tiny_dataset, tmp_path / "misspelt", misspelt, progress=False)

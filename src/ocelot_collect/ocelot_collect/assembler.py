@@ -79,6 +79,7 @@ class EpisodeAssembler:
             tilt_vel=np.array([command[f][1] for f in frames], np.float32),
             gt_error_px=np.array([truth[f][0] for f in frames], np.float32),
             perturbed=np.array([truth[f][1] for f in frames], bool),
+            target_px=np.array([truth[f][2:4] for f in frames], np.float32),
             sim_time=np.array([f * self.period for f in frames]),
             cmd=str(self.info.get("command", "")), label_key=str(self.info.get("label_key", "")),
             metadata=dict(self.info),

@@ -220,8 +220,8 @@ class CollectorNode(ManagedNode):
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
         if 0 <= msg.target_index < len(msg.faces):
             face = msg.faces[msg.target_index]
-            error = math.hypot(face.pixel_u - 320.0, face.pixel_v - 240.0) if face.visible else math.nan
-            self._feed("truth", msg.header.stamp, (error, face.perturbed))
+            u, v = (face.pixel_u, face.pixel_v) if face.visible else (math.nan, math.nan)
+            self._feed("truth", msg.header.stamp, (math.hypot(u - 320.0, v - 240.0), face.perturbed, u, v))
 
     def _skip(self, why: str) -> None:
         ep = self.todo.pop(0)

@@ -9,6 +9,8 @@ Schema (seed 002 plus what training and checks use):
   sim_time     (N,) float64   frame time in the episode (s)
   applied      (N, 2) float32 optional: the command the sim applied for each frame (pan, tilt), recorded
                               when the label is not it (DAgger: a policy steers, the oracle labels)
+  target_px    (N, 2) float32 optional (schema 1.2): the commanded face's projected point (u right, v down,
+                              640x480 px); NaN while it is out of view
   cmd, label_key, metadata    scalar strings (metadata: JSON with the scenario and collection settings)
   attrs: schema_version, n_frames, episode_index, scenario_id
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 EPISODE_DIR = "episodes"
 TMP_SUFFIX = ".h5.tmp"
 
@@ -43,6 +45,7 @@ class Episode:
     label_key: str
     metadata: dict
     applied: np.ndarray | None = None
+    target_px: np.ndarray | None = None
 
     @property
     def scenario_id(self) -> str:
@@ -82,8 +85,9 @@ def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
         for name, dtype in (("pan_vel", np.float32), ("tilt_vel", np.float32), ("gt_error_px", np.float32),
                             ("perturbed", bool), ("sim_time", np.float64)):
             f.create_dataset(name, data=np.asarray(getattr(episode, name), dtype=dtype))
-        if episode.applied is not None:
-            f.create_dataset("applied", data=np.asarray(episode.applied, np.float32).reshape(n, 2))
+        for name in ("applied", "target_px"):
+            if getattr(episode, name) is not None:
+                f.create_dataset(name, data=np.asarray(getattr(episode, name), np.float32).reshape(n, 2))
         f["cmd"] = episode.cmd
         f["label_key"] = episode.label_key
         f["metadata"] = json.dumps(episode.metadata, sort_keys=True)
@@ -107,8 +111,9 @@ def read_summary(path: Path) -> dict:
             for name in ("pan_vel", "tilt_vel", "gt_error_px", "perturbed"):
                 if f[name].shape != (n,):
                     raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n},)")
-            if "applied" in f and f["applied"].shape != (n, 2):
-                raise EpisodeError(f"{path}: applied has shape {f['applied'].shape}, expected ({n}, 2)")
+            for name in ("applied", "target_px"):
+                if name in f and f[name].shape != (n, 2):
+                    raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n}, 2)")
             return summary
     except EpisodeError:
         raise
@@ -127,7 +132,8 @@ def read_episode(path: Path, frames: bool = True) -> Episode:
                 pan_vel=f["pan_vel"][()], tilt_vel=f["tilt_vel"][()], gt_error_px=f["gt_error_px"][()],
                 perturbed=f["perturbed"][()], sim_time=f["sim_time"][()], cmd=f["cmd"][()].decode(),
                 label_key=f["label_key"][()].decode(), metadata=json.loads(f["metadata"][()]),
-                applied=f["applied"][()] if "applied" in f else None)
+                applied=f["applied"][()] if "applied" in f else None,
+                target_px=f["target_px"][()] if "target_px" in f else None)
     except (OSError, KeyError, ValueError) as exc:
         raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
 

@@ -9,7 +9,7 @@ def feed(a, frames, streams=("image", "command", "truth"), offset=0):
         t = f * 0.1
         for s in streams:
             value = {"image": np.full((2, 2, 3), f + offset, np.uint8), "command": (0.01 * (f + offset), 0.0),
-                     "truth": (float(f), f % 2 == 0)}[s]
+                     "truth": (float(f), f % 2 == 0, 300.0 + f, 200.0 - f)}[s]
             a.add(s, t, value)
 
 
@@ -26,6 +26,7 @@ def test_pairs_streams_by_frame_after_warmup():
     assert ep.pan_vel.tolist() == pytest.approx([0.03, 0.04, 0.05, 0.06])
     assert ep.sim_time.tolist() == pytest.approx([0.3, 0.4, 0.5, 0.6])
     assert ep.perturbed.tolist() == [False, True, False, True]
+    np.testing.assert_array_equal(ep.target_px, [[303, 197], [304, 196], [305, 195], [306, 194]])
 
 
 def test_stale_messages_before_frame_zero_are_ignored():

@@ -43,6 +43,11 @@ def test_episodes_have_the_schema(collected):
         assert ep.pan_vel.dtype == np.float32 and ep.pan_vel.shape == (20,)
         assert np.isfinite(ep.pan_vel).all() and np.abs(ep.pan_vel).max() <= 1.0
         assert ep.perturbed.any()  # jumps every 6 frames
+        # the target's image point agrees with its recorded distance from the centre, NaN where out of view
+        assert ep.target_px.shape == (20, 2)
+        seen = np.isfinite(ep.gt_error_px)
+        assert seen.any() and (np.isfinite(ep.target_px).all(1) == seen).all()
+        np.testing.assert_allclose(np.hypot(*(ep.target_px[seen] - [320, 240]).T), ep.gt_error_px[seen], rtol=1e-4)
         assert ep.cmd and ep.cmd == ep.metadata["command"]
         assert len(np.unique(ep.frames.reshape(20, -1)[:, ::997], axis=0)) > 1  # frames change
         labels.append(ep.label_key)

@@ -39,6 +39,11 @@ def test_round_trip(tmp_path):
     assert np.array_equal(back.frames, original.frames) and back.frames.dtype == np.uint8
     assert np.allclose(back.pan_vel, original.pan_vel) and back.cmd == "command 3"
     assert back.metadata["scenario_id"] == "s3" and read_summary(path)["n_frames"] == 12
+    assert back.applied is None and back.target_px is None  # optional arrays stay absent
+    original.target_px = np.full((12, 2), np.nan, np.float32)
+    original.target_px[3:] = [320.5, 100.0]
+    back = read_episode(write_episode(tmp_path, original))
+    np.testing.assert_array_equal(back.target_px, original.target_px)
     import h5py
 
     with h5py.File(path) as f:

@@ -135,6 +135,9 @@ class TrainConfig:
     # per-label draw weights, e.g. {multi_attr: 3}: a label that is hard to ground (attribute commands)
     # gets more of each epoch; labels not named keep 1. Multiplies with the acquisition weight.
     label_weights: dict[str, float] = field(default_factory=dict)
+    # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
+    # of schema 1.2; frames without one add nothing). 0 = off.
+    target_loss_weight: float = 0.0
     init_checkpoint: str = ""    # start from this checkpoint's weights (same model config), e.g. to fine-tune
 
     def __post_init__(self) -> None:
@@ -151,6 +154,8 @@ class TrainConfig:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
         if not 0.0 <= self.previous_target_dropout <= 1.0:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
+        if self.target_loss_weight < 0:
+            raise ConfigError("train.target_loss_weight must be >= 0")
         if not isinstance(self.label_weights, dict):
             raise ConfigError(f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; "
                               f"got {self.label_weights!r}")

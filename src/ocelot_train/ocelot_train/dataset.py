@@ -19,6 +19,8 @@ from ocelot_collect.episode_io import episode_path
 from ocelot_common.preprocessing import frames_to_input
 from ocelot_common.text import normalise_command
 
+CAMERA_PX = np.array([640.0, 480.0], np.float32)  # the sim camera's image, in which episodes record points
+
 
 class DatasetError(ValueError):
     """A dataset that cannot be trained on; the message names the file or split and what to do."""
@@ -71,13 +73,13 @@ class EpisodeFrames:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._pid, self._files, self._actions, self._applied = None, {}, {}, {}
+        self._pid, self._files, self._actions, self._applied, self._targets = None, {}, {}, {}, {}
 
     def _file(self, episode: int):
         import h5py
 
         if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's handles
-            self._pid, self._files, self._actions, self._applied = os.getpid(), {}, {}, {}
+            self._pid, self._files, self._actions, self._applied, self._targets = os.getpid(), {}, {}, {}, {}
         handle = self._files.get(episode)
         if handle is None:
             path = episode_path(self.root, episode)
@@ -87,6 +89,8 @@ class EpisodeFrames:
                 # DAgger episodes record what was applied beside the label: that is what the policy sent
                 self._applied[episode] = (handle["applied"][()].astype(np.float32) if "applied" in handle
                                           else self._actions[episode])
+                self._targets[episode] = (image_point_to_unit(handle["target_px"][()]) if "target_px" in handle
+                                          else np.full_like(self._actions[episode], np.nan))
             except (OSError, KeyError) as exc:
                 raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the "
                                    "broken files") from None
@@ -111,6 +115,18 @@ class EpisodeFrames:
         self._file(episode)
         return self._applied[episode][index]
 
+    def target(self, episode: int, index: int) -> np.ndarray:
+        """The commanded face's position on frame `index` in read-out coordinates; NaN: out of view or
+        not recorded (episodes before schema 1.2)."""
+        self._file(episode)
+        return self._targets[episode][index]
+
+
+def image_point_to_unit(pixels: np.ndarray) -> np.ndarray:
+    """Image points (u right, v down) in camera pixels -> [-1, 1] on each axis, the read-out's coordinates
+    (stored frames are the whole camera image resized to a square)."""
+    return (np.asarray(pixels, np.float32) / CAMERA_PX * 2.0 - 1.0).astype(np.float32)
+
 
 _NOISE = np.random.default_rng(7).normal(0, 1, 224 * 224 * 3 * 2).astype(np.float32)
 
@@ -129,7 +145,8 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 class FrameDataset:
     """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
-    (the command applied for the frame before; zero on an episode's first frame), "command": int, "label": int,
+    (the command applied for the frame before; zero on an episode's first frame), "target_xy": (2,) float32
+    (the commanded face in read-out coordinates, NaN if unknown), "command": int, "label": int,
     "has_previous": bool (not an episode's first frame)}; with `previous_frame`, also "previous_frame": the
     frame before (the frame itself on an episode's first), augmented as the frame is.
 
@@ -163,6 +180,7 @@ class FrameDataset:
         slot, episode, t = self._locate(i)
         previous = self._frames.applied(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
         return {"action": self._frames.action(episode, t), "previous_action": previous,
+                "target_xy": self._frames.target(episode, t),
                 "command": self._command_of[slot], "label": self._label_of[slot], "has_previous": t > 0}
 
     def __getitem__(self, i: int) -> dict:

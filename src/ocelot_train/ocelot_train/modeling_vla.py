@@ -95,9 +95,11 @@ class VLAPolicy(nn.Module):
 
     def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
                 previous_action: torch.Tensor | None = None,
-                previous_target: torch.Tensor | None = None) -> torch.Tensor:
-        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action,
-                                       previous_target)[0]
+                previous_target: torch.Tensor | None = None, return_target: bool = False):
+        """Actions (B, 2); with `return_target`, (actions, read-out position (B, 2))."""
+        actions, xy = self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action,
+                                              previous_target)
+        return (actions, xy) if return_target else actions
 
     def target(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """The read-out position (B, 2) in [-1, 1]: where the policy places the commanded face."""

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ocelot_train.configuration_vla import ConfigError, RunConfig
-from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
+from ocelot_train.dataset import CAMERA_PX, CachedTokenDataset, DatasetError, FrameDataset
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.features import cache_key, cached_vision_tokens, dataset_fingerprint, encode_commands
 from ocelot_train.modeling_vla import VLAPolicy
@@ -48,6 +48,19 @@ def verify_episode_files(dataset: FrameDataset) -> None:
         if summary["frames_shape"] != (summary["n_frames"], 224, 224, 3):
             raise DatasetError(f"{path}: frames {summary['frames_shape']} do not match the episode schema "
                                f"({summary['n_frames']}, 224, 224, 3)")
+
+
+UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX / 2.0)  # read-out coordinates -> camera pixels
+
+
+def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 distance of the read-out position from the commanded face, over the rows where the face
+    is known (NaN rows: out of view or not recorded); 0 when none is. It teaches the read-out where the
+    commanded face is directly, which the action loss teaches only through the gains."""
+    known = torch.isfinite(target_xy).all(dim=1)
+    if not known.any():
+        return xy.sum() * 0.0  # keeps the graph (and DDP's gradient sync) the same on every batch
+    return nn.functional.smooth_l1_loss(xy[known], target_xy[known], beta=0.1)
 
 
 def _inner(model: nn.Module) -> nn.Module:
@@ -122,13 +135,15 @@ class Trainer:
     def _command_rows(self, dataset_commands: torch.Tensor, split: str) -> torch.Tensor:
         return self._rows[split][dataset_commands]
 
-    def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor, train: bool = False) -> torch.Tensor:
+    def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor,
+                 train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(actions (B, 2), read-out position (B, 2))."""
         text, mask = self.text_features[rows], self.text_mask[rows]
         previous = self._previous_action(batch["previous_action"], train) if self.config.model.previous_action else None
         target = self._previous_target(model, batch, text, mask, train) if self.config.model.previous_target else None
         if "tokens" in batch:
-            return _inner(model).from_visual_tokens(batch["tokens"], text, mask, previous, target)[0]
-        return model(batch["frame"], text, mask, previous, target)
+            return _inner(model).from_visual_tokens(batch["tokens"], text, mask, previous, target)
+        return model(batch["frame"], text, mask, previous, target, return_target=True)
 
     def _previous_target(self, model: nn.Module, batch: dict, text: torch.Tensor, mask: torch.Tensor,
                          train: bool) -> torch.Tensor:
@@ -182,19 +197,27 @@ class Trainer:
         """Validation MSE overall and per label, and with every command replaced by another one."""
         model.eval()
         rng = torch.Generator().manual_seed(1234)
-        sq, sq_ablate, labels = [], [], []
+        sq, sq_ablate, labels, misplaced = [], [], [], []
         for batch in self._loader(self.val_set, train=False):
             rows = self._command_rows(batch["command"], "val")
-            sq.append(((self._predict(model, batch, rows) - batch["action"]) ** 2).mean(1))
+            actions, xy = self._predict(model, batch, rows)
+            sq.append(((actions - batch["action"]) ** 2).mean(1))
+            misplaced.append(torch.linalg.vector_norm((xy - batch["target_xy"]) * UNIT_TO_CAMERA_PX, dim=1))
             other = torch.randint(0, len(self.commands) - 1, rows.shape, generator=rng)
             other = other + (other >= rows).long() if len(self.commands) > 1 else rows  # never the true command
-            sq_ablate.append(((self._predict(model, batch, other) - batch["action"]) ** 2).mean(1))
+            sq_ablate.append(((self._predict(model, batch, other)[0] - batch["action"]) ** 2).mean(1))
             labels.append(batch["label"])
-        sq, sq_ablate, labels = torch.cat(sq), torch.cat(sq_ablate), torch.cat(labels)
+        sq, sq_ablate, labels, misplaced = torch.cat(sq), torch.cat(sq_ablate), torch.cat(labels), torch.cat(misplaced)
         per_label = {name: float(sq[labels == i].mean()) for i, name in enumerate(self.val_frames.label_table)
                      if (labels == i).any()}
+        known = torch.isfinite(misplaced)
+        # where the read-out puts the commanded face against where it is (frames that record it; NaN: none do)
+        target_px = {name: float(misplaced[known & (labels == i)].mean())
+                     for i, name in enumerate(self.val_frames.label_table) if (known & (labels == i)).any()}
         return {"val_mse": float(sq.mean()), "val_mse_shuffled_text": float(sq_ablate.mean()),
-                "val_mse_per_label": per_label}
+                "val_mse_per_label": per_label,
+                "val_target_error_px": float(misplaced[known].mean()) if known.any() else math.nan,
+                "val_target_error_px_per_label": target_px}
 
     def run(self, mlflow_run=None) -> TrainResult:
         from tqdm import tqdm
@@ -221,7 +244,10 @@ class Trainer:
             for batch in bar:
                 rows = self._command_rows(batch["command"], "train")
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
-                    loss = nn.functional.mse_loss(self._predict(model, batch, rows, train=True).float(), batch["action"])
+                    actions, xy = self._predict(model, batch, rows, train=True)
+                    loss = nn.functional.mse_loss(actions.float(), batch["action"])
+                    if cfg.target_loss_weight > 0:
+                        loss = loss + cfg.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), cfg.grad_clip)
@@ -250,12 +276,14 @@ class Trainer:
         if self.progress:
             print(f"epoch {row['epoch']}: train {row['train_loss']:.4f}  val {row['val_mse']:.4f}  "
                   f"shuffled-text {row['val_mse_shuffled_text']:.4f}  ({per_label})  "
-                  f"{row['samples_per_s']:.0f} samples/s", flush=True)
+                  + (f"target {row['val_target_error_px']:.1f} px  " if math.isfinite(row["val_target_error_px"]) else "")
+                  + f"{row['samples_per_s']:.0f} samples/s", flush=True)
         if mlflow_run is not None:
             import mlflow
 
-            metrics = {k: v for k, v in row.items() if isinstance(v, float)}
+            metrics = {k: v for k, v in row.items() if isinstance(v, float) and math.isfinite(v)}
             metrics.update({f"val_mse_{k}": v for k, v in row["val_mse_per_label"].items()})
+            metrics.update({f"val_target_error_px_{k}": v for k, v in row["val_target_error_px_per_label"].items()})
             mlflow.log_metrics(metrics, step=row["epoch"])
 
     def _save(self, path: Path, row: dict) -> None:

@@ -20,7 +20,10 @@ def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Epis
     return Episode(index=index, frames=images, pan_vel=pan, tilt_vel=np.zeros(frames, np.float32),
                    gt_error_px=np.abs(xs - 112).astype(np.float32), perturbed=np.zeros(frames, bool),
                    sim_time=np.arange(frames) * 0.1, cmd=COMMANDS[label], label_key=label,
-                   metadata={"scenario_id": f"s{index}", "command": COMMANDS[label]})
+                   metadata={"scenario_id": f"s{index}", "command": COMMANDS[label]},
+                   # the square's centre in camera pixels (frames are the 640x480 image squashed to 224);
+                   # every fifth episode predates the field
+                   target_px=None if index % 5 == 4 else np.stack([xs * 640 / 224, np.full(frames, 240.0)], 1))
 
 
 def make_dataset(root, n_episodes: int = 20, frames: int = 12, seed: int = 0):

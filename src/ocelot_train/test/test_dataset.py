@@ -119,3 +119,19 @@ def test_label_weights_multiply_the_draw_weights_of_their_label(tiny_dataset):
     np.testing.assert_array_equal(weights[~named], plain[~named])
     with pytest.raises(ValueError, match="no_such_label.*which no episode of this split has"):
         data.sample_weights(1.0, frames=3, min_px=30.0, label_weights={"no_such_label": 2.0})
+
+
+def test_target_position_in_read_out_coordinates_and_nan_where_not_recorded(tiny_dataset):
+    data = FrameDataset(tiny_dataset, "train")
+    seen = set()
+    for i in range(len(data)):
+        _, episode, t = data._locate(i)
+        target = data[i]["target_xy"]
+        stored = read_episode(episode_path(tiny_dataset, episode), frames=False).target_px
+        if stored is None:
+            assert np.isnan(target).all()
+        else:  # the square's centre column on the 224-px frame, from the camera's 640-px image
+            column = int(np.argmax(data.frame_input(i)[0, 112] > 0))
+            assert target[0] == pytest.approx((column + 12) / 224 * 2 - 1, abs=1e-4) and target[1] == 0.0
+        seen.add(stored is None)
+    assert seen == {True, False}

@@ -13,7 +13,7 @@ from ocelot_train.dataset import FrameDataset
 from ocelot_common.model_files import model_files
 from ocelot_train.export import ExportError, export_model, load_checkpoint
 from ocelot_train.features import encode_commands
-from ocelot_train.train_loop import Trainer
+from ocelot_train.train_loop import Trainer, target_loss
 
 
 QUICK = ["train.epochs=3", "train.batch_size=16", "train.lr=3e-3", "train.warmup_steps=5", "train.augment=false"]
@@ -32,6 +32,16 @@ def test_validation_loss_falls_and_metrics_are_reported(trained):
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert set(result.history[-1]["val_mse_per_label"]) <= {"track", "multi_left"}
     assert result.checkpoint.is_file() and result.best["val_mse"] == min(losses)
+
+
+def test_target_loss_skips_unknown_rows_and_keeps_the_graph_when_none_is_known():
+    xy = torch.tensor([[0.5, 0.0], [0.0, 0.0], [1.0, 1.0]], requires_grad=True)
+    known = torch.tensor([[0.0, 0.0], [float("nan"), float("nan")], [1.0, 0.0]])
+    expected = torch.nn.functional.smooth_l1_loss(xy[[0, 2]], known[[0, 2]], beta=0.1)
+    assert torch.equal(target_loss(xy, known), expected) and expected > 0
+    none = target_loss(xy, torch.full((3, 2), float("nan")))
+    none.backward()
+    assert none.item() == 0.0 and torch.equal(xy.grad, torch.zeros(3, 2))
 
 
 def test_export_matches_pytorch(trained, tmp_path):
@@ -162,6 +172,12 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     start = torch.load(result.checkpoint, weights_only=False)["state_dict"]
     assert all(torch.equal(start[k], v) for k, v in tuned.policy.state_dict().items())
     tuned.run()
+    # the auxiliary target loss moves the read-out onto the commanded square
+    aimed = Trainer(tiny_dataset, tmp_path / "aimed", load_run_config(None, [
+        *QUICK, "train.epochs=2", f"train.init_checkpoint={result.checkpoint}", "train.target_loss_weight=5"]),
+        progress=False).run()
+    before, after = result.best["val_target_error_px"], aimed.history[-1]["val_target_error_px"]
+    assert np.isfinite(before) and after < 0.7 * before, (before, after)
     other = load_run_config(None, [*QUICK, "model.d_model=64", f"train.init_checkpoint={result.checkpoint}"])
     with pytest.raises(ConfigError, match="cannot start this model"):
         Trainer(tiny_dataset, tmp_path / "other", other, progress=False)

@@ -32,7 +32,8 @@ from std_msgs.msg import Header
 
 from ocelot_collect.assembler import EpisodeAssembler
 from ocelot_collect.dataset_index import finalize_dataset
-from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
+from ocelot_collect.episode_io import (
+    CAMERA_PX, EpisodeError, complete_episodes, read_summary, remove_partial, write_episode)
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values
@@ -221,7 +222,7 @@ class CollectorNode(ManagedNode):
         if 0 <= msg.target_index < len(msg.faces):
             face = msg.faces[msg.target_index]
             u, v = (face.pixel_u, face.pixel_v) if face.visible else (math.nan, math.nan)
-            self._feed("truth", msg.header.stamp, (math.hypot(u - 320.0, v - 240.0), face.perturbed, u, v))
+            self._feed("truth", msg.header.stamp, (math.hypot(u - CAMERA_PX[0] / 2, v - CAMERA_PX[1] / 2), face.perturbed, u, v))
 
     def _skip(self, why: str) -> None:
         ep = self.todo.pop(0)

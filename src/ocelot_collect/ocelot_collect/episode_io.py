@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 SCHEMA_VERSION = "1.2"
+CAMERA_PX = (640, 480)  # the camera image in which gt_error_px and target_px are measured
 EPISODE_DIR = "episodes"
 TMP_SUFFIX = ".h5.tmp"
 

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ocelot_collect.dataset_index import load_metadata, read_split
-from ocelot_collect.episode_io import episode_path
+from ocelot_collect.episode_io import CAMERA_PX, episode_path
 from ocelot_common.preprocessing import frames_to_input
 from ocelot_common.text import normalise_command
-
-CAMERA_PX = np.array([640.0, 480.0], np.float32)  # the sim camera's image, in which episodes record points
 
 
 class DatasetError(ValueError):
@@ -125,7 +123,7 @@ class EpisodeFrames:
 def image_point_to_unit(pixels: np.ndarray) -> np.ndarray:
     """Image points (u right, v down) in camera pixels -> [-1, 1] on each axis, the read-out's coordinates
     (stored frames are the whole camera image resized to a square)."""
-    return (np.asarray(pixels, np.float32) / CAMERA_PX * 2.0 - 1.0).astype(np.float32)
+    return np.asarray(pixels, np.float32) / np.asarray(CAMERA_PX, np.float32) * 2.0 - 1.0
 
 
 _NOISE = np.random.default_rng(7).normal(0, 1, 224 * 224 * 3 * 2).astype(np.float32)
@@ -208,7 +206,7 @@ class FrameDataset:
         at least `min_px` off-centre (an acquisition), 1 elsewhere; times `label_weights[label]` where named."""
         unknown = sorted(set(label_weights or {}) - set(self.label_table))
         if unknown:
-            raise ValueError(f"label weights name {', '.join(unknown)}, which no episode of this split has; "
+            raise ValueError(f"{', '.join(unknown)}: no episode of the {self.index.split} split has this label; "
                              f"its labels: {', '.join(self.label_table)}")
         # "not <": a target out of view on the first frame (NaN) starts off-centre too
         starts_off = np.array([not self._frames.first_error(int(ep)) < min_px for ep in self.index.episodes])

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ocelot_collect.episode_io import CAMERA_PX
 from ocelot_train.configuration_vla import ConfigError, RunConfig
-from ocelot_train.dataset import CAMERA_PX, CachedTokenDataset, DatasetError, FrameDataset
+from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.features import cache_key, cached_vision_tokens, dataset_fingerprint, encode_commands
 from ocelot_train.modeling_vla import VLAPolicy
@@ -50,7 +51,7 @@ def verify_episode_files(dataset: FrameDataset) -> None:
                                f"({summary['n_frames']}, 224, 224, 3)")
 
 
-UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX / 2.0)  # read-out coordinates -> camera pixels
+UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX) / 2.0  # read-out coordinates -> camera pixels
 
 
 def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
@@ -90,10 +91,7 @@ class Trainer:
         self.val_frames = FrameDataset(self.dataset_dir, "val", previous_frame=previous_frame)
         for split in (self.train_frames, self.val_frames):
             verify_episode_files(split)
-        unknown = sorted(set(config.train.label_weights) - set(self.train_frames.label_table))
-        if unknown:
-            raise ConfigError(f"train.label_weights names {', '.join(unknown)}, which no training episode has; "
-                              f"the training labels are {', '.join(self.train_frames.label_table)}")
+        self.draw_weights = self._draw_weights()
         self.fingerprint = dataset_fingerprint(self.dataset_dir)
         self.text_encoder, self.tokenizer = build_text_encoder(config.model.text)
         self.policy = VLAPolicy(config.model, self.text_encoder.out_dim)
@@ -119,6 +117,17 @@ class Trainer:
                                "head inputs: previous_action / previous_target off)") from None
         if widened and self.progress:
             print(f"init_checkpoint {path}: the new head inputs start at zero weight ({', '.join(widened)})")
+
+    def _draw_weights(self) -> np.ndarray | None:
+        """Per-sample draw weights of the training split (acquisition and label weights); None: uniform."""
+        cfg = self.config.train
+        if not (cfg.acquisition_weight > 1.0 or cfg.label_weights):
+            return None
+        try:
+            return self.train_frames.sample_weights(cfg.acquisition_weight, cfg.acquisition_frames,
+                                                    cfg.acquisition_min_px, cfg.label_weights)
+        except ValueError as exc:
+            raise ConfigError(f"train.label_weights: {exc}") from None
 
     def _sample_sets(self):
         if self.config.model.vision.trainable:
@@ -175,10 +184,9 @@ class Trainer:
         cfg = self.config.train
         if train and self.distributed:
             sampler = DistributedSampler(dataset, seed=cfg.seed)
-        elif train and (cfg.acquisition_weight > 1.0 or cfg.label_weights):
-            weights = self.train_frames.sample_weights(cfg.acquisition_weight, cfg.acquisition_frames,
-                                                       cfg.acquisition_min_px, cfg.label_weights)
-            sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=cfg.max_train_samples or len(dataset),
+        elif train and self.draw_weights is not None:
+            sampler = WeightedRandomSampler(torch.from_numpy(self.draw_weights),
+                                            num_samples=cfg.max_train_samples or len(dataset),
                                             generator=torch.Generator().manual_seed(cfg.seed))
         elif train:
             n = cfg.max_train_samples or len(dataset)

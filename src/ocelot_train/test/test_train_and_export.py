@@ -182,5 +182,5 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     with pytest.raises(ConfigError, match="cannot start this model"):
         Trainer(tiny_dataset, tmp_path / "other", other, progress=False)
     misspelt = load_run_config(None, [*QUICK, "train.label_weights={multi_atr: 3}"])
-    with pytest.raises(ConfigError, match="multi_atr, which no training episode has"):
+    with pytest.raises(ConfigError, match="label_weights: multi_atr: no episode of the train split has this label"):
         Trainer(tiny_dataset, tmp_path / "misspelt", misspelt, progress=False)

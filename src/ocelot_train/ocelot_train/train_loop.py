@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +136,7 @@ class Trainer:
         vision = self.config.model.vision
         sets = []
         for frames in (self.train_frames, self.val_frames):
-            key = cache_key(vision.backend, vision.pretrained, self.fingerprint, frames.index.split)
+            key = cache_key(asdict(vision), self.fingerprint, frames.index.split)
             sets.append(CachedTokenDataset(frames, cached_vision_tokens(self.policy.vision, frames, cache_dir, key,
                                                                         progress=self.progress)))
         return sets

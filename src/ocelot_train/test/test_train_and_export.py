@@ -130,6 +130,20 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
     ort.InferenceSession(str(text))  # loads and runs in onnxruntime as shipped
 
 
+def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(dataset_factory, tmp_path):
+    dataset, cache = dataset_factory(tmp_path / "small", n_episodes=10, frames=6), tmp_path / "cache"
+    runs = {}
+    for stride in (16, 32):
+        config = load_run_config(None, [*QUICK, "train.epochs=1", "model.vision.backend=mobilenet_v2",
+                                        f"model.vision.mobilenet_stride={stride}", f"train.cache_dir={cache}"])
+        runs[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False).run()
+    files = sorted(p.name for p in cache.iterdir())
+    # one token file per split and stride
+    assert len(files) == 4 and sum("x196x96." in f for f in files) == 2 and sum("x49x1280." in f for f in files) == 2
+    card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
+    assert max(card["parity_max_abs"].values()) <= 1e-4
+
+
 def test_previous_target_model_warm_starts_from_a_previous_action_one_and_exports(tiny_dataset, tmp_path):
     import onnxruntime as ort
 

@@ -4,7 +4,7 @@
 
 Prints: training samples/s end to end (frames through the encoders) and on cached
 frozen features; feature-caching frames/s; ONNX per-frame latency (p50/p95) on 1 and
-2 onnxruntime threads for the default (CNN + MiniLM) and the seed design (DINOv2-small +
+2 onnxruntime threads for the default (CNN + MiniLM), MobileNetV2 cut at stride 16, and the seed design (DINOv2-small +
 CLIP text, real size, random weights, saved and loaded with save_pretrained).
 Without --dataset it writes a small synthetic dataset first.
 """
@@ -120,7 +120,9 @@ def main() -> int:
         print(f"train, MobileNetV2 features cached (fusion + head):  {train_rate(mobilenet, args.steps):7.1f} samples/s")
         mobilenet.train_set = mobilenet.train_frames  # same model, features recomputed every step
         print(f"train, MobileNetV2 frozen, end to end:               {train_rate(mobilenet, args.steps):7.1f} samples/s")
-        configs = {"default (CNN + MiniLM)": []}
+        configs = {"default (CNN + MiniLM)": [],
+                   "MobileNetV2 to stride 16 + MiniLM": ["model.vision.backend=mobilenet_v2",
+                                                         "model.vision.mobilenet_stride=16"]}
         if not args.skip_seed:
             from transformers import CLIPTextConfig, CLIPTextModel, Dinov2Config, Dinov2Model
 

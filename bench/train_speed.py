@@ -4,8 +4,9 @@
 
 Prints: training samples/s end to end (frames through the encoders) and on cached
 frozen features; feature-caching frames/s; ONNX per-frame latency (p50/p95) on 1 and
-2 onnxruntime threads for the default (CNN + MiniLM), MobileNetV2 cut at stride 16, and the seed design (DINOv2-small +
-CLIP text, real size, random weights, saved and loaded with save_pretrained).
+2 onnxruntime threads for the default (CNN + MiniLM), MobileNetV2 cut at stride 16, and
+the seed design (DINOv2-small + CLIP text, real size, random weights, saved and loaded
+with save_pretrained).
 Without --dataset it writes a small synthetic dataset first.
 """
 from __future__ import annotations

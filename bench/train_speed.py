@@ -48,7 +48,8 @@ def train_rate(trainer, steps: int) -> float:
         if step == 2:
             seen, start = 0, time.perf_counter()  # the first steps warm up allocators
         rows = trainer._command_rows(batch["command"], "train")
-        loss = torch.nn.functional.mse_loss(trainer._predict(policy, batch, rows), batch["action"])
+        actions, _ = trainer._predict(policy, batch, rows)
+        loss = torch.nn.functional.mse_loss(actions, batch["action"])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -69,26 +69,26 @@ class _InvertedResidual(nn.Module):
 
 class MobileNetV2(VisionEncoder):
     """MobileNetV2 (width 1.0) laid out as torchvision's, so its ImageNet state dict loads as is.
-    `output_stride` 16 keeps the layers up to the 96-channel stage (the first 14 of `features`)."""
+    An `output_stride` of 16 stops before the first stage that would pass it (14x14 tokens of 96)."""
 
     SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
                 (6, 320, 1, 1))
 
-    STRIDE16_LAYERS = 14
-
     def __init__(self, size: int = 224, output_stride: int = 32) -> None:
         super().__init__()
-        layers, cin = [_conv_bn(3, 32, 3, 2)], 32
+        layers, cin, reached = [_conv_bn(3, 32, 3, 2)], 32, 2
         for expand, cout, repeats, stride in self.SETTINGS:
+            if reached * stride > output_stride:
+                break
+            reached *= stride
             for i in range(repeats):
                 layers.append(_InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
                 cin = cout
-        layers.append(_conv_bn(cin, 1280, 1, 1))
-        if output_stride == 16:
-            layers = layers[:self.STRIDE16_LAYERS]
+        else:  # the whole network ends in its 1280-channel conv
+            layers.append(_conv_bn(cin, 1280, 1, 1))
+            cin = 1280
         self.features = nn.Sequential(*layers)
-        self.out_dim = 1280 if output_stride == 32 else 96
-        self.grid = (size // output_stride, size // output_stride)
+        self.out_dim, self.grid = cin, (size // reached, size // reached)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.features(images).flatten(2).transpose(1, 2)

@@ -12,7 +12,7 @@ from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.dataset import FrameDataset
 from ocelot_common.model_files import model_files
 from ocelot_train.export import ExportError, export_model, load_checkpoint
-from ocelot_train.features import encode_commands
+from ocelot_train.features import encode_commands, encoder_session
 from ocelot_train.train_loop import Trainer, target_loss
 
 
@@ -132,16 +132,34 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
 
 def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(dataset_factory, tmp_path):
     dataset, cache = dataset_factory(tmp_path / "small", n_episodes=10, frames=6), tmp_path / "cache"
-    runs = {}
+    trainers, runs = {}, {}
     for stride in (16, 32):
         config = load_run_config(None, [*QUICK, "train.epochs=1", "model.vision.backend=mobilenet_v2",
                                         f"model.vision.mobilenet_stride={stride}", f"train.cache_dir={cache}"])
-        runs[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False).run()
+        trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
+        runs[stride] = trainers[stride].run()
     files = sorted(p.name for p in cache.iterdir())
-    # one token file per split and stride
+    # one token file per split and stride, and no exported encoder left behind
     assert len(files) == 4 and sum("x196x96." in f for f in files) == 2 and sum("x49x1280." in f for f in files) == 2
+    # the tokens cached through onnxruntime are the PyTorch encoder's, to fp16 precision
+    trainer = trainers[16]
+    frames = torch.from_numpy(np.stack([trainer.val_frames.frame_input(i) for i in (0, 2, 5)]))
+    with torch.no_grad():
+        expected = trainer.policy.vision(frames).numpy()
+    cached = np.asarray(trainer.val_set.tokens[[0, 2, 5]], np.float32)
+    np.testing.assert_allclose(cached, expected, atol=2e-3 * np.abs(expected).max())
     card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-4
+
+
+def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):
+    class Noisy(torch.nn.Module):  # traced with its randomness: the exported graph's output differs
+        def forward(self, frames):
+            return frames.mean(1).flatten(1)[:, :, None] + torch.rand(frames.shape[0], 1, 1)
+
+    with pytest.raises(RuntimeError, match="differs from PyTorch"):
+        encoder_session(Noisy(), tmp_path, np.zeros((2, 3, 224, 224), np.float32))
+    assert not list(tmp_path.iterdir())
 
 
 def test_previous_target_model_warm_starts_from_a_previous_action_one_and_exports(tiny_dataset, tmp_path):

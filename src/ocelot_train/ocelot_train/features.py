@@ -1,12 +1,12 @@
 """Frozen-encoder outputs computed once and kept on disk (fp16, memory-mapped).
 
 Text: one row per distinct command (a dataset has hundreds, not thousands).
-Vision (frozen backends only): one row of tokens per sample of a split, so an
-epoch reads a memmap instead of decoding and encoding every frame. The file
-name carries a key of everything that decides the content (encoder config,
-dataset metadata, split), so a stale cache is never reused; files are written
-under a temporary name and renamed when complete. The frames are encoded by
-the frozen encoder exported to onnxruntime, checked against PyTorch first.
+Vision (frozen backends only): one file of tokens per episode, so an epoch
+reads tokens instead of decoding and encoding every frame. The directory is
+keyed by the encoder config and each file by its episode file's size and
+modification time, so a stale cache is never reused; files are written under a
+temporary name and renamed when complete. The frames are encoded by the frozen
+encoder exported to onnxruntime, checked against PyTorch first.
 """
 from __future__ import annotations
 
@@ -75,35 +75,80 @@ def encoder_session(encoder, directory: Path, batch: np.ndarray):
     return run
 
 
+class EpisodeTokens:
+    """Sample i's cached tokens (T, C) fp16, read from its episode's file on each access (a memmap per
+    episode would hold a file descriptor each, and a dataset has thousands of episodes)."""
+
+    def __init__(self, paths: list[Path], index, shape: tuple[int, int]) -> None:
+        self.paths, self.index, self.shape = paths, index, shape
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        slot, frame = int(self.index.sample_episode[i]), int(self.index.sample_frame[i])
+        size = self.shape[0] * self.shape[1]
+        return np.fromfile(self.paths[slot], np.float16, count=size, offset=frame * size * 2).reshape(self.shape)
+
+
+def episode_token_file(directory: Path, episode_file: Path, episode: int, n: int, shape: tuple[int, int]) -> Path:
+    """Named by the episode and its file's size and modification time: a rewritten episode is re-encoded."""
+    stat = episode_file.stat()
+    return directory / f"ep_{episode:06d}.{cache_key(stat.st_size, stat.st_mtime_ns)[:8]}.{n}x{shape[0]}x{shape[1]}.f16"
+
+
 def cached_vision_tokens(encoder, dataset, cache_dir: Path, key: str, batch_size: int = 32,
-                         progress: bool = True) -> np.memmap:
-    """(N, T, C) fp16 memmap of the frozen vision encoder's tokens for every sample of the dataset,
-    computed by the encoder exported to onnxruntime while the next batch of frames is read."""
+                         progress: bool = True) -> EpisodeTokens:
+    """The frozen vision encoder's tokens for every sample of the dataset, one fp16 file per episode under
+    cache_dir/vision_<key>: episodes added to a dataset (DAgger rounds) are the only ones encoded, and a
+    killed caching run keeps the episodes it finished."""
+    from ocelot_collect.episode_io import episode_path
+
+    index, shape = dataset.index, (encoder.grid[0] * encoder.grid[1], encoder.out_dim)
+    directory = cache_dir / f"vision_{key}"
+    directory.mkdir(parents=True, exist_ok=True)
+    starts = np.searchsorted(index.sample_episode, np.arange(len(index.episodes)))
+    stops = np.append(starts[1:], len(index))
+    paths = [episode_token_file(directory, episode_path(index.root, int(ep)), int(ep), int(stop - start), shape)
+             for ep, start, stop in zip(index.episodes, starts, stops)]
+    missing = [slot for slot, path in enumerate(paths)
+               if not (path.is_file() and path.stat().st_size == (stops[slot] - starts[slot]) * shape[0] * shape[1] * 2)]
+    if missing:
+        _encode_episodes(encoder, dataset, [(paths[s], int(starts[s]), int(stops[s])) for s in missing],
+                         batch_size, progress)
+    return EpisodeTokens(paths, index, shape)
+
+
+def _encode_episodes(encoder, dataset, episodes: list[tuple[Path, int, int]], batch_size: int,
+                     progress: bool) -> None:
+    """Encode each (file, first sample, end) episode through onnxruntime while the next frames are read;
+    each file is written under a temporary name, renamed when complete, and replaces the episode's older ones."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    n, t, c = len(dataset), encoder.grid[0] * encoder.grid[1], encoder.out_dim
-    path = cache_dir / f"vision_{key}_{n}x{t}x{c}.f16"
-    if path.is_file() and path.stat().st_size == n * t * c * 2:
-        return np.memmap(path, np.float16, "r", shape=(n, t, c))
+    chunks = [(path, first, min(stop, first + batch_size))
+              for path, start, stop in episodes for first in range(start, stop, batch_size)]
 
-    def frames(start: int) -> np.ndarray:
-        return np.stack([dataset.frame_input(i) for i in range(start, min(n, start + batch_size))])
+    def frames(chunk: int) -> np.ndarray:
+        _, first, stop = chunks[chunk]
+        return np.stack([dataset.frame_input(i) for i in range(first, stop)])
 
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    out = np.memmap(tmp, np.float16, "w+", shape=(n, t, c))
+    rows: list[np.ndarray] = []
+    total = sum(stop - start for _, start, stop in episodes)
     with ThreadPoolExecutor(1) as reader, \
-            tqdm(total=n, unit="frame", desc="caching vision features", disable=not progress) as bar:
+            tqdm(total=total, unit="frame", desc="caching vision features", disable=not progress) as bar:
         batch = frames(0)
-        encode = encoder_session(encoder, cache_dir, batch)
-        for start in range(0, n, batch_size):
-            upcoming = reader.submit(frames, start + batch_size) if start + batch_size < n else None
-            out[start:start + len(batch)] = encode(batch).astype(np.float16)
+        encode = encoder_session(encoder, episodes[0][0].parent, batch)
+        for k, (path, _, stop) in enumerate(chunks):
+            upcoming = reader.submit(frames, k + 1) if k + 1 < len(chunks) else None
+            rows.append(encode(batch).astype(np.float16))
             bar.update(len(batch))
+            if k + 1 == len(chunks) or chunks[k + 1][0] != path:  # the episode is complete
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                np.concatenate(rows).tofile(tmp)
+                for old in path.parent.glob(path.name.split(".")[0] + ".*.f16"):
+                    old.unlink()
+                os.replace(tmp, path)
+                rows = []
             batch = upcoming.result() if upcoming else None
-    out.flush()
-    del out
-    os.replace(tmp, path)
-    return np.memmap(path, np.float16, "r", shape=(n, t, c))

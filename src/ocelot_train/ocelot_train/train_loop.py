@@ -136,8 +136,8 @@ class Trainer:
         vision = self.config.model.vision
         sets = []
         for frames in (self.train_frames, self.val_frames):
-            key = cache_key(asdict(vision), self.fingerprint, frames.index.split)
-            sets.append(CachedTokenDataset(frames, cached_vision_tokens(self.policy.vision, frames, cache_dir, key,
+            sets.append(CachedTokenDataset(frames, cached_vision_tokens(self.policy.vision, frames, cache_dir,
+                                                                        cache_key(asdict(vision)),
                                                                         progress=self.progress)))
         return sets
 

@@ -138,15 +138,17 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
                                         f"model.vision.mobilenet_stride={stride}", f"train.cache_dir={cache}"])
         trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
         runs[stride] = trainers[stride].run()
-    files = sorted(p.name for p in cache.iterdir())
-    # one token file per split and stride, and no exported encoder left behind
-    assert len(files) == 4 and sum("x196x96." in f for f in files) == 2 and sum("x49x1280." in f for f in files) == 2
+    # one token file per episode and stride, and no exported encoder left behind
+    files = sorted(f.name for directory in cache.iterdir() for f in directory.iterdir())
+    episodes = len(trainers[16].train_frames.index.episodes) + len(trainers[16].val_frames.index.episodes)
+    assert len(files) == 2 * episodes and sum(".6x196x96." in f for f in files) == episodes
+    assert sum(".6x49x1280." in f for f in files) == episodes
     # the tokens cached through onnxruntime are the PyTorch encoder's, to fp16 precision
     trainer = trainers[16]
     frames = torch.from_numpy(np.stack([trainer.val_frames.frame_input(i) for i in (0, 2, 5)]))
     with torch.no_grad():
         expected = trainer.policy.vision(frames).numpy()
-    cached = np.asarray(trainer.val_set.tokens[[0, 2, 5]], np.float32)
+    cached = np.stack([trainer.val_set.tokens[i] for i in (0, 2, 5)]).astype(np.float32)
     np.testing.assert_allclose(cached, expected, atol=2e-3 * np.abs(expected).max())
     card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-4

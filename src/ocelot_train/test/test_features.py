@@ -1,0 +1,55 @@
+"""Frozen vision tokens cached per episode: equal to the encoder's output, and only missing or stale episodes encoded."""
+import os
+
+import numpy as np
+import torch
+
+from ocelot_collect.episode_io import episode_path
+from ocelot_train.dataset import FrameDataset
+from ocelot_train.features import cached_vision_tokens
+
+
+class MeanColour(torch.nn.Module):
+    """A 2x2 grid of mean colours: a frozen encoder small enough to export in a moment."""
+    grid, out_dim = (2, 2), 3
+
+    def forward(self, frames):
+        return torch.nn.functional.adaptive_avg_pool2d(frames, 2).flatten(2).transpose(1, 2)
+
+
+class CountingFrames(FrameDataset):
+    reads = 0
+
+    def frame_input(self, i):
+        CountingFrames.reads += 1
+        return super().frame_input(i)
+
+
+def _cache(dataset, cache):
+    CountingFrames.reads = 0
+    return cached_vision_tokens(MeanColour(), dataset, cache, "key", batch_size=4, progress=False)
+
+
+def test_tokens_are_the_encoders_and_only_missing_or_rewritten_episodes_are_encoded(dataset_factory, tmp_path):
+    root = dataset_factory(tmp_path / "ds", n_episodes=4, frames=6)
+    data, cache = CountingFrames(root, "train"), tmp_path / "cache"
+    tokens = _cache(data, cache)
+    assert CountingFrames.reads == len(data)
+    with torch.no_grad():
+        expected = MeanColour()(torch.from_numpy(np.stack([data.frame_input(i) for i in range(len(data))]))).numpy()
+    np.testing.assert_allclose(np.stack([tokens[i] for i in range(len(data))]), expected, atol=1e-2)
+
+    files = sorted((cache / "vision_key").iterdir())
+    assert len(files) == len(data.index.episodes)
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    _cache(data, cache)
+    assert CountingFrames.reads == 0  # all cached
+
+    files[0].unlink()  # as if a run was killed before this episode was written
+    os.utime(episode_path(root, int(data.index.episodes[-1])), ns=(1, 1))  # a rewritten episode
+    tokens = _cache(data, cache)
+    assert CountingFrames.reads == 2 * 6
+    now = sorted((cache / "vision_key").iterdir())
+    assert len(now) == len(files) and now[-1].name != files[-1].name  # the stale file was replaced
+    assert all(stamps[f.name] == f.stat().st_mtime_ns for f in now[1:-1])
+    np.testing.assert_allclose(np.stack([tokens[i] for i in range(len(data))]), expected, atol=1e-2)

@@ -1,4 +1,4 @@
-"""Frozen-encoder outputs computed once and kept on disk (fp16, memory-mapped).
+"""Frozen-encoder outputs computed once: text features in memory, vision tokens on disk (fp16).
 
 Text: one row per distinct command (a dataset has hundreds, not thousands).
 Vision (frozen backends only): one file of tokens per episode, so an epoch

@@ -229,7 +229,10 @@ class SimNode(ManagedNode):
         elif self._waiting_since is not None:
             waited = time.monotonic() - self._waiting_since
             if not self._answered and waited > self.lockstep_timeout:
-                self._advance()  # the controller did not answer in time: go on with its last command
+                self.get_logger().warning(f"no answer to the frame at t={self.sim.time:.2f} s within lockstep_timeout "
+                                          f"({self.lockstep_timeout} s); going on with the last command, so this "
+                                          "run is not repeatable", throttle_duration_sec=5.0)
+                self._advance()
             elif self._answered and waited > ACK_TIMEOUT_S:
                 self.get_logger().warning(f"no recorder ack for {ACK_TIMEOUT_S:.0f} s; going on without it",
                                           throttle_duration_sec=10.0)

@@ -66,15 +66,19 @@ class _WithTarget(torch.nn.Module):
                                               previous_action, previous[-1])
 
 
-def _export(module: torch.nn.Module, args: tuple, path: Path, inputs, outputs, dynamic: dict) -> None:
+def export_graph(module: torch.nn.Module, args: tuple, path: Path, inputs, outputs, dynamic: dict) -> None:
     torch.onnx.export(module, args, str(path), input_names=list(inputs), output_names=list(outputs),
                       dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
 
 
-def _parity(module, path: Path, feeds: dict[str, np.ndarray]) -> float:
+def cpu_session(path: Path):
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def parity_gap(module, session, feeds: dict[str, np.ndarray]) -> float:
+    """max |ONNX - PyTorch| over every output of `module` on `feeds`."""
     with torch.no_grad():
         expected = module(*(torch.from_numpy(v) for v in feeds.values()))
     expected = expected if isinstance(expected, tuple) else (expected,)
@@ -146,14 +150,15 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action, config.previous_target)
     inputs = tuple(feeds)
     graph, outputs = (_WithTarget(policy).eval(), POLICY_OUTPUTS + (TARGET,)) if config.previous_target else (policy, POLICY_OUTPUTS)
-    _export(graph, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
+    export_graph(graph, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
             outputs, {name: {0: "batch"} for name in inputs + outputs})
     ids = rng.integers(1000, 2000, (2, tokens)).astype(np.int64)
     text_feeds = {"input_ids": ids, "attention_mask": feeds["attention_mask"]}
-    _export(text_encoder, tuple(torch.from_numpy(v) for v in text_feeds.values()), paths["text"], TEXT_INPUTS,
+    export_graph(text_encoder, tuple(torch.from_numpy(v) for v in text_feeds.values()), paths["text"], TEXT_INPUTS,
             TEXT_OUTPUTS, {name: {0: "batch"} for name in TEXT_INPUTS + TEXT_OUTPUTS})
     tokenizer.save(str(paths["tokenizer"]))
-    parity = {"policy": _parity(graph, paths["policy"], feeds), "text": _parity(text_encoder, paths["text"], text_feeds)}
+    parity = {"policy": parity_gap(graph, cpu_session(paths["policy"]), feeds),
+              "text": parity_gap(text_encoder, cpu_session(paths["text"]), text_feeds)}
     if not all(np.isfinite(v) and v <= tolerance for v in parity.values()):  # NaN never passes
         raise ExportError(f"ONNX and PyTorch disagree: max |difference| {parity} > {tolerance:g}")
     quantized = None

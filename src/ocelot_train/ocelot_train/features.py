@@ -49,27 +49,22 @@ def encoder_session(encoder, directory: Path, batch: np.ndarray):
 
     On CPU onnxruntime runs these convolutions several times faster than eager PyTorch
     (bench/train_speed.py), which turns hours of caching into minutes on a large dataset."""
-    import onnxruntime as ort
-
-    from ocelot_train.export import OPSET
+    from ocelot_train.export import cpu_session, export_graph, parity_gap
 
     path = directory / f"encoder.{os.getpid()}.onnx"
     encoder.eval()
     try:
-        torch.onnx.export(encoder, (torch.from_numpy(batch),), str(path), input_names=["frames"],
-                          output_names=["tokens"], dynamic_axes={"frames": {0: "batch"}, "tokens": {0: "batch"}},
-                          opset_version=OPSET, dynamo=False)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        export_graph(encoder, (torch.from_numpy(batch),), path, ["frames"], ["tokens"],
+                     {"frames": {0: "batch"}, "tokens": {0: "batch"}})
+        session = cpu_session(path)
     finally:
         path.unlink(missing_ok=True)
 
     def run(frames: np.ndarray) -> np.ndarray:
         return session.run(None, {"frames": frames})[0]
 
-    with torch.no_grad():
-        reference = encoder(torch.from_numpy(batch)).numpy()
-    gap = float(np.abs(run(batch) - reference).max())
-    if gap > CACHE_TOLERANCE * max(1.0, float(np.abs(reference).max())):
+    gap = parity_gap(encoder, session, {"frames": batch})
+    if gap > CACHE_TOLERANCE * max(1.0, float(np.abs(run(batch)).max())):
         raise RuntimeError(f"the exported vision encoder differs from PyTorch by {gap:.2e} on the first frames; "
                            "its tokens cannot be cached through onnxruntime")
     return run

@@ -11,13 +11,22 @@
 - command_topic (ocelot_msgs/Command, optional): each message's command replaces the current one
   (the sim publishes each episode's command on /command; evaluation follows it).
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
-- watchdog: no image for stale_image_timeout -> one zero command, then silence until images return.
+- watchdog: no image for stale_image_timeout -> one zero command, then silence until images return. It
+  runs on the node's clock: wall time on the robot, the sim's /clock with use_sim_time (a lockstep loop that
+  stalls on a busy CPU stalls its clock too, so a stall never resets the policy mid-episode).
+- enabled set to false: one zero command, then images are not answered until it is true again.
+- an inference that raises: one zero command, then the lifecycle error path (on_error releases the model;
+  the node is alive and unconfigured, the reason in its log).
+- image_reliability: auto (the default) subscribes as the camera publishes: best effort when a publisher of
+  image_topic is best effort (drivers with sensor-data QoS, which a reliable subscription never matches),
+  reliable otherwise (lossless for large frames); reliable or best_effort fix it.
 - on_deactivate: one zero command. ~/status (ocelot_msgs/PolicyStatus): latency and what was sent.
 Imports only rclpy, messages, numpy, OpenCV, onnxruntime and tokenizers: this is what runs on the Pi.
 """
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -32,13 +41,23 @@ from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
 
-IMAGES = QoSProfile(depth=2, reliability=QoSReliabilityPolicy.RELIABLE)
+IMAGE_RELIABILITY = {"auto": None, "best_effort": QoSReliabilityPolicy.BEST_EFFORT,
+                     "reliable": QoSReliabilityPolicy.RELIABLE}
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True, "max_velocity": 1.0,
-              "max_acceleration": 20.0, "smoothing": 0.0, "image_topic": "/camera/image_raw",
+_LIMITS = ShapingLimits()
+PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True,
+              "max_velocity": _LIMITS.max_velocity, "max_acceleration": _LIMITS.max_acceleration,
+              "smoothing": _LIMITS.smoothing, "image_topic": "/camera/image_raw", "image_reliability": "auto",
               "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.3, "expected_sha256": "", "intra_op_threads": 1,
               "command_topic": "", "eval_report": ""}
+
+
+def _one_of(choices) -> Callable[[object], None]:
+    def check(value) -> None:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+    return check
 
 
 class VLANode(ManagedNode):
@@ -51,8 +70,10 @@ class VLANode(ManagedNode):
         self.watchdog: Watchdog | None = None
         self._pubs = {}
         self._last_stamp = None
+        self._fault = ""
+        self._images = None  # (subscription, reliability)
         refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
-                                 "language_cmd": not_blank},
+                                 "language_cmd": not_blank, "image_reliability": _one_of(IMAGE_RELIABILITY)},
                           together=self._limits, then=self._apply_parameters)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -67,6 +88,7 @@ class VLANode(ManagedNode):
             threads = int(p("intra_op_threads"))
             if threads < 1:
                 raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
+            _one_of(IMAGE_RELIABILITY)(p("image_reliability"))
             sha, text_sha = str(p("expected_sha256")), ""
             if p("eval_report"):
                 gated, text_sha = gated_sha256(p("eval_report"))
@@ -87,7 +109,7 @@ class VLANode(ManagedNode):
         }
         if p("command_topic"):  # made before the image subscription: when both are ready, it is served first
             self.own(self.create_subscription(Command, p("command_topic"), self._on_command, LATCHED))
-        self.own(self.create_subscription(Image, p("image_topic"), self._on_image, IMAGES))
+        self._subscribe_images(self._wanted_reliability() or QoSReliabilityPolicy.RELIABLE)
         self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
         self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
         gate = f", gated by {p('eval_report')}" if p("eval_report") else ""
@@ -98,23 +120,61 @@ class VLANode(ManagedNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """inactive -> active: images are answered from now on; the watchdog starts counting."""
         self._start_from_rest()
-        self.watchdog.image(time.monotonic())  # a camera that never sends counts as stale too
+        self.watchdog.image(self._now())  # a camera that never sends counts as stale too
         self._last_stamp = None
+        self._fault = ""
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """active -> inactive: a last zero command so the motors stop."""
+        """active -> inactive: a last zero command so the motors stop; ERROR (-> on_error) after a fault."""
         self._publish_zero()
-        return super().on_deactivate(state)
+        super().on_deactivate(state)
+        return TransitionCallbackReturn.ERROR if self._fault else TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """errorprocessing -> unconfigured: the model is released; configure again to resume."""
+        self.get_logger().error(f"stopped after a fault ({self._fault or 'a transition failed'}); the motors were "
+                                "sent zero and the node is unconfigured: configure and activate it to resume")
+        self.release()
+        return TransitionCallbackReturn.SUCCESS
 
     def release(self) -> None:
         super().release()
+        self._images = None
         self._pubs = {}
         self.policy = None
 
     @property
     def _active(self) -> bool:
         return bool(self._pubs) and self._pubs["cmd"].is_activated
+
+    # -- image subscription ----------------------------------------------------------
+    def _wanted_reliability(self):
+        """The reliability to subscribe with; None: keep the current one (auto, and no publisher yet)."""
+        fixed = IMAGE_RELIABILITY[self.get_parameter("image_reliability").value]
+        if fixed is not None:
+            return fixed
+        publishers = self.get_publishers_info_by_topic(self.get_parameter("image_topic").value)
+        if not publishers:
+            return None
+        best_effort = any(info.qos_profile.reliability == QoSReliabilityPolicy.BEST_EFFORT for info in publishers)
+        return QoSReliabilityPolicy.BEST_EFFORT if best_effort else QoSReliabilityPolicy.RELIABLE
+
+    def _subscribe_images(self, reliability) -> None:
+        if self._images is not None:
+            old = self._images[0]
+            self._owned.remove(old)
+            self.destroy_subscription(old)
+        sub = self.own(self.create_subscription(Image, self.get_parameter("image_topic").value, self._on_image,
+                                                QoSProfile(depth=2, reliability=reliability)))
+        self._images = (sub, reliability)
+
+    def _follow_the_camera_qos(self) -> None:
+        wanted = self._wanted_reliability()
+        if self._images is not None and wanted is not None and wanted != self._images[1]:
+            self.get_logger().info(f"image subscription now {wanted.name.lower()} (as {self.get_parameter('image_topic').value} "
+                                   "is published)")
+            self._subscribe_images(wanted)
 
     # -- parameters ----------------------------------------------------------------
     def _limits(self, updates: dict) -> ShapingLimits:
@@ -131,13 +191,20 @@ class VLANode(ManagedNode):
             self.shaper.limits = self._limits(values)
         if self.watchdog is not None and "stale_image_timeout" in values:
             self.watchdog.timeout = float(values["stale_image_timeout"])
+        if values.get("enabled") is False and self._active:
+            self.get_logger().info("enabled is false: zero velocity, images not answered until it is true")
+            self._publish_zero()
 
     # -- per frame -------------------------------------------------------------------
+    def _now(self) -> float:
+        """The node's clock in seconds: the sim's /clock under use_sim_time, wall time otherwise."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_image(self, msg: Image) -> None:
-        received = time.monotonic()
+        received = time.monotonic()  # latency is wall time whatever the clock
         if not self._active:
             return
-        self.watchdog.image(received)
+        self.watchdog.image(self._now())
         if not self.get_parameter("enabled").value:
             return
         try:
@@ -150,7 +217,11 @@ class VLANode(ManagedNode):
             self._start_from_rest()
         dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot
         self._last_stamp = stamp
-        raw, inference_ms = self.policy.act(rgb, self.shaper.last)
+        try:
+            raw, inference_ms = self.policy.act(rgb, self.shaper.last)
+        except Exception as exc:  # onnxruntime raises its own types; any of them must stop the motors
+            self._fail(f"inference failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            return
         shaped = self.shaper.shape(float(raw[0]), float(raw[1]), dt)
         if shaped.guarded:
             self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",
@@ -177,6 +248,13 @@ class VLANode(ManagedNode):
             self.shaper.reset()
         if self.policy is not None:
             self.policy.reset_context()
+
+    def _fail(self, reason: str) -> None:
+        """Zero velocity at once, then the lifecycle error path (deactivate answers ERROR -> on_error)."""
+        self._publish_zero()
+        self._fault = reason
+        self.get_logger().error(f"{reason}; sending zero velocity and leaving the active state")
+        self.trigger_deactivate()
 
     def _publish_zero(self) -> None:
         self._start_from_rest()
@@ -205,7 +283,8 @@ class VLANode(ManagedNode):
             self.get_logger().info("emergency stop released")
 
     def _on_watchdog(self) -> None:
-        if self._active and self.watchdog.check(time.monotonic()):
+        self._follow_the_camera_qos()
+        if self._active and self.watchdog.check(self._now()):
             self.get_logger().warning(f"no image for {self.watchdog.timeout:.2f} s: zero velocity until images return")
             self._publish_zero()
 

@@ -48,3 +48,12 @@ def test_watchdog_fires_once_per_stale_period():
     assert not dog.stale and not dog.check(11.2) and dog.check(11.7)
     with pytest.raises(ValueError):
         Watchdog(0.0)
+
+
+def test_the_default_acceleration_limit_spares_the_servos_at_the_camera_rate():
+    shaper = CommandShaper(ShapingLimits())  # the node's and vla.yaml's defaults
+    start = shaper.shape(1.0, -1.0, dt=0.1)
+    assert abs(start.pan) < 1.0 and abs(start.tilt) < 1.0  # from rest, full speed is not reached in one frame
+    shaper.shape(1.0, -1.0, dt=0.1)
+    reverse = shaper.shape(-1.0, 1.0, dt=0.1)
+    assert reverse.pan > 0.0 and reverse.tilt < 0.0  # a full reversal takes more than one frame

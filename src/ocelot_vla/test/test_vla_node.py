@@ -51,18 +51,20 @@ class VLAUnderTest:
 
     def set_param(self, name: str, value) -> bool:
         kind = {str: (ParameterType.PARAMETER_STRING, "string_value"),
-                float: (ParameterType.PARAMETER_DOUBLE, "double_value")}[type(value)]
+                float: (ParameterType.PARAMETER_DOUBLE, "double_value"),
+                bool: (ParameterType.PARAMETER_BOOL, "bool_value")}[type(value)]
         pv = ParameterValue(type=kind[0], **{kind[1]: value})
         return self.call(self._params, SetParameters.Request(parameters=[Parameter(name=name, value=pv)])).results[0].successful
 
-    def send(self, n=1, encoding="rgb8", width=640, height=480, wait=0.08):
+    def send(self, n=1, encoding="rgb8", width=640, height=480, wait=0.08, publisher=None):
         """Publish n images, `wait` s apart (the node keeps only the newest two: a burst is thinned)."""
         channels = {"rgb8": 3, "bgr8": 3, "mono8": 1, "rgba8": 4, "16UC1": 2}[encoding]
-        self.probe.spin_until(lambda: self.images.get_subscription_count() > 0, 30, "the node's image subscription")
+        publisher = publisher or self.images
+        self.probe.spin_until(lambda: publisher.get_subscription_count() > 0, 30, "the node's image subscription")
         for i in range(n):
             msg = Image(height=height, width=width, encoding=encoding, step=width * channels)
             msg.data = np.random.default_rng(i).integers(0, 255, height * width * channels, dtype=np.uint8).tobytes()
-            self.images.publish(msg)
+            publisher.publish(msg)
             self.probe.spin_until(lambda: True, 1, "")
             if wait:
                 self.spin(wait)
@@ -144,6 +146,67 @@ def _nan_model(tiny_model, root):
     model.graph.node.append(onnx.helper.make_node("Mul", ["actions_raw", "nan"], ["actions"]))
     onnx.save(model, root / "model.onnx")
     return root / "model.onnx"
+
+
+def _failing_model(tiny_model, root):
+    """Loads and has the right inputs and outputs, but every run raises in onnxruntime (a bad reshape)."""
+    root.mkdir()
+    for path in tiny_model.parent.iterdir():
+        shutil.copy(path, root / path.name)
+    model = onnx.load(root / "model.onnx")
+    for node in model.graph.node:
+        node.output[:] = ["actions_raw" if o == "actions" else o for o in node.output]
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array([3], np.int64), "bad_shape"))
+    model.graph.node.append(onnx.helper.make_node("Reshape", ["actions_raw", "bad_shape"], ["actions"]))
+    onnx.save(model, root / "model.onnx")
+    return root / "model.onnx"
+
+
+def test_enabled_false_stops_the_motors(vla):
+    assert vla.transition("configure") and vla.transition("activate")
+    vla.send(3)
+    vla.probe.spin_until(lambda: len(vla.status) >= 3, 20, "three policy steps")
+    assert vla.cmds[-1].angular.z != 0.0  # the tiny model's head bias turns the camera
+    sent = len(vla.cmds)
+    assert vla.set_param("enabled", False)
+    vla.send(3, wait=0.1)  # the camera goes on (the watchdog stays fed): the zero is enabled's own
+    assert [(c.angular.z, c.angular.y) for c in vla.cmds[sent:]] == [(0.0, 0.0)]  # one zero, then silence
+    assert len(vla.status) == 3  # images are not answered while disabled
+    assert vla.set_param("enabled", True)
+    vla.send(2)
+    vla.probe.spin_until(lambda: len(vla.status) >= 4, 20, "answers once enabled again")
+
+
+def test_an_inference_that_raises_stops_the_motors_and_leaves_the_node_unconfigured(tiny_model, tmp_path):
+    node = VLAUnderTest(_failing_model(tiny_model, tmp_path / "failing"))
+    try:
+        assert node.transition("configure") and node.transition("activate")
+        node.send(1, wait=0.3)
+        node.probe.spin_until(lambda: node.cmds and node.cmds[-1].angular.z == 0.0, 10, "a zero command")
+        node.probe.spin_until(lambda: node.state() == "unconfigured", 10, "the error path to unconfigured")
+        assert "inference failed" in node.proc.output and node.status == []
+        assert all(c.angular.z == 0.0 and c.angular.y == 0.0 for c in node.cmds)
+        assert node.proc.popen.poll() is None  # alive, and configurable again
+        assert node.set_param("model_path", str(tiny_model))
+        assert node.transition("configure") and node.transition("activate")
+        node.send(2)
+        node.probe.spin_until(lambda: len(node.status) >= 1, 20, "answers from the good model")
+    finally:
+        node.close()
+
+
+def test_a_best_effort_camera_is_answered(vla):
+    from rclpy.qos import QoSReliabilityPolicy, qos_profile_sensor_data
+
+    camera = vla.probe.node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+    assert vla.transition("configure") and vla.transition("activate")
+    for _ in range(40):  # best effort loses some 640x480 frames here: send until one is answered
+        vla.send(1, publisher=camera, wait=0.15)
+        if vla.status:
+            break
+    assert vla.status, "no answer to a sensor-data (best effort) camera"
+    subscriptions = vla.probe.node.get_subscriptions_info_by_topic("/camera/image_raw")
+    assert [info.qos_profile.reliability for info in subscriptions] == [QoSReliabilityPolicy.BEST_EFFORT]
 
 
 def _wrong_inputs_model(tiny_model, root):

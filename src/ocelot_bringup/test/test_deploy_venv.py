@@ -14,7 +14,8 @@ from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
-from ocelot_train.testing import export_tiny_model, write_gate_report
+from gate_reports import write_gate_report
+from ocelot_train.testing import export_tiny_model
 
 ROOT = Path(__file__).resolve().parents[3]
 TRAINING_STACK = ("torch", "mujoco", "h5py", "transformers", "mlflow", "matplotlib", "skimage")

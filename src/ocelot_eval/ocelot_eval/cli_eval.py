@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def validate(args: argparse.Namespace) -> tuple[dict, int]:
     """Everything that can be checked before a node starts; returns what the report says was evaluated,
     and the number of scenarios."""
-    from ocelot_eval.gates import GateConfigError, load_gates
+    from ocelot_common.gate_binding import binding
+    from ocelot_eval.gates import GateConfigError, default_gates_file, gate_section, load_gates
     from ocelot_eval.metrics import CLOSED_LOOP_METRICS
     from ocelot_sim.scenario import ScenarioError, from_entry, load_scenario_file
 
@@ -56,6 +57,8 @@ def validate(args: argparse.Namespace) -> tuple[dict, int]:
     except (GateConfigError, ScenarioError) as exc:
         raise EvalError(str(exc)) from None
     run = {"controller": args.controller, "scenario_file": str(Path(args.scenarios).resolve()),
+           "gates_file": str(Path(args.gates).resolve()) if args.gates else str(default_gates_file()),
+           "binding": binding(gate_section(args.gates, "closed_loop"), entries),
            "mode": "real time" if args.realtime else "lockstep", "episode_frames": args.episode_frames,
            "model_path": None, "model_sha256": None}
     if args.controller == "vla":
@@ -77,9 +80,12 @@ def check_model(model: str | None) -> dict:
         raise EvalError(f"the model cannot be loaded: {exc}") from None
     except Exception as exc:  # onnxruntime's own errors on a graph that loads but cannot run
         raise EvalError(f"the model loads but does not run: {str(exc).splitlines()[0][:300]}") from None
+    from ocelot_common.gate_binding import MODEL_FILE_KINDS
+
     files = model_files(model)
-    return {"model_path": str(Path(model).resolve()), "model_sha256": sha256_of(files["policy"]),
-            "text_model_sha256": sha256_of(files["text"])}
+    hashes = {kind: sha256_of(files[kind]) for kind in MODEL_FILE_KINDS}
+    return {"model_path": str(Path(model).resolve()), "model_sha256": hashes["policy"],
+            "text_model_sha256": hashes["text"], "model_files": hashes}
 
 
 def run(args: argparse.Namespace) -> int:

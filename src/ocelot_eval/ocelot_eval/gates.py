@@ -39,14 +39,20 @@ def default_gates_file() -> Path:
     return installed_share_file("ocelot_eval", "config/gates.yaml") or DEFAULT_FILE
 
 
-def load_gates(path: str | Path | None = None, section: str = "closed_loop", known: set[str] | None = None) -> list[Gate]:
-    """The gates of one section; with `known`, a gate on any other metric is an error (found before a run)."""
+def gate_section(path: str | Path | None = None, section: str = "closed_loop") -> dict:
+    """One section of a gates file as parsed (metric -> {max|min: number}); what a report's binding hashes."""
     path = Path(path) if path else default_gates_file()
     raw = read_yaml(path, "gates file", GateConfigError)
     if not isinstance(raw, dict) or not isinstance(raw.get(section), dict) or not raw[section]:
         raise GateConfigError(f"gates file {path} needs a '{section}' mapping of metric -> {{max|min: number}}")
+    return raw[section]
+
+
+def load_gates(path: str | Path | None = None, section: str = "closed_loop", known: set[str] | None = None) -> list[Gate]:
+    """The gates of one section; with `known`, a gate on any other metric is an error (found before a run)."""
+    path = Path(path) if path else default_gates_file()
     gates = []
-    for metric, rule in raw[section].items():
+    for metric, rule in gate_section(path, section).items():
         if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in ("max", "min"):
             raise GateConfigError(f"{path}: {section}.{metric} must be {{max: number}} or {{min: number}}, got {rule!r}")
         kind, threshold = next(iter(rule.items()))

@@ -7,8 +7,12 @@ box's centre. No such box, or the target out of view, is a lost face.
 Tracking error (mean, p95) counts the frames from an episode's response on
 (the first frame under RESPONSE_THRESHOLD_PX); the approach before it is what
 the response time measures. An episode that never responds counts whole. The
-ground-truth error (image centre to the projection) is kept beside it, so the
-report can say how far the Haar estimate can be trusted.
+ground-truth error (image centre to the projection) is kept beside it, and
+on every frame where the target is in view the scored box is compared with the
+truth in 2D: how far its centre is from the projected point (no cancelling of
+opposite errors), whether there was no box to score (a miss), and whether the
+box scored is nearer another face's point than the target's (a wrong match).
+That is what says how far the Haar estimate, and so the gate, can be trusted.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ class FrameScore:
     gt_error_px: float     # image centre to the target's projection; NaN when out of view
     face_lost: bool
     target_selected: bool  # the target is the visible face nearest the image centre
+    haar_offset_px: float = math.nan  # scored box centre to the target's projection (2D); NaN: none scored
+    wrong_match: bool = False         # the scored box's centre is nearer another visible face's point
 
 
 def _distance(u: float, v: float, centre: tuple[float, float] = IMAGE_CENTRE) -> float:
@@ -63,11 +69,16 @@ def score_frame(frame: int, boxes: np.ndarray, faces: Sequence[TruthFace], targe
         raise ValueError(f"target_index {target_index} names none of the {len(faces)} faces")
     target = faces[target_index]
     box = match_target(boxes, target)
-    error = math.nan if box is None else _distance(box[0] + box[2] / 2.0, box[1] + box[3] / 2.0)
-    gt_error = _distance(target.u, target.v) if target.visible else math.nan
     visible = [i for i, f in enumerate(faces) if f.visible]
+    error = offset = math.nan
+    wrong = False
+    if box is not None:
+        u, v = box[0] + box[2] / 2.0, box[1] + box[3] / 2.0
+        error, offset = _distance(u, v), _distance(u, v, (target.u, target.v))
+        wrong = any(_distance(u, v, (faces[i].u, faces[i].v)) < offset for i in visible if i != target_index)
+    gt_error = _distance(target.u, target.v) if target.visible else math.nan
     nearest = min(visible, key=lambda i: _distance(faces[i].u, faces[i].v)) if visible else -1
-    return FrameScore(frame, error, gt_error, box is None, nearest == target_index)
+    return FrameScore(frame, error, gt_error, box is None, nearest == target_index, offset, wrong)
 
 
 @dataclass
@@ -123,8 +134,10 @@ class EpisodeScore:
     def from_dict(cls, record: dict) -> "EpisodeScore":
         columns = record["frames"]
         n = len(columns["frame"])
+        offsets, wrong = columns.get("haar_offset_px", [None] * n), columns.get("wrong_match", [False] * n)
         frames = [FrameScore(int(columns["frame"][i]), _num(columns["error_px"][i]), _num(columns["gt_error_px"][i]),
-                             bool(columns["face_lost"][i]), bool(columns["target_selected"][i])) for i in range(n)]
+                             bool(columns["face_lost"][i]), bool(columns["target_selected"][i]), _num(offsets[i]),
+                             bool(wrong[i])) for i in range(n)]
         return cls(int(record["index"]), int(record["seed"]), record["label_key"], record["command"],
                    int(record["num_faces"]), list(record["textures"]), frames,
                    [float(x) for x in record.get("latency_ms", [])])
@@ -141,9 +154,8 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
     tracking = np.concatenate([ep.tracking_errors() for ep in episodes])
     responses = [ep.response_frames() for ep in episodes]
     multi = [f for ep in episodes if ep.num_faces > 1 for f in ep.frames]
-    both = ~np.isnan(errors) & ~np.isnan(truth)
     latency = np.array([x for ep in episodes for x in ep.latency_ms], dtype=np.float64)
-    agreement = haar_agreement(errors[both], truth[both])
+    agreement = haar_agreement(frames)
     return _json_safe({
         "episodes": len(episodes),
         "frames": len(frames),
@@ -156,7 +168,8 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
         "target_selection": float(np.mean([f.target_selected for f in multi])) if multi else None,
         "gt_mean_error_px": _mean(truth),
         "gt_p95_error_px": _percentile(truth[~np.isnan(truth)], 95),
-        "haar_abs_difference_px": agreement["mean_abs_difference_px"],
+        "haar_position_error_px": agreement["mean_position_error_px"],
+        "haar_wrong_match_rate": agreement["wrong_match_rate"],
         "haar_vs_truth": agreement,
         "latency_ms_p50": _percentile(latency, 50),
         "latency_ms_p95": _percentile(latency, 95),
@@ -165,18 +178,24 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
 
 CLOSED_LOOP_METRICS = frozenset({
     "mean_error_px", "p95_error_px", "mean_error_all_frames_px", "face_lost_rate", "response_frames", "target_selection", "gt_mean_error_px",
-    "gt_p95_error_px", "haar_abs_difference_px", "latency_ms_p50", "latency_ms_p95"})
+    "gt_p95_error_px", "haar_position_error_px", "haar_wrong_match_rate", "latency_ms_p50", "latency_ms_p95"})
 
 
-def haar_agreement(haar: np.ndarray, truth: np.ndarray) -> dict:
-    """How well the Haar estimate follows the ground truth on frames where both exist."""
-    if len(haar) < 2:
-        return {"frames": int(len(haar)), "correlation": None, "mean_difference_px": None, "mean_abs_difference_px": None}
-    diff = haar - truth
-    spread = float(np.std(haar) * np.std(truth))
-    correlation = float(np.corrcoef(haar, truth)[0, 1]) if spread > 1e-12 else None
-    return {"frames": int(len(haar)), "correlation": correlation, "mean_difference_px": float(np.mean(diff)),
-            "mean_abs_difference_px": float(np.mean(np.abs(diff)))}
+def haar_agreement(frames: Sequence[FrameScore]) -> dict:
+    """How well the scored Haar boxes follow the ground truth, over every frame with the target in view:
+    the 2D distance of the scored box centre from the projected point (mean, p95), misses (in view, no box
+    scored) and wrong matches (the box scored is nearer another face's point), each as a count and a rate
+    of the frames in view."""
+    in_view = [f for f in frames if not math.isnan(f.gt_error_px)]
+    offsets = np.array([f.haar_offset_px for f in in_view], dtype=np.float64)
+    scored = offsets[~np.isnan(offsets)]
+    misses = sum(math.isnan(f.haar_offset_px) for f in in_view)
+    wrong = sum(f.wrong_match for f in in_view)
+    n = len(in_view)
+    return {"frames_in_view": n, "frames_scored": int(len(scored)),
+            "mean_position_error_px": _mean(scored), "p95_position_error_px": _percentile(scored, 95),
+            "misses": int(misses), "miss_rate": misses / n if n else math.nan,
+            "wrong_matches": int(wrong), "wrong_match_rate": wrong / n if n else math.nan}
 
 
 def per_label(episodes: Sequence[EpisodeScore]) -> dict[str, dict]:

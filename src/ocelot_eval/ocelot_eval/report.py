@@ -74,8 +74,10 @@ def summary_markdown(report: dict) -> str:
         relation, result = _relation_and_result(g)
         result = "**FAIL**" if result == "FAIL" else result
         out.append(f"| {metric} | {_fmt(g['value'], 3)} | {relation} {_fmt(g['threshold'], 3)} | {result} |")
-    out += ["", f"Haar against ground truth ({haar['frames']} frames): correlation {_fmt(haar['correlation'], 3)}, "
-            f"mean difference {_fmt(haar['mean_difference_px'])} px, mean absolute {_fmt(haar['mean_abs_difference_px'])} px. "
+    out += ["", f"Haar against ground truth ({haar['frames_in_view']} frames with the target in view): scored box "
+            f"centre {_fmt(haar['mean_position_error_px'])} px from the projected point (p95 "
+            f"{_fmt(haar['p95_position_error_px'])}), {haar['misses']} misses ({_fmt(haar['miss_rate'], 3)}), "
+            f"{haar['wrong_matches']} wrong matches ({_fmt(haar['wrong_match_rate'], 3)}). "
             f"Ground-truth error: mean {_fmt(agg['gt_mean_error_px'])} px, p95 {_fmt(agg['gt_p95_error_px'])} px.", "",
             "## Per label", "", "| label | episodes | mean px | p95 px | lost | response | target sel. |",
             "|---|---|---|---|---|---|---|"]

@@ -33,7 +33,8 @@ def test_no_box_on_the_target_or_target_out_of_view_is_a_lost_face():
 
 
 def episode(errors, num_faces=1, label="track", selected=True):
-    frames = [FrameScore(i, e, 0.0 if math.isnan(e) else e + 0.5, math.isnan(e), selected) for i, e in enumerate(errors)]
+    frames = [FrameScore(i, e, 0.0 if math.isnan(e) else e + 0.5, math.isnan(e), selected, 0.5 if e == e else math.nan)
+              for i, e in enumerate(errors)]
     return EpisodeScore(0, 1, label, "track the face", num_faces, ["procedural:1"] * num_faces, frames)
 
 
@@ -54,7 +55,7 @@ def test_aggregate_pools_frames_counts_never_responding_as_the_whole_episode_and
     assert agg["response_frames"] == pytest.approx((1 + 4) / 2)
     assert agg["episodes_never_responding"] == 1
     assert agg["target_selection"] == 0.0  # only the multi-face episode counts
-    assert agg["haar_abs_difference_px"] == pytest.approx(0.5)
+    assert agg["haar_position_error_px"] == pytest.approx(0.5) and agg["haar_wrong_match_rate"] == 0.0
     assert set(CLOSED_LOOP_METRICS) <= set(agg)
     restored = EpisodeScore.from_dict(eps[0].to_dict())
     assert restored.frames == eps[0].frames
@@ -109,3 +110,27 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     assert recorder.complete and seen == [0, 2, 1]
     done = recorder.finish()
     assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]
+
+
+def test_haar_agreement_is_2d_on_every_frame_in_view_and_counts_misses_and_wrong_matches():
+    target, other = TruthFace(300.0, 240.0, True), TruthFace(345.0, 240.0, True)
+    # a box 12 px right of the point and one 12 px left: the same distance from the centre's column on
+    # average, so a difference of distances from the centre cancels; the 2D offset does not
+    right = score_frame(0, np.array([box_at(312, 240)]), [target], 0)
+    left = score_frame(1, np.array([box_at(288, 240)]), [target], 0)
+    assert right.haar_offset_px == pytest.approx(12.0) and left.haar_offset_px == pytest.approx(12.0)
+    # the only box holding the target point sits on the other face: scored, but a wrong match
+    wrong = score_frame(2, np.array([box_at(340, 240, size=100)]), [target, other], 0)
+    assert wrong.wrong_match and not wrong.face_lost
+    missed = score_frame(3, np.zeros((0, 4)), [target], 0)
+    away = score_frame(4, np.zeros((0, 4)), [TruthFace(900.0, 240.0, False)], 0)
+    frames = [right, left, wrong, missed, away]
+    agg = aggregate([EpisodeScore(0, 1, "multi_left", "left", 2, ["procedural:1"] * 2, frames)])
+    haar = agg["haar_vs_truth"]
+    assert haar["frames_in_view"] == 4 and haar["frames_scored"] == 3  # the out-of-view frame is not counted
+    assert haar["misses"] == 1 and haar["miss_rate"] == pytest.approx(0.25)
+    assert haar["wrong_matches"] == 1 and agg["haar_wrong_match_rate"] == pytest.approx(0.25)
+    assert agg["haar_position_error_px"] == pytest.approx((12 + 12 + 40) / 3)
+    passed, results = check_gates(load_gates(), agg)
+    assert not results["haar_position_error_px"]["pass"] and not results["haar_wrong_match_rate"]["pass"]
+    assert EpisodeScore.from_dict(EpisodeScore(0, 1, "t", "c", 1, [], frames).to_dict()).frames[2].wrong_match

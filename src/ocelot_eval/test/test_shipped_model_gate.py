@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ocelot_common.gate_binding import DEPLOY_GATE
 from ocelot_common.model_files import model_files, sha256_of
 from ocelot_common.processes import fresh_domain_id, run
 from ocelot_eval.report import RESULTS_FILE
@@ -35,7 +36,10 @@ def test_shipped_model_files_match_its_card():
 
 def test_shipped_model_passes_the_ci_gate(tmp_path):
     result, report = gate(CONFIG / "scenarios_ci.yaml", tmp_path, timeout=300)
-    assert report["model_sha256"] == sha256_of(MODEL) and report["aggregate"]["episodes"] == 4
+    assert report["model_sha256"] == sha256_of(MODEL) and report["aggregate"]["episodes"] == 6
+    files = model_files(MODEL)
+    assert report["model_files"] == {kind: sha256_of(files[kind]) for kind in ("policy", "text", "tokenizer")}
+    assert report["binding"]["gates_sha256"] == DEPLOY_GATE["gates_sha256"]  # the deploy gate's thresholds
     failed = {name: g["value"] for name, g in report["gates"].items() if not g["pass"]}
     assert report["pass"] and not failed, f"the shipped model fails the CI gate ({failed}):\n{result.stdout}"
 
@@ -45,3 +49,5 @@ def test_shipped_model_passes_the_ci_gate(tmp_path):
 def test_shipped_model_passes_the_full_gate(tmp_path, scenario_set):
     result, report = gate(CONFIG / scenario_set, tmp_path, timeout=900)
     assert report["pass"], f"the shipped model fails the deploy gate:\n{result.stdout}"
+    if scenario_set == "scenarios_standard.yaml":
+        assert report["binding"] == DEPLOY_GATE  # what the robot accepts

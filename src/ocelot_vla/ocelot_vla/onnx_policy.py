@@ -2,8 +2,8 @@
 
 Loads the per-frame graph, the text graph and the tokenizer that `ocelot export`
 writes side by side, checks their inputs and outputs (and the sha256 of the
-graphs, if expected: `gated_sha256` reads them from a PASS eval report), encodes a command once, and turns camera
-images into raw (pan_vel, tilt_vel) with the shared preprocessing.
+files, if expected: `gated_sha256` reads them from a PASS eval report bound to an accepted gate), encodes a
+command once, and turns camera images into raw (pan_vel, tilt_vel) with the shared preprocessing.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ocelot_common.gate_binding import GateBindingError, gated_files, parse_accepted
 from ocelot_common.model_files import (
     POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files,
     sha256_of)
@@ -24,25 +25,19 @@ class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
 
 
-def gated_sha256(report_path: str | Path) -> tuple[str, str]:
-    """(policy graph, text graph) sha256 from an `ocelot eval` report whose verdict is PASS.
-
-    Only a model that passed the gate may run: a FAIL report, or one without the hashes, is refused."""
+def gated_sha256(report_path: str | Path, accepted_gates: str = "") -> dict[str, str]:
+    """{policy, text, tokenizer: sha256} from an `ocelot eval` report whose verdict is PASS on the deploy gate
+    (or a gate named in `accepted_gates`, 'GATES_SHA:SCENARIOS_SHA,...'). Anything else is refused."""
     path = Path(report_path)
     try:
         report = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise PolicyLoadError(f"eval report {path} cannot be read ({exc}); pass the eval_results.json that "
                               "`ocelot eval` wrote for this model") from None
-    if not isinstance(report, dict) or not report.get("model_sha256"):
-        raise PolicyLoadError(f"{path} is not an `ocelot eval` report of a model (no model_sha256)")
-    if report.get("pass") is not True:
-        gates = report.get("gates") if isinstance(report.get("gates"), dict) else {}
-        failed = [name for name, gate in gates.items() if isinstance(gate, dict) and gate.get("pass") is False]
-        raise PolicyLoadError(f"{path}: the model failed its gate (verdict {report.get('verdict', '?')}"
-                              + (f"; failed: {', '.join(failed)}" if failed else "")
-                              + "); only a model whose eval report passes may be deployed")
-    return str(report["model_sha256"]), str(report.get("text_model_sha256") or "")
+    try:
+        return gated_files(report, parse_accepted(accepted_gates), str(path))
+    except GateBindingError as exc:
+        raise PolicyLoadError(str(exc)) from None
 
 
 def _check_sha256(path: Path, expected: str) -> None:
@@ -79,13 +74,12 @@ def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[s
 
 
 class OnnxPolicy:
-    def __init__(self, model_path: str | Path, expected_sha256: str = "", threads: int = 1,
-                 expected_text_sha256: str = "") -> None:
+    def __init__(self, model_path: str | Path, threads: int = 1, expected: dict[str, str] | None = None) -> None:
+        """`expected`: sha256 per model file kind (policy, text, tokenizer) that must match."""
         files = model_files(model_path)
-        if expected_sha256:
-            _check_sha256(files["policy"], expected_sha256)
-        if expected_text_sha256:
-            _check_sha256(files["text"], expected_text_sha256)
+        for kind, sha in (expected or {}).items():
+            if sha:
+                _check_sha256(files[kind], sha)
         self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS,
                                (PREVIOUS_ACTION, PREVIOUS_TARGET))
         names = {i.name for i in self.policy.get_inputs()}

@@ -1,8 +1,8 @@
 """VLA lifecycle node: camera images + a language command -> /cmd_vel, through the exported ONNX policy.
 
 - on_configure: load and check the model, encode language_cmd. With eval_report set (the robot), the
-  report must be a PASS and both graphs must have the sha256 it records; expected_sha256 checks the
-  per-frame graph alone. FAILURE (logged, node alive and unconfigured) on any problem.
+  report must be a PASS of the deploy gate (or of a gate in accepted_gates) and every model file must
+  have the sha256 it records; expected_sha256 checks the per-frame graph alone. FAILURE (logged, node alive and unconfigured) on any problem.
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
 - per frame: shared preprocessing, inference (models that take them also get the command sent for the
@@ -50,7 +50,7 @@ PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": Tru
               "max_velocity": _LIMITS.max_velocity, "max_acceleration": _LIMITS.max_acceleration,
               "smoothing": _LIMITS.smoothing, "image_topic": "/camera/image_raw", "image_reliability": "auto",
               "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.3, "expected_sha256": "", "intra_op_threads": 1,
-              "command_topic": "", "eval_report": ""}
+              "command_topic": "", "eval_report": "", "accepted_gates": ""}
 
 
 def _one_of(choices) -> Callable[[object], None]:
@@ -89,14 +89,15 @@ class VLANode(ManagedNode):
             if threads < 1:
                 raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
             _one_of(IMAGE_RELIABILITY)(p("image_reliability"))
-            sha, text_sha = str(p("expected_sha256")), ""
+            expected = {"policy": str(p("expected_sha256")).strip().lower()}
             if p("eval_report"):
-                gated, text_sha = gated_sha256(p("eval_report"))
-                if sha and sha.strip().lower() != gated:
-                    raise PolicyLoadError(f"expected_sha256 {sha} is not the model {p('eval_report')} passed "
-                                          f"({gated}); leave expected_sha256 empty to take it from the report")
-                sha = gated
-            policy = OnnxPolicy(p("model_path"), sha, threads, text_sha)
+                gated = gated_sha256(p("eval_report"), str(p("accepted_gates")))
+                if expected["policy"] and expected["policy"] != gated["policy"]:
+                    raise PolicyLoadError(f"expected_sha256 {expected['policy']} is not the model {p('eval_report')} "
+                                          f"passed ({gated['policy']}); leave expected_sha256 empty to take it from "
+                                          "the report")
+                expected = gated
+            policy = OnnxPolicy(p("model_path"), threads, expected)
             policy.set_command(str(p("language_cmd")))
         except (PolicyLoadError, ValueError) as exc:
             self.get_logger().error(f"configure failed: {exc}")

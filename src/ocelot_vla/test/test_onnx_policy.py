@@ -1,4 +1,5 @@
 """The node's ROS-free core: loading checks, command encoding, and the shared preprocessing."""
+import json
 import shutil
 import subprocess
 import sys
@@ -8,9 +9,9 @@ import onnx
 import pytest
 
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
-from ocelot_common.model_files import sha256_of
+from ocelot_common.model_files import model_files, sha256_of
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
-from ocelot_train.testing import write_gate_report
+from gate_reports import write_gate_report
 
 
 def test_acts_on_any_image_size(tiny_model):
@@ -92,24 +93,41 @@ def test_bad_model_files_are_named(tiny_model, tmp_path):
     with pytest.raises(PolicyLoadError, match="not a loadable ONNX"):
         OnnxPolicy(tmp_path / "model.onnx")
     with pytest.raises(PolicyLoadError, match="refusing a model"):
-        OnnxPolicy(tiny_model, expected_sha256="0" * 64)
-    assert OnnxPolicy(tiny_model, expected_sha256=sha256_of(tiny_model)).max_tokens == 16
+        OnnxPolicy(tiny_model, expected={"policy": "0" * 64})
+    assert OnnxPolicy(tiny_model, expected={"policy": sha256_of(tiny_model)}).max_tokens == 16
 
 
-def test_only_a_passing_eval_report_gives_the_hashes(tiny_model, tmp_path):
+def test_only_a_passing_eval_report_of_the_deploy_gate_gives_the_hashes(tiny_model, tmp_path):
     passed = write_gate_report(tmp_path / "pass.json", tiny_model, True)
-    policy_sha, text_sha = gated_sha256(passed)
-    assert policy_sha == sha256_of(tiny_model) and text_sha == sha256_of(tiny_model.with_suffix(".text.onnx"))
-    assert OnnxPolicy(tiny_model, policy_sha, expected_text_sha256=text_sha).max_tokens == 16
+    hashes = gated_sha256(passed)
+    files = model_files(tiny_model)
+    assert hashes == {kind: sha256_of(files[kind]) for kind in ("policy", "text", "tokenizer")}
+    assert OnnxPolicy(tiny_model, expected=hashes).max_tokens == 16
     with pytest.raises(PolicyLoadError, match=r"failed its gate \(verdict FAIL; failed: mean_error_px\)"):
         gated_sha256(write_gate_report(tmp_path / "fail.json", tiny_model, False))
     with pytest.raises(PolicyLoadError, match="cannot be read"):
         gated_sha256(tmp_path / "missing.json")
     (tmp_path / "other.json").write_text('{"pass": true}')
-    with pytest.raises(PolicyLoadError, match="no model_sha256"):
+    with pytest.raises(PolicyLoadError, match="no model_files"):
         gated_sha256(tmp_path / "other.json")
-    with pytest.raises(PolicyLoadError, match="model.text.onnx has sha256 .* refusing"):
-        OnnxPolicy(tiny_model, policy_sha, expected_text_sha256="0" * 64)
+    for kind in ("text", "tokenizer"):
+        with pytest.raises(PolicyLoadError, match=f"{files[kind].name} has sha256 .* refusing"):
+            OnnxPolicy(tiny_model, expected={**hashes, kind: "0" * 64})
+    with pytest.raises(PolicyLoadError, match="no sha256 for the model's tokenizer file"):
+        gated_sha256(write_gate_report(tmp_path / "untokenized.json", tiny_model, True, drop=("tokenizer",)))
+
+
+def test_a_pass_on_another_gate_is_refused_unless_accepted(tiny_model, tmp_path):
+    lenient = {"gates_sha256": "a" * 64, "scenarios_sha256": "b" * 64}  # e.g. a gates file with looser thresholds
+    report = write_gate_report(tmp_path / "lenient.json", tiny_model, True, binding=lenient)
+    with pytest.raises(PolicyLoadError, match="not the deploy gate"):
+        gated_sha256(report)
+    assert gated_sha256(report, f"{'a' * 64}:{'b' * 64}")["policy"] == sha256_of(tiny_model)
+    (tmp_path / "unbound.json").write_text(json.dumps({**json.loads(report.read_text()), "binding": None}))
+    with pytest.raises(PolicyLoadError, match="not the deploy gate"):
+        gated_sha256(tmp_path / "unbound.json", f"{'a' * 64}:{'b' * 64}")
+    with pytest.raises(PolicyLoadError, match="GATES_SHA256:SCENARIOS_SHA256"):
+        gated_sha256(report, "not-a-binding")
 
 
 def test_wrong_inputs_are_refused(tmp_path, tiny_model):

@@ -16,7 +16,7 @@ from std_msgs.msg import Bool
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import PolicyStatus
 from ocelot_common.model_files import sha256_of
-from ocelot_train.testing import write_gate_report
+from gate_reports import write_gate_report
 
 
 class VLAUnderTest:

@@ -1,7 +1,9 @@
 """`ocelot launch GRAPH`: one process per node, brought up by the lifecycle manager.
 
 The launcher starts every node of the graph (each in its own session, so a
-terminal's Ctrl-C reaches only the launcher), then the lifecycle manager. On
+terminal's Ctrl-C reaches only the launcher, and each told to die with the
+launcher, so a launcher killed outright leaves no node running), then the
+lifecycle manager. On
 Ctrl-C or SIGTERM it asks the manager for an ordered shutdown (deactivate,
 cleanup, shutdown in reverse order), waits for the nodes to exit, and
 interrupts whatever is left. A node process that dies is reported at once.
@@ -21,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from ocelot_bringup.graphs import MANAGER_NAME, Graph, GraphError, NodeSpec
+from ocelot_common.processes import die_with_parent
 from ocelot_common.ros_env import ros_environment
 
 
@@ -111,7 +114,7 @@ class Launcher:
 
     def _spawn(self, spec: NodeSpec, cmd: list[str]) -> NodeProcess:
         popen = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True, text=True, errors="replace")
+                                 start_new_session=True, text=True, errors="replace", preexec_fn=die_with_parent())
         threading.Thread(target=self._relay, args=(spec.name, popen.stdout), daemon=True).start()
         self.say(f"started {spec.name} pid={popen.pid}")
         return NodeProcess(spec, popen)

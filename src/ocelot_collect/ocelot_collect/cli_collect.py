@@ -3,19 +3,23 @@
 Episode range [base_ep, base_ep + n) is cut into K contiguous shards, one per
 worker; all write into OUTPUT/episodes. A progress bar counts finished episode
 files. At the end the splits and metadata.json are rebuilt from the files.
-Re-running the same command resumes: finished episodes are kept. With --policy, the ONNX policy
+Re-running the same command resumes: finished episodes are kept. One collection
+at a time writes into a folder (a lock that dies with its holder); killed in
+any way, the command takes its workers with it. With --policy, the ONNX policy
 steers and the oracle only labels (DAgger): the episodes show the states the policy itself reaches.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from ocelot_collect.dataset_index import finalize_dataset
 from ocelot_collect.episode_io import complete_episodes
+from ocelot_collect.folder_lock import FolderBusy, lock_folder
 from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 
 FINISHED = "collection finished"
@@ -91,6 +95,18 @@ def run(args: argparse.Namespace) -> int:
     sigterm_as_interrupt()
     output = Path(args.output).expanduser().resolve()
     output.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = lock_folder(output)  # held until this process and every launcher it started are gone
+    except FolderBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _collect(args, output, lock)
+    finally:
+        os.close(lock)
+
+
+def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
     settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",
                                               "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
     settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
@@ -101,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = range(args.base_ep, args.base_ep + args.n_episodes)
     code = 0
     for attempt in range(1, PASSES + 1):
-        code = _collect_pass(args, output, settings, wanted)
+        code = _collect_pass(args, output, settings, wanted, lock)
         missing = [ep for ep in wanted if ep not in complete_episodes(output)]
         if code or not missing:
             break
@@ -119,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return code if have == len(wanted) or code else 1
 
 
-def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted: range) -> int:
+def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted: range, lock: int) -> int:
     """One run of the workers over the range; each records only the episodes still missing."""
     workers = []
     for first, count in shards(args.base_ep, args.n_episodes, args.workers):
@@ -132,7 +148,7 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
         if args.policy:
             graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]
         cmd = ["ocelot", "launch", graph, *(f"{k}:={v}" for k, v in graph_args.items())]
-        workers.append(LaunchProc(cmd, fresh_domain_id()))
+        workers.append(LaunchProc(cmd, fresh_domain_id(), pass_fds=(lock,)))
     code = _watch(workers, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
     for worker in workers:
         worker.signal()

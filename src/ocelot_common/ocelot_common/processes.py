@@ -2,10 +2,13 @@
 
 Every process a test starts runs in its own session so that a finalizer can
 end it and whatever it spawned; every wait has a timeout that fails with a
-message saying what never happened.
+message saying what never happened. Every child is also told to die with its
+parent (Linux's PR_SET_PDEATHSIG): a command killed with SIGKILL, which can
+run no clean-up of its own, still takes its processes with it.
 """
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import signal
@@ -24,6 +27,23 @@ def fresh_domain_id() -> int:
     return 1 + (os.getpid() * 7 + next(_counter)) % MAX_DOMAIN_ID
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A preexec_fn: the child gets `sig` when the process that started it ends, however it ends. If that
+    process is already gone by the time the child runs (a race with the fork), the child exits at once."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != parent:
+            os._exit(1)
+    return preexec
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while True:
@@ -39,12 +59,18 @@ class Proc:
     """A child process whose combined output is collected line by line."""
 
     def __init__(self, cmd: Sequence[str], domain_id: int, env: dict | None = None, cwd=None,
-                 preexec_fn: Callable[[], None] | None = None) -> None:
+                 preexec_fn: Callable[[], None] | None = None, pass_fds: Sequence[int] = ()) -> None:
         full_env = ros_environment(env, domain_id=domain_id)
         full_env["PYTHONUNBUFFERED"] = "1"
+        orphan_guard = die_with_parent()
+
+        def preexec() -> None:
+            orphan_guard()
+            if preexec_fn is not None:
+                preexec_fn()
         self.popen = subprocess.Popen(list(cmd), env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=preexec_fn,
-                                      start_new_session=True, text=True, errors="replace")
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=preexec,
+                                      start_new_session=True, text=True, errors="replace", pass_fds=pass_fds)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

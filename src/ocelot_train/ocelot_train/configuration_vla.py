@@ -120,11 +120,11 @@ class TrainConfig:
     amp: bool = False
     seed: int = 0
     num_workers: int = 0
-    augment: bool = True
+    augment: bool = True         # a trainable vision encoder only: frozen tokens are cached from stored frames
     max_train_samples: int = 0   # 0: all; else a seeded subset per epoch (quick runs)
     max_val_samples: int = 0     # 0: all; else the same seeded subset of the val split every epoch
     experiment: str = "ocelot"
-    tracking_uri: str = ""       # empty: sqlite:///<output>/../mlruns.db beside the run
+    tracking_uri: str = ""       # empty: sqlite:///<output>/../mlflow.db beside the run
     cache_dir: str = ""          # empty: <dataset>/feature_cache
     # model.previous_action only: share of samples whose previous command is zeroed, and the std of the
     # noise added to the rest (rad/s) - without them the policy learns to copy its previous command
@@ -175,6 +175,12 @@ class TrainConfig:
 class RunConfig:
     model: VLAConfig = field(default_factory=VLAConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.train.augment and not self.model.vision.trainable:
+            raise ConfigError(f"train.augment needs a trainable vision encoder: the frozen {self.model.vision.backend} "
+                              "tokens are cached once from the stored frames, so no augmented frame would reach "
+                              "the model; set train.augment=false (or model.vision.frozen=false)")
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "train": asdict(self.train)}

@@ -20,7 +20,6 @@ it is the difference between ~3 ms and ~10 ms). Opset 17, classic exporter.
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 
 from ocelot_common.model_files import (
     POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of)
+from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
@@ -44,9 +44,9 @@ class ExportError(RuntimeError):
 
 def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = read_checkpoint(path)
         config = model_config_from_dict(checkpoint["config"]["model"])
-    except (OSError, KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+    except (CheckpointError, KeyError, TypeError) as exc:
         raise ExportError(f"{path} is not an Ocelot training checkpoint ({exc}); pass best.pt from `ocelot train`") from None
     policy = VLAPolicy(config, checkpoint["text_dim"], pretrained_weights=False)  # weights come from the checkpoint
     policy.load_state_dict(checkpoint["state_dict"])
@@ -101,17 +101,41 @@ def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text
     return feeds
 
 
+QUANTIZATION_FRAMES = 8  # dataset frames the int8 text graph is checked on, each with every command
+
+
+def dataset_frames(checkpoint: dict, count: int = QUANTIZATION_FRAMES) -> tuple[np.ndarray, str]:
+    """Up to `count` model-input frames spread over the checkpoint's dataset (its val split, else train), and
+    where they came from: what an export check should see is what the policy sees, not noise."""
+    from ocelot_train.dataset import DatasetError, FrameDataset
+
+    root = checkpoint.get("dataset") or ""
+    for split in ("val", "train"):
+        try:
+            frames = FrameDataset(root, split)
+        except (DatasetError, FileNotFoundError, OSError, ValueError):
+            continue
+        if len(frames):
+            picks = sorted({int(i) for i in np.linspace(0, len(frames) - 1, count)})
+            return np.stack([frames.frame_input(i) for i in picks]), f"{root} ({split} split, {len(picks)} frames)"
+    raise ExportError(f"--quantize-text checks the int8 text graph on frames of the model's training dataset "
+                      f"({root or 'not recorded in the checkpoint'}), and none can be read here; export where the "
+                      "dataset is, or without --quantize-text")
+
+
 def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict,
-                   feeds: dict, rng: np.random.Generator) -> dict:
-    """Replace the text graph by its int8 version if it passes; measure what it does to features and actions."""
+                   feeds: dict, checkpoint: dict) -> dict:
+    """Replace the text graph by its int8 version if it passes; measure what it does to the features and to
+    the actions on dataset frames, each frame with every command."""
     import onnxruntime as ort
 
     from ocelot_common.text import tokenize
-    from ocelot_train.quantize import quantize_weights_int8
+    from ocelot_train import quantize
 
+    frames, frames_from = dataset_frames(checkpoint)
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
     candidate = paths["text"].with_name(paths["text"].name + ".int8")
-    quantize_weights_int8(paths["text"], candidate)
+    quantize.quantize_weights_int8(paths["text"], candidate)
     int8 = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
     ids, mask = tokenize(tokenizer, commands, policy.config.text.max_tokens)
     text_feeds = {"input_ids": ids, "attention_mask": mask}
@@ -119,21 +143,23 @@ def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[st
     real = mask.astype(bool)
     a, b = exact[real], approx[real]
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-    frames = rng.normal(0, 1, (len(commands), 3, 224, 224)).astype(np.float32)
     extra = {name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
              for name in (PREVIOUS_ACTION, PREVIOUS_TARGET) if name in feeds}
+    effect = 0.0
     with torch.no_grad():
-        act = [policy(torch.from_numpy(frames), torch.from_numpy(f), torch.from_numpy(mask), **extra).numpy()
-               for f in (exact, approx)]
-    effect = float(np.max(np.abs(act[0] - act[1])))
+        for frame in frames:
+            batch = torch.from_numpy(np.repeat(frame[None], len(commands), 0))
+            act = [policy(batch, torch.from_numpy(f), torch.from_numpy(mask), **extra).numpy() for f in (exact, approx)]
+            effect = max(effect, float(np.max(np.abs(act[0] - act[1]))))
     if not np.isfinite(effect) or effect > QUANTIZED_ACTION_TOLERANCE:
         candidate.unlink()
         raise ExportError(f"int8 text weights change the actions by up to {effect:.4f} rad/s "
-                          f"(> {QUANTIZED_ACTION_TOLERANCE}); export without --quantize-text")
+                          f"(> {QUANTIZED_ACTION_TOLERANCE}) on frames of {frames_from}; export without --quantize-text")
     candidate.replace(paths["text"])
-    return {"weights": "int8 per channel", "commands_checked": len(commands),
-            "feature_cosine_min": float(cosine.min()), "feature_max_abs": float(np.max(np.abs(a - b))),
-            "action_max_abs": effect, "action_tolerance": QUANTIZED_ACTION_TOLERANCE}
+    return {"weights": "int8 per channel", "commands_checked": len(commands), "frames_checked": len(frames),
+            "frames_from": frames_from, "feature_cosine_min": float(cosine.min()),
+            "feature_max_abs": float(np.max(np.abs(a - b))), "action_max_abs": effect,
+            "action_tolerance": QUANTIZED_ACTION_TOLERANCE}
 
 
 def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: float = PARITY_TOLERANCE,
@@ -164,7 +190,7 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     quantized = None
     if quantize_text:
         commands = list(checkpoint.get("commands") or ["track the face", "follow the person on the left"])
-        quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, rng)
+        quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, checkpoint)
     card = {
         "format": "ocelot-vla-onnx/1", "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "opset": OPSET,
         "policy": {"inputs": list(inputs), "outputs": list(outputs), "frame_size": 224,

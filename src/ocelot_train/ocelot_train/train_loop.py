@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ocelot_collect.episode_io import CAMERA_PX
+from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
 from ocelot_train.encoders_text import build_text_encoder
@@ -108,9 +109,9 @@ class Trainer:
 
     def _load_initial_weights(self, path: str) -> None:
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+            checkpoint = read_checkpoint(path)
             widened = self.policy.load_state_dict_widening_head(checkpoint["state_dict"])
-        except (OSError, KeyError, RuntimeError, EOFError) as exc:
+        except (CheckpointError, KeyError, RuntimeError) as exc:
             first = str(exc).splitlines()[0][:300]
             raise ConfigError(f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
                                "checkpoint of `ocelot train` with the same model config (or one with fewer "

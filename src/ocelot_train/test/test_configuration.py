@@ -12,7 +12,7 @@ def test_defaults_are_offline_and_valid():
 def test_yaml_numbers_and_overrides(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("model: {n_fusion_layers: 1}\ntrain: {lr: 3e-4, epochs: 2}\n")
-    config = load_run_config(path, ["train.batch_size=8", "model.vision.backend=mobilenet_v2"])
+    config = load_run_config(path, ["train.batch_size=8", "model.vision.backend=mobilenet_v2", "train.augment=false"])
     assert config.train.lr == pytest.approx(3e-4) and config.train.epochs == 2 and config.train.batch_size == 8
     assert config.model.n_fusion_layers == 1 and config.model.vision.backend == "mobilenet_v2"
 
@@ -47,3 +47,18 @@ def test_unreadable_config_file(tmp_path):
 def test_label_weights_from_an_override():
     config = load_run_config(None, ["train.label_weights={multi_attr: 3, track: 0.5}"])
     assert config.train.label_weights == {"multi_attr": 3.0, "track": 0.5}
+
+
+def test_augmenting_a_frozen_encoder_is_refused_because_its_tokens_are_cached_unaugmented():
+    with pytest.raises(ConfigError, match="train.augment needs a trainable vision encoder"):
+        load_run_config(None, ["model.vision.backend=mobilenet_v2"])  # frozen by default, augment on by default
+    assert load_run_config(None, ["model.vision.backend=mobilenet_v2", "model.vision.frozen=false"]).train.augment
+    assert not load_run_config(None, ["model.vision.backend=mobilenet_v2", "train.augment=false"]).train.augment
+
+
+def test_the_shipped_configs_load_as_written():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[3] / "training").glob("*.yaml")):
+        if path.name != "sweep.yaml":
+            load_run_config(path)

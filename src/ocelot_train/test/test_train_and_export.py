@@ -76,6 +76,75 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path):
         export_model(tmp_path / "x.pt", tmp_path / "model.onnx")
 
 
+def test_an_export_whose_graph_disagrees_with_pytorch_is_refused(trained, tmp_path, monkeypatch):
+    """The parity check itself: a graph that computes something else (here: one weight nudged after the
+    export, as an exporter bug would) fails the export, and no card is written for it."""
+    import onnx
+    from onnx import numpy_helper
+
+    from ocelot_train import export
+
+    real_session = export.cpu_session
+
+    def skewed_session(path):
+        if path.name == "model.onnx":
+            model = onnx.load(str(path))
+            for init in model.graph.initializer:
+                weights = numpy_helper.to_array(init)
+                if weights.dtype == np.float32:
+                    init.CopyFrom(numpy_helper.from_array(weights * 1.1 + 0.01, init.name))
+            onnx.save(model, str(path))
+        return real_session(path)
+
+    monkeypatch.setattr(export, "cpu_session", skewed_session)
+    with pytest.raises(ExportError, match="ONNX and PyTorch disagree"):
+        export_model(trained[1].checkpoint, tmp_path / "model.onnx")
+    assert not model_files(tmp_path / "model.onnx")["card"].exists()
+
+
+def test_int8_text_weights_that_move_the_actions_too_far_on_dataset_frames_are_refused(trained, tmp_path,
+                                                                                     monkeypatch):
+    """The check itself, with the real quantizer: below what int8 really moves the actions by on dataset
+    frames, the tolerance refuses the graph, and the fp32 text graph stays."""
+    from ocelot_common.model_files import sha256_of
+    from ocelot_train import export
+
+    plain = export_model(trained[1].checkpoint, tmp_path / "plain" / "model.onnx")
+    monkeypatch.setattr(export, "QUANTIZED_ACTION_TOLERANCE", 1e-9)
+    with pytest.raises(ExportError, match=r"int8 text weights change the actions by up to .* on frames of "):
+        export_model(trained[1].checkpoint, tmp_path / "model.onnx", quantize_text=True)
+    paths = model_files(tmp_path / "model.onnx")
+    assert not paths["card"].exists() and not paths["text"].with_name(paths["text"].name + ".int8").exists()
+    assert sha256_of(paths["text"]) == plain["files"]["text"]["sha256"]  # the fp32 graph stayed
+
+
+def test_int8_text_needs_the_dataset_to_check_on(trained, tmp_path):
+    checkpoint = torch.load(trained[1].checkpoint, weights_only=True)
+    checkpoint["dataset"] = str(tmp_path / "elsewhere")
+    torch.save(checkpoint, tmp_path / "moved.pt")
+    with pytest.raises(ExportError, match="none can be read here"):
+        export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", quantize_text=True)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_before_it_runs(trained, tmp_path):
+    import os
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    checkpoint = torch.load(trained[1].checkpoint, weights_only=True)
+    torch.save({**checkpoint, "extra": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(ExportError, match="refusing to load it"):
+        export_model(tmp_path / "evil.pt", tmp_path / "model.onnx")
+    config = load_run_config(None, [*QUICK, f"train.init_checkpoint={tmp_path / 'evil.pt'}"])
+    with pytest.raises(Exception, match="holds objects other than tensors"):
+        Trainer(trained[0].dataset_dir, tmp_path / "run", config, progress=False)
+    assert not marker.exists()
+
+
 def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path, dataset_factory):
     dataset = dataset_factory(tmp_path / "ds", 10, frames=8)
     result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "runs" / "r1"),
@@ -123,6 +192,7 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
     assert card["policy"]["inputs"][-1] == "previous_action" and max(card["parity_max_abs"].values()) <= 1e-5
     quantized = card["text_quantization"]
     assert quantized["action_max_abs"] <= quantized["action_tolerance"] and quantized["feature_cosine_min"] > 0.99
+    assert quantized["frames_checked"] >= 4 and str(tiny_dataset) in quantized["frames_from"]  # dataset frames
     text = model_files(tmp_path / "model.onnx")["text"]
     ops = {node.op_type for node in __import__("onnx").load(str(text)).graph.node}
     assert "DequantizeLinear" in ops
@@ -173,7 +243,7 @@ def test_previous_target_model_warm_starts_from_a_previous_action_one_and_export
     config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true", "train.max_val_samples=7",
                                     "model.previous_target=true", f"train.init_checkpoint={base.checkpoint}"])
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
-    start = torch.load(base.checkpoint, weights_only=False)["state_dict"]["head.0.weight"]
+    start = torch.load(base.checkpoint, weights_only=True)["state_dict"]["head.0.weight"]
     widened = tuned.policy.head[0].weight.detach()
     torch.testing.assert_close(widened[:, :start.shape[1]], start)
     assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1]:].any()
@@ -203,7 +273,7 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     config = load_run_config(None, [*QUICK, "train.epochs=1", f"train.init_checkpoint={result.checkpoint}",
                                     "train.acquisition_weight=4", "train.label_weights={track: 2}"])
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
-    start = torch.load(result.checkpoint, weights_only=False)["state_dict"]
+    start = torch.load(result.checkpoint, weights_only=True)["state_dict"]
     assert all(torch.equal(start[k], v) for k, v in tuned.policy.state_dict().items())
     tuned.run()
     # the auxiliary target loss moves the read-out onto the commanded square

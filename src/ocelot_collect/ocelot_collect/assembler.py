@@ -1,10 +1,13 @@
 """Assemble an episode from the sim's streams: image, command (the label) and ground truth, paired by
 frame, and, where the label is not the applied command (DAgger), the applied one too.
 
-ROS-free. Messages are keyed by frame index (stamp / camera period). After a
-reset the sim's clock restarts at 0, so each stream is ignored until it shows
-frame 0 of the new episode: stale messages of the previous one, still in
-flight, can never be paired with the new episode's frames.
+ROS-free. Messages are keyed by their exact stamp (integer ns: every stream of
+a frame carries the frame's stamp), and frames are numbered in the order of
+the camera's stamps, so neither the pairing nor `sim_time` assumes a camera
+rate: `sim_time` is the sim's own stamps. After a reset the sim's clock
+restarts at 0, so each stream is ignored until it shows frame 0 (stamp 0) of
+the new episode: stale messages of the previous one, still in flight, can
+never be paired with the new episode's frames.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ocelot_collect.episode_io import Episode
+from ocelot_common.stamps import NS_PER_S
 
 STREAMS = ("image", "command", "truth")
 APPLIED = "applied"
@@ -22,7 +26,6 @@ APPLIED = "applied"
 class EpisodeAssembler:
     warmup_frames: int
     episode_frames: int
-    period: float = 0.1
     index: int = -1
     info: dict = field(default_factory=dict)
     record_applied: bool = False
@@ -39,30 +42,34 @@ class EpisodeAssembler:
         self._synced = dict.fromkeys(self.streams, False)
 
     @property
-    def frames_wanted(self) -> range:
-        return range(self.warmup_frames, self.warmup_frames + self.episode_frames)
+    def stamps_wanted(self) -> list[int]:
+        """The stamps of the frames to record (after the warm-up), as far as the camera has sent them."""
+        return sorted(self._parts["image"])[self.warmup_frames:self.warmup_frames + self.episode_frames]
 
-    def add(self, stream: str, stamp: float, value) -> None:
-        frame = int(round(stamp / self.period))
+    def add(self, stream: str, stamp_ns: int, value) -> None:
         if stream not in self._synced:
             return
-        if frame == 0:
+        if stamp_ns == 0:
             self._synced[stream] = True
-        if self._synced[stream] and frame in self.frames_wanted:
-            self._parts[stream][frame] = value
+        if self._synced[stream]:
+            self._parts[stream][stamp_ns] = value
 
     @property
     def recorded(self) -> int:
         """Frames for which every stream has arrived."""
-        return sum(all(f in self._parts[s] for s in self.streams) for f in self.frames_wanted)
+        return sum(all(t in self._parts[s] for s in self.streams) for t in self.stamps_wanted)
 
     def first_gap(self) -> str:
         """The first frame still incomplete and what it lacks (for the skip warning)."""
-        for f in self.frames_wanted:
-            lacking = [s for s in self.streams if f not in self._parts[s]]
+        unsynced = [s for s in self.streams if not self._synced[s]]
+        note = f"; never saw frame 0 on {unsynced}" if unsynced else ""
+        wanted = self.stamps_wanted
+        for i, t in enumerate(wanted):
+            lacking = [s for s in self.streams if t not in self._parts[s]]
             if lacking:
-                unsynced = [s for s in self.streams if not self._synced[s]]
-                return f"frame {f} lacks {', '.join(lacking)}" + (f"; never saw frame 0 on {unsynced}" if unsynced else "")
+                return f"frame {self.warmup_frames + i} lacks {', '.join(lacking)}{note}"
+        if len(wanted) < self.episode_frames:
+            return f"frame {self.warmup_frames + len(wanted)} lacks image{note}"
         return "none"
 
     @property
@@ -70,7 +77,7 @@ class EpisodeAssembler:
         return self.recorded == self.episode_frames
 
     def episode(self) -> Episode:
-        frames = list(self.frames_wanted)
+        frames = self.stamps_wanted
         image, command, truth = (self._parts[s] for s in STREAMS)
         return Episode(
             index=self.index,
@@ -80,7 +87,7 @@ class EpisodeAssembler:
             gt_error_px=np.array([truth[f][0] for f in frames], np.float32),
             perturbed=np.array([truth[f][1] for f in frames], bool),
             target_px=np.array([truth[f][2:4] for f in frames], np.float32),
-            sim_time=np.array([f * self.period for f in frames]),
+            sim_time=np.array(frames, np.float64) / NS_PER_S,
             cmd=str(self.info.get("command", "")), label_key=str(self.info.get("label_key", "")),
             metadata=dict(self.info),
             applied=np.array([self._parts[APPLIED][f] for f in frames], np.float32) if self.record_applied else None)

@@ -31,6 +31,8 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ocelot_collect.assembler import EpisodeAssembler
+from ocelot_common.processes import exit_with_parent
+from ocelot_common.stamps import nanoseconds
 from ocelot_collect.dataset_index import finalize_dataset
 from ocelot_collect.episode_io import (
     CAMERA_PX, EpisodeError, complete_episodes, read_summary, remove_partial, write_episode)
@@ -47,10 +49,6 @@ PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 
               "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
               "compression_level": 1, "settings_json": "{}",
               "command_topic": APPLIED_TOPIC}
-
-
-def stamp_seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class CollectorNode(ManagedNode):
@@ -91,7 +89,9 @@ class CollectorNode(ManagedNode):
         self.skipped, self.state, self._episode_started = [], "idle", 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
         # spawn, not fork: a forked copy of a process running DDS threads is not safe
-        self._writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        # and it dies with this node, however the node ends (its resource tracker then exits too)
+        self._writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=exit_with_parent)
         self._pubs = {"progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
                       "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE))}
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
@@ -186,7 +186,7 @@ class CollectorNode(ManagedNode):
     def _feed(self, stream: str, stamp, value) -> None:
         if self.state not in ("resetting", "recording"):
             return
-        self.assembler.add(stream, stamp_seconds(stamp), value)
+        self.assembler.add(stream, nanoseconds(stamp), value)
         recorded = self.assembler.recorded
         if recorded > self._recorded:
             self._recorded, self._last_progress = recorded, time.monotonic()

@@ -1,4 +1,8 @@
-"""Dataset checks (seed 002 §7C), ROS-free: each check returns (ok, line); the caller prints and decides."""
+"""Dataset checks, ROS-free: each adds (level, line) to a report; the caller prints and decides.
+
+The splits are checked for what they promise: every episode sits in the split its group key gives (so
+growing the dataset moved none), and no face of a val or test episode appears in a training episode.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_collect.dataset_index import load_metadata, read_split
+from ocelot_collect.dataset_index import group_key, load_metadata, read_split, split_of_group
 from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
 
 MIN_LABEL_SHARE = 0.05
@@ -96,17 +100,38 @@ def _check_splits(root: Path, summaries: dict, report: Report) -> None:
     except FileNotFoundError as exc:
         report.add("FAIL", str(exc))
         return
-    scenarios = {name: {summaries[e]["scenario_id"] for e in eps if e in summaries} for name, eps in splits.items()}
-    leaks = [(a, b) for a, b in (("train", "val"), ("train", "test"), ("val", "test")) if scenarios[a] & scenarios[b]]
     covered = set().union(*splits.values())
-    if leaks:
-        report.add("FAIL", f"scenarios shared between splits: {leaks}")
-    elif covered != set(summaries):
-        report.add("FAIL", f"splits cover {len(covered)} episodes, the dataset has {len(summaries)}")
+    split_of = {ep: name for name, eps in splits.items() for ep in eps}
+    if sum(len(eps) for eps in splits.values()) != len(covered) or covered != set(summaries):
+        report.add("FAIL", f"splits list {sum(len(v) for v in splits.values())} entries for {len(covered)} episodes; "
+                           f"the dataset has {len(summaries)} (rebuild with `ocelot merge-datasets --rebuild {root}`)")
+        return
+    moved = sorted(ep for ep, s in summaries.items() if split_of[ep] != split_of_group(group_key(s)))
+    if moved:
+        report.add("FAIL", f"{len(moved)} episodes are not in the split of their group (their faces' partition): "
+                           + ", ".join(f"{ep} in {split_of[ep]}, belongs in {split_of_group(group_key(summaries[ep]))}"
+                                       for ep in moved[:10])
+                           + f" (rebuild with `ocelot merge-datasets --rebuild {root}`)")
     else:
-        report.add("OK", "splits disjoint by scenario: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
-    duplicates = len(summaries) - len({s["scenario_id"] for s in summaries.values()})
-    report.add("info", f"{duplicates} episodes repeat a scenario (same seed and overrides)")
+        report.add("OK", "splits follow the face partitions: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    trained_on: dict[str, int] = {}
+    for ep in sorted(splits["train"]):
+        for texture in summaries[ep].get("textures") or []:
+            trained_on.setdefault(texture, ep)
+    leaks = [(ep, name, texture, trained_on[texture]) for name in ("val", "test") for ep in sorted(splits[name])
+             for texture in summaries[ep].get("textures") or [] if texture in trained_on]
+    if leaks:
+        report.add("FAIL", f"{len(leaks)} held-out faces also appear in training episodes: " + ", ".join(
+            f"{name} episode {ep} holds {texture}, which training episode {train_ep} holds"
+            for ep, name, texture, train_ep in leaks[:10]))
+    else:
+        report.add("OK", "no face of a val or test episode appears in a training episode")
+    unrecorded = sum(not s.get("textures") for s in summaries.values())
+    if unrecorded:
+        report.add("info", f"{unrecorded} episodes record no faces (older files): grouped by scenario id")
+    for name in ("val", "test"):
+        if not splits[name]:
+            report.add("WARN", f"the {name} split is empty (too few episodes, or none drew {name} faces)")
 
 
 def _check_commands(files, broken, report, threshold) -> None:

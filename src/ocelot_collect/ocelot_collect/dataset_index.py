@@ -1,38 +1,57 @@
-"""Dataset-level files: metadata.json (counts, labels, per-episode summary) and the scenario-level splits.
+"""Dataset-level files: metadata.json (counts, labels, per-episode summary) and the splits.
 
-Splits are 80/10/10 by scenario, never by episode: every episode of a scenario
-(same scenario_id) lands in the same split, so no scenario leaks from training
-into evaluation. Rebuilt from the episode files themselves, so a merge or a
-resumed collection gets the same splits as a single run would.
+A split is a pure function of an episode's group key, so growing a dataset (a
+DAgger round, a merge) never moves an episode, and the key is the faces: an
+episode's group is the face-pool partition its faces come from (collection
+draws all of an episode's faces from one; ocelot_sim.face_pool), so the test
+split's faces appear in no training episode. Should an episode's faces span
+partitions, it goes to the most held-out one among them (test, then val), so a
+held-out face is never trained on. Episodes that record no faces (older files)
+are grouped by scenario id, hashed the same way. Rebuilt from the episode files
+themselves, so a merge or a resumed collection gets the same splits as a single
+run would; `ocelot check-dataset` verifies both properties.
 """
 from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from ocelot_collect.episode_io import SCHEMA_VERSION, complete_episodes, read_summary
+from ocelot_sim.face_pool import FACE_SPLITS, split_of_key, texture_split
 
-SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
-SPLIT_SEED = 42
+SPLITS = FACE_SPLITS
 
 
-def assign_splits(scenario_of: dict[int, str]) -> dict[str, list[int]]:
-    """episode -> scenario id  =>  split -> sorted episodes; shuffled scenario ids, seeded."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for episode, scenario in scenario_of.items():
-        groups[scenario].append(episode)
-    ids = sorted(groups)
-    random.Random(SPLIT_SEED).shuffle(ids)
-    n = len(ids)
-    n_val = max(1, round(0.1 * n)) if n >= 3 else 0
-    n_test = max(1, round(0.1 * n)) if n >= 3 else 0
-    parts = {"train": ids[: n - n_val - n_test], "val": ids[n - n_val - n_test: n - n_test], "test": ids[n - n_test:]}
-    return {name: sorted(ep for sid in sids for ep in groups[sid]) for name, sids in parts.items()}
+def group_key(summary: dict) -> str:
+    """An episode's group: the partition of its faces (the most held-out one if they span several), or
+    `scenario:<id>` for an episode that records no faces."""
+    textures = summary.get("textures") or []
+    if textures:
+        return max((texture_split(t) for t in textures), key=FACE_SPLITS.index)
+    return f"scenario:{summary.get('scenario_id', '')}"
+
+
+def split_of_group(key: str) -> str:
+    """The split of a group key: a face partition is its own split; any other key hashes 80/10/10."""
+    return key if key in FACE_SPLITS else split_of_key(key)
+
+
+def assign_splits(group_of: dict[int, str]) -> dict[str, list[int]]:
+    """episode -> group key  =>  split -> sorted episodes; each episode's split depends on its key alone."""
+    splits: dict[str, list[int]] = {name: [] for name in FACE_SPLITS}
+    for episode, key in sorted(group_of.items()):
+        splits[split_of_group(key)].append(episode)
+    return splits
+
+
+def camera_hz(periods) -> float | list[float] | None:
+    """The camera rate the episodes' own stamps show: one number, or every distinct one if they differ."""
+    rates = sorted({round(1.0 / p, 6) for p in periods if p})
+    return None if not rates else rates[0] if len(rates) == 1 else rates
 
 
 def _git_hash() -> str:
@@ -60,7 +79,7 @@ def finalize_dataset(root: Path, settings: dict | None = None) -> dict:
     root = Path(root)
     summaries = {ep: read_summary(path) for ep, path in complete_episodes(root).items()}
     previous = load_metadata(root) if (root / "metadata.json").is_file() else {}
-    splits = assign_splits({ep: s["scenario_id"] for ep, s in summaries.items()})
+    splits = assign_splits({ep: group_key(s) for ep, s in summaries.items()})
     for name, episodes in splits.items():
         _atomic_write(root / f"{name}.txt", "".join(f"{ep:06d}\n" for ep in episodes))
     frames = [s["n_frames"] for s in summaries.values()]
@@ -70,14 +89,14 @@ def finalize_dataset(root: Path, settings: dict | None = None) -> dict:
         "git_hash": _git_hash(),
         "n_episodes": len(summaries),
         "n_frames": sum(frames),
-        "camera_hz": 10,
+        "camera_hz": camera_hz(s["camera_period_s"] for s in summaries.values()),
         "frames_per_episode": sorted(set(frames)),
         "image_shape": [224, 224, 3],
         "label_counts": dict(sorted(Counter(s["label_key"] for s in summaries.values()).items())),
         "split_counts": {name: len(eps) for name, eps in splits.items()},
         "settings": settings if settings is not None else previous.get("settings", {}),
-        "episodes": {f"{ep:06d}": {k: s[k] for k in ("n_frames", "scenario_id", "label_key", "cmd")}
-                     for ep, s in sorted(summaries.items())},
+        "episodes": {f"{ep:06d}": {**{k: s[k] for k in ("n_frames", "scenario_id", "label_key", "cmd", "textures")},
+                                   "group": group_key(s)} for ep, s in sorted(summaries.items())},
     }
     _atomic_write(root / "metadata.json", json.dumps(metadata, indent=1, sort_keys=True))
     return metadata

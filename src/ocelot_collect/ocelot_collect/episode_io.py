@@ -108,7 +108,8 @@ def read_summary(path: Path) -> dict:
             summary = {"episode": int(f.attrs["episode_index"]), "n_frames": n,
                        "scenario_id": str(f.attrs["scenario_id"]), "label_key": f["label_key"][()].decode(),
                        "cmd": f["cmd"][()].decode(), "frames_shape": tuple(f["frames"].shape),
-                       "frames_dtype": str(f["frames"].dtype)}
+                       "frames_dtype": str(f["frames"].dtype),
+                       "textures": _textures(f), "camera_period_s": _period(f["sim_time"][()])}
             for name in ("pan_vel", "tilt_vel", "gt_error_px", "perturbed"):
                 if f[name].shape != (n,):
                     raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n},)")
@@ -120,6 +121,18 @@ def read_summary(path: Path) -> dict:
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
+
+
+def _textures(f) -> list[str]:
+    """The episode's face textures, from its scenario (metadata JSON); [] when it records none."""
+    faces = json.loads(f["metadata"][()]).get("faces") or []
+    return [str(face["texture"]) for face in faces if isinstance(face, dict) and "texture" in face]
+
+
+def _period(sim_time: np.ndarray) -> float | None:
+    """The camera period the episode's own stamps show (median step); None below two frames."""
+    steps = np.diff(sim_time)
+    return float(np.median(steps)) if len(steps) else None
 
 
 def read_episode(path: Path, frames: bool = True) -> Episode:

@@ -4,9 +4,9 @@ import pytest
 from ocelot_collect.assembler import EpisodeAssembler
 
 
-def feed(a, frames, streams=("image", "command", "truth"), offset=0):
+def feed(a, frames, streams=("image", "command", "truth"), offset=0, period_ns=100_000_000):
     for f in frames:
-        t = f * 0.1
+        t = f * period_ns
         for s in streams:
             value = {"image": np.full((2, 2, 3), f + offset, np.uint8), "command": (0.01 * (f + offset), 0.0),
                      "truth": (float(f), f % 2 == 0, 300.0 + f, 200.0 - f)}[s]
@@ -53,15 +53,25 @@ def test_with_record_applied_a_frame_waits_for_the_applied_command_too():
     feed(a, [0, 1])
     assert a.recorded == 0 and "lacks applied" in a.first_gap()
     for f in (0, 1):
-        a.add("applied", f * 0.1, (0.5 + f, -0.25))
+        a.add("applied", f * 100_000_000, (0.5 + f, -0.25))
     assert a.complete
     ep = a.episode()
     assert ep.applied.tolist() == [[0.5, -0.25], [1.5, -0.25]] and ep.pan_vel.tolist() == pytest.approx([0.0, 0.01])
     plain = EpisodeAssembler(warmup_frames=0, episode_frames=1)
     plain.start(0, {})
-    plain.add("applied", 0.0, (1.0, 1.0))  # not recorded: ignored
+    plain.add("applied", 0, (1.0, 1.0))  # not recorded: ignored
     feed(plain, [0])
     assert plain.complete and plain.episode().applied is None
+
+
+def test_sim_time_is_the_sims_own_stamps_whatever_the_camera_rate():
+    a = EpisodeAssembler(warmup_frames=2, episode_frames=3)
+    a.start(0, {})
+    feed(a, range(6), period_ns=40_000_000)  # a 25 Hz camera
+    assert a.complete
+    ep = a.episode()
+    assert ep.sim_time.tolist() == pytest.approx([0.08, 0.12, 0.16])
+    assert [int(x[0, 0, 0]) for x in ep.frames] == [2, 3, 4]
 
 
 def test_bad_lengths():

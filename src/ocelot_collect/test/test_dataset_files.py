@@ -9,24 +9,26 @@ from ocelot_collect.dataset_index import assign_splits, finalize_dataset, read_s
 from ocelot_collect.episode_io import (
     Episode, EpisodeError, complete_episodes, episode_path, read_episode, read_summary, remove_partial, write_episode)
 from ocelot_collect.cli_merge import merge
+from dataset_fixtures import face_in, faces_metadata, split_by_tenth
 
 LABELS = ["track", "multi_left", "multi_right", "multi_closest", "multi_attr"]
 
 
-def make_episode(index, scenario=None, n=12, label=None):
+def make_episode(index, scenario=None, n=12, label=None, faces=None):
     rng = np.random.default_rng(index)
     label = label or LABELS[index % len(LABELS)]
     return Episode(index=index, frames=rng.integers(0, 255, (n, 224, 224, 3), dtype=np.uint8),
                    pan_vel=rng.normal(0, 0.4, n).astype(np.float32), tilt_vel=rng.normal(0, 0.1, n).astype(np.float32),
                    gt_error_px=rng.uniform(0, 30, n).astype(np.float32), perturbed=rng.random(n) < 0.3,
                    sim_time=np.arange(n) * 0.1, cmd=f"command {index}", label_key=label,
-                   metadata={"scenario_id": scenario or f"s{index}", "seed": index})
+                   metadata={"scenario_id": scenario or f"s{index}", "seed": index,
+                             **({"faces": faces} if faces is not None else {})})
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    for i in range(20):
-        write_episode(tmp_path, make_episode(i, scenario=f"s{i // 2}"))  # two episodes per scenario
+    for i in range(20):  # two episodes per scenario (and face); scenario j's face from partition split_by_tenth(j)
+        write_episode(tmp_path, make_episode(i, scenario=f"s{i // 2}", faces=faces_metadata(split_by_tenth(i // 2), i // 2)))
     finalize_dataset(tmp_path, {"label_mix": ""})
     return tmp_path
 
@@ -50,12 +52,13 @@ def test_round_trip(tmp_path):
         assert f["frames"].chunks == (1, 224, 224, 3) and f["frames"].compression == "gzip"
 
 
-def test_splits_group_scenarios(dataset):
+def test_splits_follow_the_faces(dataset):
     splits = {name: read_split(dataset, name) for name in ("train", "val", "test")}
     assert sorted(sum(splits.values(), [])) == list(range(20))
     for name, eps in splits.items():
         for ep in eps:
-            assert ep ^ 1 in eps  # its twin (same scenario) is in the same split
+            assert ep ^ 1 in eps  # its twin (same scenario and face) is in the same split
+            assert split_by_tenth(ep // 2) == name  # the partition its face was drawn from
     assert len(splits["train"]) == 16 and len(splits["val"]) == 2 and len(splits["test"]) == 2
 
 
@@ -65,11 +68,41 @@ def test_splits_are_stable_under_merge_order():
     assert a == b
 
 
+def test_growing_a_dataset_moves_no_episode(dataset):
+    before = {name: set(read_split(dataset, name)) for name in ("train", "val", "test")}
+    for i in range(20, 60):  # a DAgger round: new episodes, new faces, other partitions' shares
+        write_episode(dataset, make_episode(i, faces=faces_metadata(("val", "test", "train")[i % 3], 100 + i)))
+    finalize_dataset(dataset, {"label_mix": ""})
+    after = {name: set(read_split(dataset, name)) for name in ("train", "val", "test")}
+    assert all(before[name] <= after[name] for name in before)
+    assert after["val"] - before["val"] and after["test"] - before["test"]  # the new ones went where their faces say
+    legacy = {i: f"s{i}" for i in range(200)}  # episodes that record no faces: hashed by scenario id, as stably
+    small, big = assign_splits(dict(list(legacy.items())[:50])), assign_splits(legacy)
+    assert all(set(small[name]) <= set(big[name]) for name in small)
+
+
+def test_check_names_episodes_out_of_their_split_and_held_out_faces_that_were_trained_on(dataset):
+    train = read_split(dataset, "train")
+    (dataset / "train.txt").write_text("".join(f"{ep:06d}\n" for ep in train if ep != train[0]))
+    (dataset / "test.txt").write_text((dataset / "test.txt").read_text() + f"{train[0]:06d}\n")
+    text = "\n".join(t for level, t in check_dataset(dataset, deep=True).lines if level == "FAIL")
+    assert f"{train[0]} in test, belongs in train" in text
+    finalize_dataset(dataset, {"label_mix": ""})
+    trained_face = face_in("train", 0)  # episode 0's face
+    write_episode(dataset, make_episode(40, faces=[{"texture": trained_face}, {"texture": face_in("test", 500)}]))
+    finalize_dataset(dataset, {"label_mix": ""})
+    assert 40 in read_split(dataset, "test")  # a mix goes to the most held-out partition among its faces
+    report = check_dataset(dataset, deep=True)
+    text = "\n".join(t for level, t in report.lines if level == "FAIL")
+    assert report.failed and f"test episode 40 holds {trained_face}, which training episode 0 holds" in text
+
+
 def test_check_passes_on_a_good_dataset(dataset):
     report = check_dataset(dataset, deep=True)
     assert not report.failed, report.lines
     text = "\n".join(t for _, t in report.lines)
-    assert "splits disjoint by scenario" in text and "recovery frames" in text
+    assert "splits follow the face partitions" in text and "recovery frames" in text
+    assert "no face of a val or test episode appears in a training episode" in text
 
 
 def test_truncated_file_fails_the_check_and_is_named(dataset):

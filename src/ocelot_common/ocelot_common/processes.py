@@ -30,18 +30,29 @@ def fresh_domain_id() -> int:
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+def _set_parent_death_signal(sig: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        os._exit(126)
+
+
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     """A preexec_fn: the child gets `sig` when the process that started it ends, however it ends. If that
     process is already gone by the time the child runs (a race with the fork), the child exits at once."""
     parent = os.getpid()
 
     def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
-            os._exit(126)
+        _set_parent_death_signal(sig)
         if os.getppid() != parent:
             os._exit(1)
     return preexec
+
+
+def exit_with_parent() -> None:
+    """For a child that is already running (a process pool's initializer): SIGKILL when its parent ends."""
+    _set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05):

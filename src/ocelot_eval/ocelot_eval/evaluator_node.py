@@ -29,6 +29,7 @@ from std_msgs.msg import Header
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.stamps import nanoseconds
 from ocelot_common.parameters import not_blank, positive, refuse_bad_values
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
@@ -40,10 +41,6 @@ RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 EPISODES_FILE = "episodes.jsonl"
 PARAMETERS = {"scenario_file": "", "output": "", "episode_frames": 100, "reset_timeout": 10.0,
               "stall_timeout": 10.0, "image_topic": "/camera/image_raw", "status_topic": "/vla/status"}
-
-
-def _seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class EvaluatorNode(ManagedNode):
@@ -153,7 +150,7 @@ class EvaluatorNode(ManagedNode):
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
         if self.state in ("resetting", "running"):
             faces = [TruthFace(f.pixel_u, f.pixel_v, f.visible) for f in msg.faces]
-            self._publish_scores(self.recorder.add_truth(_seconds(msg.header.stamp), faces, msg.target_index))
+            self._publish_scores(self.recorder.add_truth(nanoseconds(msg.header.stamp), faces, msg.target_index))
 
     def _on_image(self, msg: Image) -> None:
         if not self._active:
@@ -164,12 +161,12 @@ class EvaluatorNode(ManagedNode):
             except ValueError as exc:
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
             else:
-                self._publish_scores(self.recorder.add_image(_seconds(msg.header.stamp), rgb))
+                self._publish_scores(self.recorder.add_image(nanoseconds(msg.header.stamp), rgb))
         self._pubs["ack"].publish(Header(stamp=msg.header.stamp))  # after scoring: the sim waits on it
 
     def _on_status(self, msg: PolicyStatus) -> None:
         if self.state in ("resetting", "running"):
-            self.recorder.add_latency(_seconds(msg.header.stamp), float(msg.latency_ms))
+            self.recorder.add_latency(nanoseconds(msg.header.stamp), float(msg.latency_ms))
 
     def _publish_scores(self, scores) -> None:
         if not scores:

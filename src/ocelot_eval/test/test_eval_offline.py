@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 
+from dataset_fixtures import faces_metadata, split_by_tenth
 from ocelot_collect.dataset_index import finalize_dataset, read_split
 from ocelot_collect.episode_io import Episode, write_episode
 from ocelot_common.processes import fresh_domain_id, run
@@ -18,7 +19,7 @@ def small_dataset(root, n_episodes=20, frames=6):
             pan_vel=rng.uniform(-1, 1, frames).astype(np.float32), tilt_vel=np.zeros(frames, np.float32),
             gt_error_px=np.zeros(frames, np.float32), perturbed=np.zeros(frames, bool),
             sim_time=np.arange(frames) * 0.1, cmd=cmd, label_key=label,
-            metadata={"scenario_id": f"s{i}", "command": cmd}))
+            metadata={"scenario_id": f"s{i}", "command": cmd, "faces": faces_metadata(split_by_tenth(i), i)}))
     finalize_dataset(root, {})
     return root
 

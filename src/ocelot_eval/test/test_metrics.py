@@ -97,19 +97,30 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     recorder = EpisodeRecorder(3, detector=lambda rgb: seen.append(int(rgb[0, 0, 0])) or np.array([box_at(320, 240)]))
     recorder.start(EpisodeScore(0, 0, "track", "", 1, []))
     truth = [TruthFace(320.0, 240.0, True)]
-    assert recorder.add_image(0.7, np.full((2, 2, 3), 7, np.uint8)) == []  # old episode, before frame 0
-    assert recorder.add_truth(0.0, truth, 0) == []
-    scored = recorder.add_image(0.0, np.full((2, 2, 3), 0, np.uint8))
+    ms = 1_000_000
+    assert recorder.add_image(700 * ms, np.full((2, 2, 3), 7, np.uint8)) == []  # old episode, before frame 0
+    assert recorder.add_truth(0, truth, 0) == []
+    scored = recorder.add_image(0, np.full((2, 2, 3), 0, np.uint8))
     assert [s.frame for s in scored] == [0]
-    recorder.add_image(0.2, np.full((2, 2, 3), 2, np.uint8))
-    recorder.add_image(0.1, np.full((2, 2, 3), 1, np.uint8))
-    recorder.add_truth(0.2, truth, 0)
+    recorder.add_image(100 * ms, np.full((2, 2, 3), 1, np.uint8))
+    recorder.add_image(200 * ms, np.full((2, 2, 3), 2, np.uint8))
+    recorder.add_truth(200 * ms, truth, 0)  # ground truth may come in any order
     assert not recorder.complete
-    recorder.add_truth(0.1, truth, 0)
-    recorder.add_latency(0.1, 12.5)
+    recorder.add_truth(100 * ms, truth, 0)
+    recorder.add_latency(100 * ms, 12.5)
     assert recorder.complete and seen == [0, 2, 1]
     done = recorder.finish()
     assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]
+
+
+def test_recorder_takes_the_camera_rate_from_the_stamps():
+    recorder = EpisodeRecorder(4, detector=lambda rgb: np.array([box_at(320, 240)]))
+    recorder.start(EpisodeScore(0, 0, "track", "", 1, []))
+    for k in range(4):  # a 30 Hz camera: stamps 33.3 ms apart, which a 0.1 s period would merge into frame 0-1
+        stamp = round(k * 1e9 / 30)
+        recorder.add_truth(stamp, [TruthFace(320.0, 240.0, True)], 0)
+        recorder.add_image(stamp, np.zeros((2, 2, 3), np.uint8))
+    assert recorder.complete and [f.frame for f in recorder.finish().frames] == [0, 1, 2, 3]
 
 
 def test_haar_agreement_is_2d_on_every_frame_in_view_and_counts_misses_and_wrong_matches():

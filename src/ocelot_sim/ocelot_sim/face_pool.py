@@ -8,11 +8,18 @@ their target points, so generation only draws from it. Rebuild it with
     python -m ocelot_sim.face_pool --count 3000
 
 Any other procedural index still works in a scenario file (checked on load).
+
+The pool is partitioned into train / val / test faces (80/10/10) by a hash of
+each face's index, so a face's partition never changes as a dataset grows.
+Collection draws all faces of an episode from the partition its seed hashes
+to, and a dataset's splits follow the faces: the test split's faces appear in
+no training episode. The photographs are evaluation-only: always "test".
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import sys
 from functools import lru_cache
 from multiprocessing import Pool
@@ -24,6 +31,43 @@ from ocelot_sim.paths import worlds_dir
 
 POOL_FILE = "procedural_faces.csv"
 POOL_SEED = 2024
+
+
+FACE_SPLITS = ("train", "val", "test")
+SPLIT_SHARES = (80, 10, 10)  # per cent, in FACE_SPLITS order
+
+
+def split_of_key(key: str) -> str:
+    """The split a key hashes to (80/10/10): a pure function, so no key ever moves."""
+    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+    for name, upper in zip(FACE_SPLITS, (80, 90, 100)):
+        if bucket < upper:
+            return name
+    raise AssertionError("unreachable")
+
+
+def face_split(index: int) -> str:
+    """The partition of procedural face `index`."""
+    return split_of_key(f"face:{int(index)}")
+
+
+def split_for_seed(seed: int) -> str:
+    """The partition a collection seed draws its faces from."""
+    return split_of_key(f"seed:{int(seed)}")
+
+
+def texture_split(texture: str) -> str:
+    """The partition of a face texture: procedural faces by index; photographs are evaluation-only (test)."""
+    kind, _, name = texture.partition(":")
+    return face_split(int(name)) if kind == "procedural" else "test"
+
+
+@lru_cache(maxsize=len(FACE_SPLITS))
+def pool_of_split(split: str) -> tuple[int, ...]:
+    """The pool's faces in one partition, in pool order."""
+    if split not in FACE_SPLITS:
+        raise ValueError(f"unknown face split {split!r}; splits: {', '.join(FACE_SPLITS)}")
+    return tuple(i for i in face_pool() if face_split(i) == split)
 
 
 def pool_path() -> Path:

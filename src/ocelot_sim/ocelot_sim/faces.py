@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_sim.face_pool import face_pool
+from ocelot_sim.face_pool import face_pool, pool_of_split
 from ocelot_sim.haar import box_centre, detect_faces
 
 TEXTURE_PX = 256
@@ -234,9 +234,11 @@ def is_detectable(index: int) -> bool:
     return True
 
 
-def detectable_procedural(rng: np.random.Generator, accept=lambda attrs: True, max_tries: int = 400) -> int:
-    """Draw from the pool of Haar-detectable faces until one's attributes pass `accept`."""
-    pool = list(face_pool())
+def detectable_procedural(rng: np.random.Generator, accept=lambda attrs: True, max_tries: int = 400,
+                          split: str | None = None) -> int:
+    """Draw from the pool of Haar-detectable faces (one partition of it, if `split`) until one's attributes
+    pass `accept`."""
+    pool = list(face_pool()) if split is None else list(pool_of_split(split))
     for _ in range(max_tries):
         index = pool[int(rng.integers(0, len(pool)))]
         if accept(procedural_attributes(index)):

@@ -3,7 +3,9 @@
 A scenario names 1-3 faces (texture, distance, motion), which one the command
 targets, the command's phrasing, and the domain randomisation (walls, floor,
 lights, camera noise and brightness). Scenario files (YAML) override any field;
-what they leave out still follows from the seed.
+what they leave out still follows from the seed. `face_split` (train, val or
+test) draws every procedural face from that partition of the face pool
+(collection sets it from the seed, so a dataset's splits hold disjoint faces).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 import yaml
 
 from ocelot_common.config_files import read_yaml
+from ocelot_sim.face_pool import FACE_SPLITS
 from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, load_texture, parse_texture_name
 from ocelot_sim.motion import MOTIONS, MotionSpec
 
@@ -109,9 +112,12 @@ def _attr_command(rng: np.random.Generator, target: Attributes) -> tuple[str, An
     return text.format(shirt=target.shirt_colour), lambda a: a.shirt_colour != target.shirt_colour
 
 
-def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: dict | None = None) -> Scenario:
-    """The scenario of a seed; `overrides` (one scenario-file entry) replace fields."""
+def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: dict | None = None,
+             face_split: str | None = None) -> Scenario:
+    """The scenario of a seed; `overrides` (one scenario-file entry) replace fields. `face_split` draws the
+    faces from that partition of the pool unless the overrides name one (None: the whole pool)."""
     overrides = validate_overrides(dict(overrides or {}))
+    split = overrides.get("face_split", face_split)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng([seed, 0x5CE7])
@@ -126,13 +132,13 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
     target = {"track": 0, "multi_left": n - 1, "multi_right": 0}.get(label, int(rng.integers(0, n)))
 
     # textures: the target first, so a multi_attr command can name what only it has
-    target_index = detectable_procedural(rng)
+    target_index = detectable_procedural(rng, split=split)
     target_attrs = load_texture(f"procedural:{target_index}").attributes
     command, others_ok = ("", lambda a: True)
     if label == "multi_attr":
         command, others_ok = _attr_command(rng, target_attrs)
-    textures = [f"procedural:{target_index}" if i == target else f"procedural:{detectable_procedural(rng, others_ok)}"
-                for i in range(n)]
+    textures = [f"procedural:{target_index}" if i == target
+                else f"procedural:{detectable_procedural(rng, others_ok, split=split)}" for i in range(n)]
     if not command:
         command = str(rng.choice(phrasings()[label]))
 
@@ -166,7 +172,8 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
 
 
 # -- overrides and scenario files ------------------------------------------------
-TOP_FIELDS = {"seed", "label_key", "command", "faces", "camera_noise_sigma", "brightness_offset", "light_intensity"}
+TOP_FIELDS = {"seed", "label_key", "command", "faces", "camera_noise_sigma", "brightness_offset", "light_intensity",
+              "face_split"}
 FACE_FIELDS = {"texture", "distance_m", "motion", "speed"}
 
 
@@ -176,6 +183,8 @@ def validate_overrides(entry: dict) -> dict:
         raise ScenarioError(f"unknown scenario field '{unknown[0]}'; fields: {', '.join(sorted(TOP_FIELDS))}")
     if "label_key" in entry and entry["label_key"] not in LABELS:
         raise ScenarioError(f"label_key: unknown label '{entry['label_key']}'; labels: {', '.join(LABELS)}")
+    if "face_split" in entry and entry["face_split"] not in FACE_SPLITS:
+        raise ScenarioError(f"face_split: unknown split {entry['face_split']!r}; splits: {', '.join(FACE_SPLITS)}")
     if "command" in entry and not (isinstance(entry["command"], str) and entry["command"].strip()):
         raise ScenarioError("command: must be non-empty text")
     _check_range(entry, "camera_noise_sigma", 0.0, 0.2, "")
@@ -257,9 +266,9 @@ def load_scenario_file(path: str | Path) -> list[dict]:
     return entries
 
 
-def from_entry(entry: dict, label_mix: dict[str, float] | None = None) -> Scenario:
+def from_entry(entry: dict, label_mix: dict[str, float] | None = None, face_split: str | None = None) -> Scenario:
     overrides = {k: v for k, v in entry.items() if k != "seed"}
-    return generate(entry["seed"], label_mix, overrides)
+    return generate(entry["seed"], label_mix, overrides, face_split)
 
 
 def check_scenario_file(path: str) -> None:
@@ -289,7 +298,8 @@ def parse_label_mix(text: str) -> dict[str, float] | None:
     return mix
 
 
-def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None) -> Scenario:
+def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None,
+                         face_split: str | None = None) -> Scenario:
     """The scenario a reset request names: a seed, plus optional overrides as YAML text."""
     overrides = {}
     if spec_yaml.strip():
@@ -300,4 +310,4 @@ def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, fl
         if not isinstance(overrides, dict):
             raise ScenarioError("spec_yaml must be a mapping of scenario fields")
         overrides.pop("seed", None)
-    return generate(int(seed), label_mix, overrides)
+    return generate(int(seed), label_mix, overrides, face_split)

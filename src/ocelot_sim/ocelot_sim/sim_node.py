@@ -27,6 +27,7 @@ import time
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.duration import Duration
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Header
@@ -39,6 +40,7 @@ from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
 from ocelot_sim.prefetch import Prefetcher
+from ocelot_sim.face_pool import split_for_seed
 from ocelot_sim.scenario import (
     ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
@@ -47,6 +49,7 @@ RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # st
 ANSWER_TOPIC = "/cmd_vel_stamped"  # TwistStamped echoing the stamp of the frame it answers
 ACK_WINDOW = 5  # frames the sim may run ahead of a recorder's ack: overlap, never overrun its queues
 ACK_TIMEOUT_S = 5.0  # a recorder this far behind is taken to be gone
+COMMAND_ACK_TIMEOUT_S = 2.0  # lockstep: how long a new episode waits for its command to reach the controller
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -61,7 +64,7 @@ class SimNode(ManagedNode):
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
                               ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
                               ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
-                              ("frame_ack_topic", "")]:
+                              ("frame_ack_topic", ""), ("face_split_by_seed", False)]:
             self.declare_parameter(name, default)
         refuse_bad_values(self, {"seed": non_negative, "camera_hz": positive, "lockstep_timeout": positive,
                                  "scenario_file": check_scenario_file, "label_mix": parse_label_mix},
@@ -166,9 +169,12 @@ class SimNode(ManagedNode):
         return response
 
     def _build_scenario(self, key: tuple):
+        """face_split_by_seed (collection): each episode's faces come from the partition its seed hashes to."""
+        by_seed = bool(self.get_parameter("face_split_by_seed").value)
         if key[0] == "entry":
-            return from_entry(self.entries[key[1]], self.label_mix)
-        return scenario_for_request(key[1], key[2], self.label_mix)
+            entry = self.entries[key[1]]
+            return from_entry(entry, self.label_mix, split_for_seed(entry["seed"]) if by_seed else None)
+        return scenario_for_request(key[1], key[2], self.label_mix, split_for_seed(key[1]) if by_seed else None)
 
     def _start_pending_episode(self) -> None:
         """Reset the world. In lockstep this waits for the answer to the frame on hand, so that a
@@ -255,6 +261,8 @@ class SimNode(ManagedNode):
         s, t = self.sim.scenario, self.sim.time
         self._pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t))
         self._pubs["command"].publish(ros_convert.command_msg(s, t))
+        if self.lockstep:  # the episode's command is in the controller's hands before its frame 0 is sent
+            self._pubs["command"].wait_for_all_acked(Duration(seconds=COMMAND_ACK_TIMEOUT_S))
 
     def _publish_frame(self) -> None:
         """Everything the controller needs goes out before the image, which it answers."""

@@ -140,3 +140,27 @@ def test_reset_request_spec():
         scenario_for_request(5, "- 1")
     with pytest.raises(ScenarioError, match="seed must be a non-negative integer"):
         scenario_for_request(-2, "")
+
+
+def test_face_split_draws_every_face_from_one_partition_and_seeds_spread_over_them():
+    from ocelot_sim.face_pool import FACE_SPLITS, split_for_seed, texture_split
+
+    for split in FACE_SPLITS:
+        for seed in range(6):
+            scenario = generate(seed, face_split=split)
+            assert {texture_split(face.texture) for face in scenario.faces} == {split}
+    assert generate(3, overrides={"face_split": "val"}) == generate(3, face_split="val")
+    assert generate(3) == generate(3, face_split=None)  # no partition: today's scenarios, unchanged
+    shares = [split_for_seed(seed) for seed in range(2000)]
+    assert abs(shares.count("train") / 2000 - 0.8) < 0.04 and shares.count("test") > 120
+    with pytest.raises(ScenarioError, match="face_split: unknown split"):
+        generate(3, overrides={"face_split": "holdout"})
+
+
+def test_face_partitions_are_disjoint_and_photos_are_held_out():
+    from ocelot_sim.face_pool import face_pool, face_split, pool_of_split, texture_split
+
+    pools = [set(pool_of_split(name)) for name in ("train", "val", "test")]
+    assert sum(map(len, pools)) == len(face_pool()) and not (pools[0] & pools[1] or pools[0] & pools[2])
+    assert all(face_split(i) == "test" for i in pools[2])
+    assert texture_split("photo:astronaut") == "test" and texture_split("photo:grace_hopper") == "test"

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from dataset_fixtures import faces_metadata, split_by_tenth
 from ocelot_collect.dataset_index import finalize_dataset
 from ocelot_collect.episode_io import Episode, write_episode
 
@@ -20,7 +21,8 @@ def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Epis
     return Episode(index=index, frames=images, pan_vel=pan, tilt_vel=np.zeros(frames, np.float32),
                    gt_error_px=np.abs(xs - 112).astype(np.float32), perturbed=np.zeros(frames, bool),
                    sim_time=np.arange(frames) * 0.1, cmd=COMMANDS[label], label_key=label,
-                   metadata={"scenario_id": f"s{index}", "command": COMMANDS[label]},
+                   metadata={"scenario_id": f"s{index}", "command": COMMANDS[label],
+                             "faces": faces_metadata(split_by_tenth(index), index)},
                    # the square's centre in camera pixels (frames are the 640x480 image squashed to 224);
                    # every fifth episode predates the field
                    target_px=None if index % 5 == 4 else np.stack([xs * 640 / 224, np.full(frames, 240.0)], 1))

@@ -7,7 +7,8 @@
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
 - per frame: shared preprocessing, inference (models that take them also get the command sent for the
   frame before and their own target estimate on it), NaN/inf guard, clip, acceleration limit, smoothing.
-  A camera clock that jumps back (a restarted camera or simulator episode) starts from rest.
+  A camera clock that does not move forward (a restarted camera or simulator episode, whose frame 0 may
+  carry the same stamp as the frame before) starts from rest.
 - command_topic (ocelot_msgs/Command, optional): each message's command replaces the current one
   (the sim publishes each episode's command on /command; evaluation follows it).
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
@@ -214,8 +215,8 @@ class VLANode(ManagedNode):
             self.get_logger().warning(f"image rejected: {exc}", throttle_duration_sec=5.0)
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if self._last_stamp is not None and stamp < self._last_stamp:
-            self._start_from_rest()
+        if self._last_stamp is not None and stamp <= self._last_stamp:
+            self._start_from_rest()  # a new episode (the sim's clock restarts) or a restarted camera
         dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot
         self._last_stamp = stamp
         try:

@@ -3,7 +3,8 @@
 Trains, keeps best.pt by validation loss, exports it to ONNX (parity-checked)
 and logs params, per-epoch metrics, the model card and the ONNX files to
 MLflow (sqlite store beside the output folder unless --tracking-uri).
-Multi-GPU / multi-node: `torchrun --nproc-per-node N -m ocelot_train.cli_train ...`.
+Several GPUs or machines: `torchrun --nproc-per-node N -m ocelot_train.cli_train ...` (one process per
+device; rank 0 tracks, saves and exports).
 """
 from __future__ import annotations
 
@@ -28,13 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def train_and_export(args: argparse.Namespace, run_name: str | None = None) -> dict:
     """The whole run; returns the summary row (best epoch's metrics, paths). Raises on bad input."""
     from ocelot_train.configuration_vla import load_run_config
+    from ocelot_train.distributed import is_main_process
     from ocelot_train.tracking import default_tracking_uri, flatten, mlflow_run
     from ocelot_train.train_loop import Trainer
 
     config = load_run_config(args.config, args.overrides)
     output = Path(args.output)
-    trainer = Trainer(args.dataset, output, config, progress=not args.quiet)
+    main = is_main_process()
+    trainer = Trainer(args.dataset, output, config, progress=not args.quiet and main)
     summary = {"output": str(output), "config": config.to_dict()}
+    if not main:  # the other ranks of a torchrun job only train
+        summary["best"] = trainer.run().best
+        return summary
     tracking = contextlib.nullcontext()
     if not args.no_mlflow:
         summary["tracking_uri"] = args.tracking_uri or config.train.tracking_uri or default_tracking_uri(output)
@@ -73,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     best = summary["best"]
+    if not best:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(f"best epoch {best['epoch']}: val MSE {best['val_mse']:.4f} (shuffled commands "
           f"{best['val_mse_shuffled_text']:.4f}); checkpoint {Path(args.output) / 'best.pt'}")
     if "card" in summary:

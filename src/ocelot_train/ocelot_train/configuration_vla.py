@@ -119,6 +119,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     amp: bool = False
     seed: int = 0
+    device: str = "auto"         # auto (a GPU when torch sees one), cpu or cuda; torchrun: cuda:LOCAL_RANK
     num_workers: int = 0
     augment: bool = True         # a trainable vision encoder only: frozen tokens are cached from stored frames
     max_train_samples: int = 0   # 0: all; else a seeded subset per epoch (quick runs)
@@ -154,6 +155,8 @@ class TrainConfig:
         if min(self.num_workers, self.max_train_samples, self.max_val_samples, self.warmup_steps) < 0:
             raise ConfigError("train.num_workers, train.max_train_samples, train.max_val_samples and "
                               "train.warmup_steps must be >= 0")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
         if self.acquisition_weight < 1.0 or self.acquisition_frames < 0:
             raise ConfigError("train.acquisition_weight must be >= 1 and train.acquisition_frames >= 0")
         if not 0.0 <= self.previous_action_dropout <= 1.0 or self.previous_action_noise < 0:

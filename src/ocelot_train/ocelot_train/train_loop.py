@@ -5,7 +5,9 @@ and a text ablation: the validation MSE when every sample gets another
 sample's command. If language is used, the ablation is clearly worse. The
 best checkpoint by validation loss is kept. Frozen encoders run once: text
 features per distinct command, vision tokens per frame (frozen backends).
-Under torchrun (WORLD_SIZE > 1) it trains with DistributedDataParallel.
+It runs on train.device (auto: a GPU when there is one); under torchrun
+(WORLD_SIZE > 1) with DistributedDataParallel, one process per device, each
+drawing its share of the single-process draw (ocelot_train.distributed).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ocelot_collect.episode_io import CAMERA_PX
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
+from ocelot_train.distributed import DistributedDrawSampler, placement
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.features import cache_key, cached_vision_tokens, dataset_fingerprint, encode_commands
 from ocelot_train.modeling_vla import VLAPolicy
@@ -82,8 +85,11 @@ class Trainer:
                  progress: bool = True) -> None:
         self.config, self.progress = config, progress
         self.dataset_dir, self.output = Path(dataset_dir), Path(output_dir)
-        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        self.rank = int(os.environ.get("RANK", "0"))
+        try:
+            self.place = placement(config.train.device)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.device, self.distributed, self.rank = self.place.device, self.place.distributed, self.place.rank
         torch.manual_seed(config.train.seed)
         # everything that can fail on bad input happens here, before the first step
         previous_frame = config.model.previous_target
@@ -105,7 +111,10 @@ class Trainer:
                       for split in (self.train_frames, self.val_frames)}
         self.text_features, self.text_mask = encode_commands(
             self.text_encoder, self.tokenizer, self.commands, config.model.text.max_tokens)
-        self.train_set, self.val_set = self._sample_sets()
+        self.train_set, self.val_set = self._sample_sets()  # frozen tokens are cached on the CPU first
+        self.policy.to(self.device)
+        self.text_features, self.text_mask = self.text_features.to(self.device), self.text_mask.to(self.device)
+        self._to_camera_px = UNIT_TO_CAMERA_PX.to(self.device)
 
     def _load_initial_weights(self, path: str) -> None:
         try:
@@ -145,9 +154,12 @@ class Trainer:
     def _command_rows(self, dataset_commands: torch.Tensor, split: str) -> torch.Tensor:
         return self._rows[split][dataset_commands]
 
+    def _on_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
     def _predict(self, model: nn.Module, batch: dict, rows: torch.Tensor,
                  train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(actions (B, 2), read-out position (B, 2))."""
+        """(actions (B, 2), read-out position (B, 2)); `batch` on the device, `rows` index the text table."""
         text, mask = self.text_features[rows], self.text_mask[rows]
         previous = self._previous_action(batch["previous_action"], train) if self.config.model.previous_action else None
         target = self._previous_target(model, batch, text, mask, train) if self.config.model.previous_target else None
@@ -167,7 +179,7 @@ class Trainer:
                 target = inner.target(batch["previous_frame"], text, mask)
         missing = ~batch["has_previous"].bool()
         if train:
-            missing |= torch.rand(len(missing)) < self.config.train.previous_target_dropout
+            missing |= torch.rand(len(missing), device=missing.device) < self.config.train.previous_target_dropout
         return torch.where(missing[:, None], torch.full_like(target, float("nan")), target)
 
     def _previous_action(self, previous: torch.Tensor, train: bool) -> torch.Tensor:
@@ -176,15 +188,18 @@ class Trainer:
         if not train:
             return previous
         cfg = self.config.train
-        keep = (torch.rand(len(previous), 1) >= cfg.previous_action_dropout).to(previous.dtype)
+        keep = (torch.rand(len(previous), 1, device=previous.device) >= cfg.previous_action_dropout).to(previous.dtype)
         return keep * (previous + cfg.previous_action_noise * torch.randn_like(previous))
 
     def _loader(self, dataset, train: bool):
-        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, WeightedRandomSampler
+        from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
         cfg = self.config.train
-        if train and self.distributed:
-            sampler = DistributedSampler(dataset, seed=cfg.seed)
+        if train and self.distributed:  # the single-process draw below, shared out between the ranks
+            weights = None if self.draw_weights is None else torch.from_numpy(self.draw_weights)
+            n = cfg.max_train_samples or len(dataset)
+            sampler = DistributedDrawSampler(len(dataset), n if weights is not None else min(n, len(dataset)),
+                                             weights, cfg.seed, self.rank, self.place.world_size)
         elif train and self.draw_weights is not None:
             sampler = WeightedRandomSampler(torch.from_numpy(self.draw_weights),
                                             num_samples=cfg.max_train_samples or len(dataset),
@@ -199,7 +214,8 @@ class Trainer:
         else:
             sampler = None
         return DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, shuffle=False,
-                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+                          num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
+                          pin_memory=self.device.type == "cuda")
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict:
@@ -209,13 +225,14 @@ class Trainer:
         sq, sq_ablate, labels, misplaced = [], [], [], []
         for batch in self._loader(self.val_set, train=False):
             rows = self._command_rows(batch["command"], "val")
+            batch = self._on_device(batch)
             actions, xy = self._predict(model, batch, rows)
-            sq.append(((actions - batch["action"]) ** 2).mean(1))
-            misplaced.append(torch.linalg.vector_norm((xy - batch["target_xy"]) * UNIT_TO_CAMERA_PX, dim=1))
+            sq.append(((actions - batch["action"]) ** 2).mean(1).cpu())
+            misplaced.append(torch.linalg.vector_norm((xy - batch["target_xy"]) * self._to_camera_px, dim=1).cpu())
             other = torch.randint(0, len(self.commands) - 1, rows.shape, generator=rng)
             other = other + (other >= rows).long() if len(self.commands) > 1 else rows  # never the true command
-            sq_ablate.append(((self._predict(model, batch, other)[0] - batch["action"]) ** 2).mean(1))
-            labels.append(batch["label"])
+            sq_ablate.append(((self._predict(model, batch, other)[0] - batch["action"]) ** 2).mean(1).cpu())
+            labels.append(batch["label"].cpu())
         sq, sq_ablate, labels, misplaced = torch.cat(sq), torch.cat(sq_ablate), torch.cat(labels), torch.cat(misplaced)
         per_label = {name: float(sq[labels == i].mean()) for i, name in enumerate(self.val_frames.label_table)
                      if (labels == i).any()}
@@ -234,8 +251,9 @@ class Trainer:
         cfg = self.config.train
         model: nn.Module = self.policy
         if self.distributed:
-            torch.distributed.init_process_group("gloo")
-            model = nn.parallel.DistributedDataParallel(self.policy)
+            torch.distributed.init_process_group(self.place.backend)
+            model = nn.parallel.DistributedDataParallel(
+                self.policy, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         loader = self._loader(self.train_set, train=True)
         total = cfg.epochs * len(loader)
@@ -252,7 +270,8 @@ class Trainer:
                        leave=False)
             for batch in bar:
                 rows = self._command_rows(batch["command"], "train")
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
+                batch = self._on_device(batch)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                     actions, xy = self._predict(model, batch, rows, train=True)
                     loss = nn.functional.mse_loss(actions.float(), batch["action"])
                     if cfg.target_loss_weight > 0:
@@ -265,8 +284,10 @@ class Trainer:
                 losses.append(loss.item())
                 seen += len(rows)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)),
-                   "samples_per_s": seen / max(time.monotonic() - started, 1e-9), "lr": scheduler.get_last_lr()[0]}
+            seen *= self.place.world_size  # every rank takes the same number of steps
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "samples": seen,
+                   "samples_per_s": seen / max(time.monotonic() - started, 1e-9), "lr": scheduler.get_last_lr()[0],
+                   "device": str(self.device), "world_size": self.place.world_size}
             row.update(self.evaluate(self.policy))
             result.history.append(row)
             if self.rank == 0:
@@ -277,7 +298,8 @@ class Trainer:
                     self._save(result.checkpoint, row)
         if self.distributed:
             torch.distributed.destroy_process_group()
-        (self.output / "history.json").write_text(json.dumps(result.history, indent=1))
+        if self.rank == 0:
+            (self.output / "history.json").write_text(json.dumps(result.history, indent=1))
         return result
 
     def _report(self, row: dict, mlflow_run) -> None:
@@ -298,6 +320,6 @@ class Trainer:
     def _save(self, path: Path, row: dict) -> None:
         tmp = path.with_name(path.name + ".tmp")
         torch.save({"config": self.config.to_dict(), "text_dim": self.text_encoder.out_dim,
-                    "state_dict": self.policy.state_dict(), "metrics": row, "dataset": str(self.dataset_dir),
+                    "state_dict": {k: v.cpu() for k, v in self.policy.state_dict().items()}, "metrics": row, "dataset": str(self.dataset_dir),
                     "dataset_fingerprint": self.fingerprint, "commands": self.commands}, tmp)
         os.replace(tmp, path)

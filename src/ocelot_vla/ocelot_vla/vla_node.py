@@ -14,7 +14,8 @@
 - ~/estop (std_msgs/Bool): true latches zero velocity until false.
 - watchdog: no image for stale_image_timeout -> one zero command, then silence until images return. It
   runs on the node's clock: wall time on the robot, the sim's /clock with use_sim_time (a lockstep loop that
-  stalls on a busy CPU stalls its clock too, so a stall never resets the policy mid-episode).
+  stalls on a busy CPU stalls its clock too, so a stall never resets the policy mid-episode; and an image
+  counts as seen no earlier than its own stamp, since /clock may reach the node after the frame).
 - enabled set to false: one zero command, then images are not answered until it is true again.
 - an inference that raises: one zero command, then the lifecycle error path (on_error releases the model;
   the node is alive and unconfigured, the reason in its log).
@@ -202,11 +203,19 @@ class VLANode(ManagedNode):
         """The node's clock in seconds: the sim's /clock under use_sim_time, wall time otherwise."""
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _image_time(self, stamp: float) -> float:
+        """When an image counts as seen, for the watchdog: now, on the node's clock. On sim time, no earlier
+        than the frame's own stamp (the sim time it was taken at): /clock and the images travel apart, and a
+        clock that lags the frames it has already sent must not make them look stale."""
+        now = self._now()
+        return max(now, stamp) if self.get_clock().ros_time_is_active else now
+
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic()  # latency is wall time whatever the clock
         if not self._active:
             return
-        self.watchdog.image(self._now())
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.watchdog.image(self._image_time(stamp))
         if not self.get_parameter("enabled").value:
             return
         try:
@@ -214,7 +223,6 @@ class VLANode(ManagedNode):
         except ValueError as exc:
             self.get_logger().warning(f"image rejected: {exc}", throttle_duration_sec=5.0)
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         if self._last_stamp is not None and stamp <= self._last_stamp:
             self._start_from_rest()  # a new episode (the sim's clock restarts) or a restarted camera
         dt = frame_interval(self._last_stamp, stamp)  # camera time: the same in lockstep and on the robot

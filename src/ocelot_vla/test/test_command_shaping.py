@@ -52,8 +52,8 @@ def test_watchdog_fires_once_per_stale_period():
 
 def test_the_default_acceleration_limit_spares_the_servos_at_the_camera_rate():
     shaper = CommandShaper(ShapingLimits())  # the node's and vla.yaml's defaults
-    start = shaper.shape(1.0, -1.0, dt=0.1)
-    assert abs(start.pan) < 1.0 and abs(start.tilt) < 1.0  # from rest, full speed is not reached in one frame
-    shaper.shape(1.0, -1.0, dt=0.1)
+    full = shaper.shape(1.0, -1.0, dt=0.1)
     reverse = shaper.shape(-1.0, 1.0, dt=0.1)
-    assert reverse.pan > 0.0 and reverse.tilt < 0.0  # a full reversal takes more than one frame
+    assert (reverse.pan, reverse.tilt) == pytest.approx((0.0, 0.0))  # a full reversal is not done in one frame
+    assert abs(reverse.pan - full.pan) <= 1.0 + 1e-9
+    assert shaper.shape(-1.0, 1.0, dt=0.1).pan == pytest.approx(-1.0)  # it takes two

@@ -1,6 +1,7 @@
 # Ocelot: `make eval` (closed-loop evaluation and the deploy gate) and `make test` (the test suite).
 # Both set up whatever is missing first: Debian packages, .venv with pinned wheels, the CMake path
-# fix for the ROS wheels, and the colcon build. Each step leaves a stamp, so a second run takes seconds.
+# fix for the ROS wheels, the ROS 2 launch tooling where ../shared/ros2-tooling is beside the project, and
+# the colcon build. Each step leaves a stamp, so a second run takes seconds.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,6 +9,11 @@ VENV := .venv
 STAMPS := $(VENV)/.stamps
 REQUIREMENTS := $(sort $(wildcard requirements/*.txt))
 NO_DEPS_REQUIREMENTS := $(sort $(wildcard requirements/no-deps/*.txt))
+# `ros2 launch`, `ros2 lifecycle`, `ros2 param` and launch_testing are on no package registry; every development
+# machine and CI have their pinned upstream sources in ../shared/ros2-tooling. Without it (a pip-only machine)
+# the launch tests skip and say how to get the tooling.
+ROS2_TOOLING ?= $(wildcard ../shared/ros2-tooling/install.sh)
+TOOLING_STAMP := $(STAMPS)/ros2-tooling-$(if $(ROS2_TOOLING),installed,absent)
 # Everything colcon installs: package sources, not their tests.
 WORKSPACE_SOURCES := $(shell find src worlds -type f -not -path '*/test/*' -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 ENV := source scripts/env.sh &&
@@ -37,7 +43,16 @@ $(STAMPS)/requirements: $(VENV)/bin/python $(REQUIREMENTS) $(NO_DEPS_REQUIREMENT
 	$(VENV)/bin/python scripts/fix_ros_cmake_paths.py
 	@mkdir -p $(STAMPS) && touch $@
 
-install/.ocelot-built: $(STAMPS)/requirements $(WORKSPACE_SOURCES)
+$(TOOLING_STAMP): $(STAMPS)/requirements $(ROS2_TOOLING)
+ifneq ($(ROS2_TOOLING),)
+	@echo "setup: the ROS 2 launch tooling (ros2 launch, ros2 lifecycle, ros2 param, launch_testing) from $(dir $(ROS2_TOOLING))"
+	bash $(ROS2_TOOLING) $(VENV)
+else
+	@echo "setup: ../shared/ros2-tooling is not beside the project: no ros2 launch / launch_testing here; the launch tests skip (ocelot launch and ocelot lifecycle work without them)"
+endif
+	@mkdir -p $(STAMPS) && touch $@
+
+install/.ocelot-built: $(STAMPS)/requirements $(TOOLING_STAMP) $(WORKSPACE_SOURCES)
 	$(ENV) bash scripts/colcon_build.sh
 	@touch $@
 

@@ -9,6 +9,12 @@ if [ -f "$_ocelot_root/install/setup.bash" ]; then
   . "$_ocelot_root/install/setup.bash"
   eval "$_ocelot_nounset"
 fi
+# The venv is an ament prefix too: where ../shared/ros2-tooling installed `ros2 launch`, `ros2 lifecycle` and
+# launch_testing into it (make setup), `ros2 pkg prefix launch_ros` and launch's package lookups find them there.
+case ":${AMENT_PREFIX_PATH:-}:" in
+  *":$_ocelot_root/.venv:"*) ;;
+  *) export AMENT_PREFIX_PATH="$_ocelot_root/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}" ;;
+esac
 # DDS stays on this machine; an explicit domain keeps separate stacks apart.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"

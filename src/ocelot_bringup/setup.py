@@ -17,6 +17,7 @@ setup(
         ("bin", ["bin/ocelot"]),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # what `colcon test` looks for to run the package's pytest tests
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",

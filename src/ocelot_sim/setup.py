@@ -18,6 +18,7 @@ setup(
         (f"share/{PACKAGE}/worlds", glob("worlds/*.xml") + glob("worlds/*.csv")),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # what `colcon test` looks for to run the package's pytest tests
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",

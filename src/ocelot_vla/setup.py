@@ -16,6 +16,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # what `colcon test` looks for to run the package's pytest tests
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",

@@ -15,9 +15,11 @@ import yaml
 
 from ocelot_common.config_files import installed_share_file, read_yaml
 
+from ocelot_common.ros_env import MANAGER_NODE
+
 VAR = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MANAGER_NAME = "lifecycle_manager"
+MANAGER_NAME = MANAGER_NODE  # the lifecycle manager's node name, which every managed node looks for
 
 
 class GraphError(ValueError):

@@ -7,6 +7,11 @@ node whose get_state service stops answering is reported dead on
 heartbeat_period + heartbeat_timeout seconds (0.5 + 1.5 s by default).
 
 Services (std_srvs/Trigger): ``~/startup``, ``~/shutdown``.
+
+Ctrl-C or SIGTERM takes the graph down in that same order before the manager
+exits: under `ros2 launch`, where every node gets the signal at once, the nodes
+wait for it (ocelot_common.lifecycle), so launch's shutdown is as orderly as
+`ocelot launch`'s.
 """
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy._rclpy_pybind11 import RCLError
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from std_srvs.srv import Trigger
 
 from ocelot_bringup.lifecycle_client import LifecycleCallError, LifecycleClient
 from ocelot_bringup.lifecycle_plan import PlanError, bringup_transitions, shutdown_order, shutdown_transitions
+from ocelot_common.lifecycle import ignore_stop_signals, stop_requests
 from ocelot_common.parameters import positive, refuse_bad_values
 from ocelot_common.ros_env import apply_defaults
 from ocelot_msgs.msg import GraphHealth, NodeHealth
@@ -101,6 +108,7 @@ class LifecycleManager(Node):
                         if not client.change_state(transition, self.transition_timeout):
                             problems.append(f"{name} refused {transition}")
                             break
+                        self.get_logger().info(f"{name}: {transition} done")
                     else:
                         self._record(name, "finalized")
                 except (LifecycleCallError, PlanError) as exc:
@@ -169,17 +177,29 @@ class LifecycleManager(Node):
         self._heartbeat.join(timeout=5)
 
 
+SHUTDOWN_WAIT_S = 4.0  # the graph's ordered shutdown on a signal; `ros2 launch` escalates to SIGTERM after 5 s
+
+
 def main(args=None) -> int:
     apply_defaults()
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    requested = stop_requests()
     manager = LifecycleManager()
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(manager)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while rclpy.ok() and not requested.is_set():
+            executor.spin_once(timeout_sec=0.1)
+        if requested.is_set():  # the nodes are waiting for this: down in reverse order, then exit
+            down = threading.Thread(target=manager.shutdown, daemon=True)
+            down.start()
+            deadline = time.monotonic() + SHUTDOWN_WAIT_S
+            while down.is_alive() and rclpy.ok() and time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+    except ExternalShutdownException:
         pass
     finally:
+        ignore_stop_signals()
         manager.stop()
         manager.destroy_node()
         rclpy.try_shutdown()

@@ -4,10 +4,21 @@ Every node is a ``ManagedNode``: resources are made in ``on_configure`` and
 released in ``on_cleanup`` (as ros2/demos' lifecycle_py does), and reaching
 ``finalized`` ends the node's process, so `shutdown` through the lifecycle
 services is a clean exit that a launcher can wait for.
+
+Ctrl-C and SIGTERM ask a node to stop; they never raise inside a callback. Under
+`ros2 launch` every process of the graph gets the signal at once (a terminal's
+Ctrl-C reaches the whole process group, and launch forwards one more), so a node
+whose graph has a lifecycle manager waits for the manager to take the graph down
+in order (deactivate, clean up, shut down, in reverse) before it goes down on its
+own; a node without one goes down on its own at once, through deactivate and
+cleanup, so a policy node still sends its last zero command.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+import time
 from typing import Callable
 
 import rclpy
@@ -15,9 +26,15 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.client import Client
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.service import Service
+from rclpy.signals import SignalHandlerOptions
 from rclpy.timer import Timer
 
-from ocelot_common.ros_env import apply_defaults
+from ocelot_common.ros_env import MANAGER_NODE, apply_defaults
+
+
+# how long a node that was asked to stop waits for its manager's ordered shutdown; `ros2 launch` sends SIGTERM
+# 5 s after its SIGINT and SIGKILL 5 s after that, so the graph is down in order well before either
+MANAGER_GRACE_S = 4.0
 
 
 class ManagedNode(LifecycleNode):
@@ -63,20 +80,55 @@ class ManagedNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def stop_requests() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (however many arrive): the caller decides how to stop."""
+    requested = threading.Event()
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, lambda *_: requested.set())
+    return requested
+
+
+def ignore_stop_signals() -> None:
+    """Once a process has done its stopping, a late Ctrl-C (the terminal's and launch's come separately) must
+    not kill it while the interpreter exits: that would read as `process has died [exit code -2]`."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def shut_down_alone(node: ManagedNode) -> None:
+    """The node's own way down from where it is: deactivate, clean up, shut down (finalized)."""
+    for label, step in (("active", node.trigger_deactivate), ("inactive", node.trigger_cleanup)):
+        if node._state_machine.current_state[1] == label:
+            step()
+    if not node.finalized:
+        node.trigger_shutdown()
+
+
 def run_node(factory: Callable[[], ManagedNode], args: list[str] | None = None) -> int:
-    """Spin one node until it is finalized, the context shuts down, or Ctrl-C."""
+    """Spin one node until it is finalized, the context shuts down, or it is asked to stop (see above)."""
     apply_defaults()
-    rclpy.init(args=sys.argv if args is None else args)
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    requested = stop_requests()
     node = None
     try:
         node = factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        deadline = None
         while rclpy.ok() and not node.finalized:
             executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+            if requested.is_set() and deadline is None:
+                managed = MANAGER_NODE in node.get_node_names()
+                deadline = time.monotonic() + (MANAGER_GRACE_S if managed else 0.0)
+            if deadline is not None and time.monotonic() >= deadline and not node.finalized:
+                shut_down_alone(node)
+    except ExternalShutdownException:
         pass
     finally:
+        ignore_stop_signals()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

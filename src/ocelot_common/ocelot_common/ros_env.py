@@ -22,6 +22,7 @@ DEFAULTS = {
     "FASTDDS_DEFAULT_PROFILES_FILE": str(Path(__file__).with_name("fastdds_profile.xml")),
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
+MANAGER_NODE = "lifecycle_manager"  # the node name of a graph's lifecycle manager (ocelot_bringup)
 MAX_DOMAIN_ID = 101  # the highest domain id valid for every DDS port mapping on Linux
 
 

@@ -1,10 +1,12 @@
-"""The deploy gate as a launch_testing test, for machines with a full ROS 2 install (`colcon test`).
+"""The deploy gate as a launch_testing test (`launch_test`, pytest, `colcon test`).
 
 It launches the same 'eval' graph as `ocelot eval` (through ocelot_bringup's
 launch translation), waits for the evaluator to finish the CI scenario set,
-and checks the report against the same gates file. Where launch_testing is not
-installed (a pip-only workspace) it is skipped; `ocelot eval` runs the same
-gate there (test_shipped_model_gate.py).
+and checks the episodes against the same gates file. OCELOT_GATE_MODEL names
+another model to gate (test_gate_launch_rejects.py shows a model that cannot
+track failing it). Where launch_testing is not installed (a pip-only workspace
+without ../shared/ros2-tooling) it is skipped; `ocelot eval` runs the same gate
+there (test_shipped_model_gate.py).
 """
 import json
 import os
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 launch_testing = pytest.importorskip(
-    "launch_testing", reason="launch_testing comes with a full ROS 2 install; here `ocelot eval` runs the gate")
+    "launch_testing", reason="launch_testing is not installed: run `make setup` with ../shared/ros2-tooling beside "
+                             "the project, or use a full ROS 2 install; `ocelot eval` runs the same gate meanwhile")
 
 import launch_testing.actions  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
@@ -26,7 +29,7 @@ from ocelot_eval.gates import check_gates, load_gates  # noqa: E402
 from ocelot_eval.metrics import EpisodeScore, aggregate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
-MODEL = REPO / "models" / "default" / "model.onnx"
+MODEL = Path(os.environ.get("OCELOT_GATE_MODEL", REPO / "models" / "default" / "model.onnx"))
 SCENARIOS = Path(__file__).resolve().parents[1] / "config" / "scenarios_ci.yaml"
 OUTPUT = Path(os.environ.get("OCELOT_GATE_OUTPUT", tempfile.mkdtemp(prefix="ocelot-gate-")))
 

@@ -15,18 +15,21 @@ from ocelot_bringup.graphs import MANAGER_NAME, VAR, Graph, load_graphs, select_
 
 @dataclass(frozen=True)
 class LaunchVar:
-    """A parameter value that is exactly one launch argument."""
+    """A parameter value that is exactly one launch argument; `text`: the argument's default is text, so its
+    value stays a string (launch_ros would read '{}' or 'true' as YAML)."""
     name: str
+    text: bool = False
 
 
-def _plan_value(value: Any) -> Any:
+def _plan_value(value: Any, graph: Graph) -> Any:
     if isinstance(value, str):
         whole = VAR.fullmatch(value)
         if whole:
-            return LaunchVar(whole.group(1))
+            name = whole.group(1)
+            return LaunchVar(name, isinstance(graph.arguments[name].default, str))
         parts, last = [], 0
         for m in VAR.finditer(value):
-            parts += [value[last:m.start()], LaunchVar(m.group(1))]
+            parts += [value[last:m.start()], LaunchVar(m.group(1), True)]
             last = m.end()
         if parts:
             return [p for p in [*parts, value[last:]] if p != ""]
@@ -38,8 +41,8 @@ def launch_plan(graph: Graph) -> dict:
     return {
         "arguments": {a.name: (str(a.default), a.description) for a in graph.arguments.values()},
         "nodes": [{"name": n.name, "package": n.package, "executable": n.executable,
-                   "parameters": {k: _plan_value(v) for k, v in n.parameters.items()},
-                   "remappings": {k: _plan_value(v) for k, v in n.remappings.items()}}
+                   "parameters": {k: _plan_value(v, graph) for k, v in n.parameters.items()},
+                   "remappings": {k: _plan_value(v, graph) for k, v in n.remappings.items()}}
                   for n in graph.nodes],
         "manager": {"name": MANAGER_NAME, "package": "ocelot_bringup", "executable": "lifecycle_manager",
                     "parameters": {"node_names": graph.node_names, "graph": graph.name, "autostart": True}},
@@ -51,12 +54,15 @@ def generate_graph_launch_description(graph_name: str):
     from launch.actions import DeclareLaunchArgument
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import LifecycleNode, Node
+    from launch_ros.parameter_descriptions import ParameterValue
 
-    def substitution(value):
+    def substitution(value, parameter: bool = False):
         if isinstance(value, LaunchVar):
-            return LaunchConfiguration(value.name)
+            config = LaunchConfiguration(value.name)
+            return ParameterValue(config, value_type=str) if parameter and value.text else config
         if isinstance(value, list):
-            return [substitution(v) for v in value]
+            joined = [substitution(v) for v in value]
+            return ParameterValue(joined, value_type=str) if parameter else joined
         return value
 
     plan = launch_plan(select_graph(load_graphs(), graph_name))
@@ -65,7 +71,7 @@ def generate_graph_launch_description(graph_name: str):
     for node in plan["nodes"]:
         actions.append(LifecycleNode(
             package=node["package"], executable=node["executable"], name=node["name"], namespace="",
-            parameters=[{k: substitution(v) for k, v in node["parameters"].items()}],
+            parameters=[{k: substitution(v, parameter=True) for k, v in node["parameters"].items()}],
             remappings=[(k, substitution(v)) for k, v in node["remappings"].items()],
             output="screen"))
     manager = plan["manager"]

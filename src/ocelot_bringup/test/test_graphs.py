@@ -43,7 +43,7 @@ def test_embedded_variable_becomes_text(tmp_path):
     graph = load_graphs(path)["g"]
     assert resolve(graph, {"n": "5"})[0].parameters["out"] == "run_5/x"
     plan = launch_plan(graph)
-    assert plan["nodes"][0]["parameters"]["out"] == ["run_", LaunchVar("n"), "/x"]
+    assert plan["nodes"][0]["parameters"]["out"] == ["run_", LaunchVar("n", True), "/x"]
 
 
 @pytest.mark.parametrize("items, message", [
@@ -93,7 +93,7 @@ def test_launch_plan_keeps_order_and_manager(shipped):
     plan = launch_plan(shipped["eval"])
     assert [n["name"] for n in plan["nodes"]] == ["sim", "vla", "evaluator"]
     assert plan["manager"]["parameters"]["node_names"] == ["sim", "vla", "evaluator"]
-    assert plan["nodes"][1]["parameters"]["model_path"] == LaunchVar("model_path")
+    assert plan["nodes"][1]["parameters"]["model_path"] == LaunchVar("model_path", True)
     assert plan["arguments"]["episode_frames"][0] == "100"
     # the controller variants share the sim and evaluator definitions (YAML anchors), not copies
     for variant, controller in (("eval_oracle", "oracle"), ("eval_zero", "zero_controller")):

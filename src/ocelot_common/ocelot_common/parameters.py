@@ -39,6 +39,13 @@ def between(low, high) -> Check:
     return check
 
 
+def one_of(choices) -> Check:
+    def check(value) -> None:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+    return check
+
+
 def not_blank(value) -> None:
     if not str(value).strip():
         raise ValueError("must not be empty")

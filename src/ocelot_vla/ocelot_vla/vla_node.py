@@ -2,7 +2,8 @@
 
 - on_configure: load and check the model, encode language_cmd. With eval_report set (the robot), the
   report must be a PASS of the deploy gate (or of a gate in accepted_gates) and every model file must
-  have the sha256 it records; expected_sha256 checks the per-frame graph alone. FAILURE (logged, node alive and unconfigured) on any problem.
+  have the sha256 it records; expected_sha256 checks the per-frame graph alone. FAILURE (logged, node
+  alive and unconfigured) on any problem.
 - on_activate: images are answered; /cmd_vel (Twist: angular.z pan, angular.y tilt) and
   /cmd_vel_stamped (stamped with the image it answers, for a lockstep sim) are published.
 - per frame: shared preprocessing, inference (models that take them also get the command sent for the
@@ -28,7 +29,6 @@ Imports only rclpy, messages, numpy, OpenCV, onnxruntime and tokenizers: this is
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -38,7 +38,7 @@ from std_msgs.msg import Bool
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
-from ocelot_common.parameters import at_least, not_blank, positive, refuse_bad_values
+from ocelot_common.parameters import at_least, not_blank, one_of, positive, refuse_bad_values
 from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
@@ -55,13 +55,6 @@ PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": Tru
               "command_topic": "", "eval_report": "", "accepted_gates": ""}
 
 
-def _one_of(choices) -> Callable[[object], None]:
-    def check(value) -> None:
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-    return check
-
-
 class VLANode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vla", **kwargs)
@@ -75,7 +68,7 @@ class VLANode(ManagedNode):
         self._fault = ""
         self._images = None  # (subscription, reliability)
         refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
-                                 "language_cmd": not_blank, "image_reliability": _one_of(IMAGE_RELIABILITY)},
+                                 "language_cmd": not_blank, "image_reliability": one_of(IMAGE_RELIABILITY)},
                           together=self._limits, then=self._apply_parameters)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -90,7 +83,7 @@ class VLANode(ManagedNode):
             threads = int(p("intra_op_threads"))
             if threads < 1:
                 raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
-            _one_of(IMAGE_RELIABILITY)(p("image_reliability"))
+            one_of(IMAGE_RELIABILITY)(p("image_reliability"))
             expected = {"policy": str(p("expected_sha256")).strip().lower()}
             if p("eval_report"):
                 gated = gated_sha256(p("eval_report"), str(p("accepted_gates")))

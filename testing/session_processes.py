@@ -8,7 +8,8 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
+
+import process_table
 
 MARK = "OCELOT_TEST_SESSION"
 GRACE_S = 15.0  # finalizers that signal a process do not wait for the last of its children
@@ -22,17 +23,15 @@ def session_processes() -> dict[int, str]:
     """pid -> command line of every live process (not this one) that carries this session's mark."""
     needle = f"{MARK}={os.environ[MARK]}".encode()
     found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for pid in process_table.pids():
+        if pid == os.getpid():
             continue
         try:
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            marked = needle in (process_table.PROC / str(pid) / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
+        if marked and process_table.alive(pid):
+            found[pid] = process_table.cmdline(pid)
     return found
 
 

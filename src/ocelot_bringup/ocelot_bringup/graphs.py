@@ -19,7 +19,6 @@ from ocelot_common.ros_env import MANAGER_NODE
 
 VAR = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MANAGER_NAME = MANAGER_NODE  # the lifecycle manager's node name, which every managed node looks for
 
 
 class GraphError(ValueError):
@@ -91,8 +90,8 @@ def _parse_graph(name: str, body: Any, path: Path) -> Graph:
     if not nodes:
         raise GraphError(f"{where} has no nodes")
     names = [n.name for n in nodes]
-    if len(set(names)) != len(names) or MANAGER_NAME in names:
-        raise GraphError(f"{where}: node names must be unique and not '{MANAGER_NAME}': {names}")
+    if len(set(names)) != len(names) or MANAGER_NODE in names:
+        raise GraphError(f"{where}: node names must be unique and not '{MANAGER_NODE}': {names}")
     for node in nodes:
         for value in [*node.parameters.values(), *node.remappings.values()]:
             for used in VAR.findall(str(value)):

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ocelot_bringup.graphs import MANAGER_NAME, VAR, Graph, load_graphs, select_graph
+from ocelot_bringup.graphs import VAR, Graph, load_graphs, select_graph
+from ocelot_common.ros_env import MANAGER_NODE
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def launch_plan(graph: Graph) -> dict:
                    "parameters": {k: _plan_value(v, graph) for k, v in n.parameters.items()},
                    "remappings": {k: _plan_value(v, graph) for k, v in n.remappings.items()}}
                   for n in graph.nodes],
-        "manager": {"name": MANAGER_NAME, "package": "ocelot_bringup", "executable": "lifecycle_manager",
+        "manager": {"name": MANAGER_NODE, "package": "ocelot_bringup", "executable": "lifecycle_manager",
                     "parameters": {"node_names": graph.node_names, "graph": graph.name, "autostart": True}},
     }
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from ocelot_bringup.graphs import MANAGER_NAME, Graph, GraphError, NodeSpec
+from ocelot_bringup.graphs import Graph, GraphError, NodeSpec
 from ocelot_common.processes import die_with_parent
-from ocelot_common.ros_env import ros_environment
+from ocelot_common.ros_env import MANAGER_NODE, ros_environment
 
 
 @dataclass
@@ -100,10 +100,10 @@ class Launcher:
         with tempfile.TemporaryDirectory(prefix="ocelot-launch-") as tmp:
             commands = [(spec, node_command(spec, write_params(Path(tmp), spec.name, spec.parameters)))
                         for spec in self.nodes]
-            manager_spec = NodeSpec(MANAGER_NAME, "ocelot_bringup", "lifecycle_manager", {
+            manager_spec = NodeSpec(MANAGER_NODE, "ocelot_bringup", "lifecycle_manager", {
                 "node_names": [s.name for s in self.nodes], "graph": self.graph.name,
                 "autostart": self.autostart})
-            manager_cmd = node_command(manager_spec, write_params(Path(tmp), MANAGER_NAME, manager_spec.parameters))
+            manager_cmd = node_command(manager_spec, write_params(Path(tmp), MANAGER_NODE, manager_spec.parameters))
             self.say(f"graph '{self.graph.name}' on ROS_DOMAIN_ID={self.env['ROS_DOMAIN_ID']}: "
                      f"{', '.join(s.name for s in self.nodes)}")
             for spec, cmd in commands:
@@ -178,7 +178,7 @@ class Launcher:
         rclpy.init(context=context, args=[])
         try:
             node = Node("ocelot_launch", context=context, start_parameter_services=False)
-            client = node.create_client(Trigger, f"/{MANAGER_NAME}/shutdown")
+            client = node.create_client(Trigger, f"/{MANAGER_NODE}/shutdown")
             if client.wait_for_service(timeout_sec=5.0):
                 future = client.call_async(Trigger.Request())
                 executor = rclpy.executors.SingleThreadedExecutor(context=context)

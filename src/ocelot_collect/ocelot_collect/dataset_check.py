@@ -106,11 +106,11 @@ def _check_splits(root: Path, summaries: dict, report: Report) -> None:
         report.add("FAIL", f"splits list {sum(len(v) for v in splits.values())} entries for {len(covered)} episodes; "
                            f"the dataset has {len(summaries)} (rebuild with `ocelot merge-datasets --rebuild {root}`)")
         return
-    moved = sorted(ep for ep, s in summaries.items() if split_of[ep] != split_of_group(group_key(s)))
+    belongs = {ep: split_of_group(group_key(s)) for ep, s in summaries.items()}
+    moved = sorted(ep for ep in summaries if split_of[ep] != belongs[ep])
     if moved:
         report.add("FAIL", f"{len(moved)} episodes are not in the split of their group (their faces' partition): "
-                           + ", ".join(f"{ep} in {split_of[ep]}, belongs in {split_of_group(group_key(summaries[ep]))}"
-                                       for ep in moved[:10])
+                           + ", ".join(f"{ep} in {split_of[ep]}, belongs in {belongs[ep]}" for ep in moved[:10])
                            + f" (rebuild with `ocelot merge-datasets --rebuild {root}`)")
     else:
         report.add("OK", "splits follow the face partitions: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))

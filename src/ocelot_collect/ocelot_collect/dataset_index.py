@@ -23,8 +23,6 @@ from pathlib import Path
 from ocelot_collect.episode_io import SCHEMA_VERSION, complete_episodes, read_summary
 from ocelot_sim.face_pool import FACE_SPLITS, split_of_key, texture_split
 
-SPLITS = FACE_SPLITS
-
 
 def group_key(summary: dict) -> str:
     """An episode's group: the partition of its faces (the most held-out one if they span several), or

@@ -14,6 +14,7 @@ from sensor_msgs.msg import JointState
 from ocelot_collect.oracle_law import OracleGains, OracleLaw
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
+from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import GroundTruthFaceArray
 
 
@@ -74,7 +75,7 @@ class OracleNode(ManagedNode):
         twist = Twist()
         if 0 <= msg.target_index < len(msg.faces) and msg.faces[msg.target_index].visible:
             face = msg.faces[msg.target_index]
-            t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            t = seconds(msg.header.stamp)
             twist.angular.z, twist.angular.y = self._law.command(
                 t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate))
         else:

@@ -1,46 +1,10 @@
 """A collection killed outright takes its whole graph with it, and one folder takes one live collection."""
 import os
 import signal
-from pathlib import Path
 
 from ocelot_collect.folder_lock import FolderBusy, lock_folder
+from process_table import alive, cmdline, descendants
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process started, directly or not, by `pid` (by parent pid, read from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def names(pids) -> set[str]:
-    out = set()
-    for pid in pids:
-        try:
-            out.add(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except OSError:
-            pass
-    return out
 
 
 def test_sigkill_of_collect_stops_its_graph_and_a_second_collection_is_refused_meanwhile(tmp_path):
@@ -49,7 +13,7 @@ def test_sigkill_of_collect_stops_its_graph_and_a_second_collection_is_refused_m
            "--episode-frames", "30", "--quiet"]
     first = Proc(cmd, fresh_domain_id())
     try:
-        graph = wait_for(lambda: (lambda d: d if any("collector_node" in n for n in names(d)) else None)(
+        graph = wait_for(lambda: (lambda d: d if any("collector_node" in cmdline(p) for p in d) else None)(
             descendants(first.popen.pid)), 60, "the collection's nodes to start")
         second = run(cmd, fresh_domain_id(), timeout=60)
         assert second.returncode == 2 and "another collection" in second.stderr, second.stderr
@@ -57,7 +21,7 @@ def test_sigkill_of_collect_stops_its_graph_and_a_second_collection_is_refused_m
         graph |= descendants(first.popen.pid)
         os.kill(first.popen.pid, signal.SIGKILL)  # no clean-up of its own can run
         wait_for(lambda: not any(alive(pid) for pid in graph), 60,
-                 f"the graph to stop after its command was killed (left: {names(p for p in graph if alive(p))})")
+                 f"the graph to stop after its command was killed (left: {[cmdline(p) for p in graph if alive(p)]})")
         os.close(lock_folder(output))  # the folder is free again
     finally:
         first.kill()

@@ -11,3 +11,8 @@ NS_PER_S = 1_000_000_000
 
 def nanoseconds(stamp) -> int:
     return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+def seconds(stamp) -> float:
+    """The stamp as float seconds (for arithmetic on times; pair frames by `nanoseconds`)."""
+    return stamp.sec + stamp.nanosec * 1e-9

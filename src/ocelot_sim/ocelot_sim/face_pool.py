@@ -21,6 +21,7 @@ import argparse
 import csv
 import hashlib
 import sys
+from itertools import accumulate
 from functools import lru_cache
 from multiprocessing import Pool
 from pathlib import Path
@@ -39,11 +40,8 @@ SPLIT_SHARES = (80, 10, 10)  # per cent, in FACE_SPLITS order
 
 def split_of_key(key: str) -> str:
     """The split a key hashes to (80/10/10): a pure function, so no key ever moves."""
-    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
-    for name, upper in zip(FACE_SPLITS, (80, 90, 100)):
-        if bucket < upper:
-            return name
-    raise AssertionError("unreachable")
+    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % sum(SPLIT_SHARES)
+    return next(name for name, upper in zip(FACE_SPLITS, accumulate(SPLIT_SHARES)) if bucket < upper)
 
 
 def face_split(index: int) -> str:

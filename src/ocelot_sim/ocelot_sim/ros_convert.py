@@ -16,10 +16,6 @@ def stamp(seconds: float) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def seconds(t: Time) -> float:
-    return t.sec + t.nanosec * 1e-9
-
-
 def image_msg(rgb: np.ndarray, t: float, frame_id: str = "camera") -> Image:
     msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8", is_bigendian=0, step=rgb.shape[1] * 3)
     msg.header.stamp, msg.header.frame_id = stamp(t), frame_id

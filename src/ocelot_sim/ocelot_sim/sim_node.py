@@ -35,6 +35,7 @@ from sensor_msgs.msg import Image, JointState
 
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import non_negative, positive, refuse_bad_values
+from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
@@ -200,7 +201,7 @@ class SimNode(ManagedNode):
 
     def _on_answer(self, msg: TwistStamped) -> None:
         """A controller's answer naming the frame it answers: only the current frame's counts."""
-        if not self.lockstep or abs(ros_convert.seconds(msg.header.stamp) - self.sim.time) < 1e-6:
+        if not self.lockstep or abs(seconds(msg.header.stamp) - self.sim.time) < 1e-6:
             self._take(msg.twist)
 
     def _take(self, twist: Twist) -> None:
@@ -216,7 +217,7 @@ class SimNode(ManagedNode):
 
     def _on_ack(self, msg: Header) -> None:
         """A recorder took a frame (frame_ack_topic): lockstep keeps within ACK_WINDOW frames of it."""
-        stamp = ros_convert.seconds(msg.stamp)
+        stamp = seconds(msg.stamp)
         if stamp <= self.sim.time + 1e-9:  # acks of a previous episode are from its future: ignore them
             self._last_ack = max(self._last_ack, stamp)
         if self._waiting_since is not None:

@@ -39,6 +39,7 @@ from std_msgs.msg import Bool
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import at_least, not_blank, one_of, positive, refuse_bad_values
+from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
@@ -207,7 +208,7 @@ class VLANode(ManagedNode):
         received = time.monotonic()  # latency is wall time whatever the clock
         if not self._active:
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = seconds(msg.header.stamp)
         self.watchdog.image(self._image_time(stamp))
         if not self.get_parameter("enabled").value:
             return

@@ -13,6 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/robots", glob("config/robots/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
         # worlds/ is the repository's top-level folder (a link here), so the files live in one place
         (f"share/{PACKAGE}/worlds", glob("worlds/*.xml") + glob("worlds/*.csv")),

@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-frames", type=int, default=100)
     parser.add_argument("--scenarios", metavar="FILE", help="scenario YAML; episode i uses entry i")
     parser.add_argument("--label-mix", default="", help="e.g. track:0.4,multi_left:0.15,...")
+    parser.add_argument("--robot", default="ideal", metavar="PROFILE",
+                        help="robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML path")
+    parser.add_argument("--robot-randomise", default="", metavar="RANGES",
+                        help="per-episode draws of profile values, e.g. command_latency_s=0.06:0.15,"
+                             "time_constant_s=0.02:0.08 (each episode records the values it ran under)")
     parser.add_argument("--workers", type=int, default=1, help="parallel sim+collector stacks")
     parser.add_argument("--policy", metavar="MODEL", help="model.onnx that steers while the oracle labels (DAgger)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -77,6 +82,13 @@ def validate(args: argparse.Namespace) -> str | None:
             OnnxPolicy(args.policy).set_command("track the face")
         except PolicyLoadError as exc:
             return f"--policy: {exc}"
+    from ocelot_sim.robot_profile import RobotProfileError, load_profile, parse_randomisation
+
+    try:
+        load_profile(args.robot)
+        parse_randomisation(args.robot_randomise)
+    except RobotProfileError as exc:
+        return f"--robot: {exc}"
     if args.label_mix:
         from ocelot_sim.scenario import ScenarioError, parse_label_mix
 
@@ -110,6 +122,9 @@ def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
     settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",
                                               "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
     settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
+    from ocelot_sim.robot_profile import profile_reference
+
+    settings["robot"], settings["robot_randomise"] = profile_reference(args.robot), args.robot_randomise
     if args.policy:
         from ocelot_common.model_files import sha256_of
 
@@ -143,7 +158,8 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
                       "base_ep": first, "warmup_frames": args.warmup_frames, "episode_frames": args.episode_frames,
                       "perturb_interval": args.perturb_interval, "perturb_range": args.perturb_range,
                       "perturb_hold": args.perturb_hold, "scenario_file": settings["scenarios"],
-                      "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings)}
+                      "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings),
+                      "robot_profile": settings["robot"], "robot_randomise": settings["robot_randomise"]}
         graph = "collect"
         if args.policy:
             graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]

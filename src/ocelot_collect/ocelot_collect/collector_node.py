@@ -42,6 +42,7 @@ from ocelot_common.parameters import between, json_object, non_negative, not_bla
 from ocelot_common.preprocessing import to_policy_frame
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
+from ocelot_sim.ros_convert import robot_from_msg
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 APPLIED_TOPIC = "/cmd_vel_applied"
@@ -179,7 +180,8 @@ class CollectorNode(ManagedNode):
             return
         info = json.loads(response.info.scenario_json)
         info.update(episode_index=ep, seed=response.info.seed, command=response.info.command,
-                    label_key=response.info.label_key, collection=self.settings)
+                    label_key=response.info.label_key, collection=self.settings,
+                    robot=robot_from_msg(response.info.robot).values())  # the values it was collected under
         self.assembler.info = info
         self.state, self._last_progress = "recording", time.monotonic()
 

@@ -11,7 +11,8 @@ Schema (seed 002 plus what training and checks use):
                               when the label is not it (DAgger: a policy steers, the oracle labels)
   target_px    (N, 2) float32 optional (schema 1.2): the commanded face's projected point (u right, v down,
                               640x480 px); NaN while it is out of view
-  cmd, label_key, metadata    scalar strings (metadata: JSON with the scenario and collection settings)
+  cmd, label_key, metadata    scalar strings (metadata: JSON with the scenario, the collection settings and
+                              `robot`, the robot profile values the episode was collected under)
   attrs: schema_version, n_frames, episode_index, scenario_id
 """
 from __future__ import annotations

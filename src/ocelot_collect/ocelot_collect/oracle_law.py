@@ -6,11 +6,25 @@ when given (extrapolated over the coming period with the change since the last
 frame), else estimated from successive bearings. Angles follow the rig: pan is
 positive counter-clockwise seen from above (target left of centre -> positive),
 tilt is positive upwards (target above centre -> positive).
+
+Under a robot profile with latency or slow actuators (`LoopState` given), the law
+aims where the target will be when its command takes effect: the camera's own
+motion until then is predicted from the commands still in flight and the joints'
+velocity (ocelot_sim.actuation, the model the sim runs), the target's from its
+rate over the last three frames (a quadratic in time, extrapolated); the command is the one whose predicted turn over the period it holds
+removes `gain` of that error and follows the target's mean rate over it.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocelot_sim.actuation import Actuation, ticks
+from ocelot_sim.robot_profile import RobotProfile
+
+SOLVE_ITERATIONS = 30  # bisection on the command: 2 rad / 2^30, far below a pixel
 
 
 @dataclass(frozen=True)
@@ -44,23 +58,37 @@ def pixel_to_angles(u: float, v: float, camera: Camera) -> tuple[float, float]:
     return math.atan2(camera.width / 2 - u, f), math.atan2(camera.height / 2 - v, f)
 
 
+@dataclass(frozen=True)
+class LoopState:
+    """What a controller knows of the loop at a frame: the joints' velocity then (rad/s) and the commands
+    that answered earlier frames, as (frame time, (pan, tilt)), some of which may not have taken effect."""
+    joint_rates: tuple[float, float] = (0.0, 0.0)
+    commands: tuple[tuple[float, tuple[float, float]], ...] = field(default_factory=tuple)
+
+
 class OracleLaw:
     """Stateful: remembers the target's last world bearing to estimate its rate."""
 
-    def __init__(self, gains: OracleGains = OracleGains(), camera: Camera = Camera()) -> None:
+    def __init__(self, gains: OracleGains = OracleGains(), camera: Camera = Camera(),
+                 robot: RobotProfile = RobotProfile()) -> None:
         self.gains = gains
         self.camera = camera
+        self.robot = robot
         self._last: tuple[float, float, float] | None = None  # (t, pan bearing, tilt bearing)
         self._last_rate: tuple[float, float, float] | None = None  # (t, pan rate, tilt rate)
+        self._rates: list[tuple[float, tuple[float, float]]] = []  # the true rates of the last frames, in order
 
     def reset(self) -> None:
         self._last = self._last_rate = None
+        self._rates = []
 
     def command(self, t: float, u: float, v: float, pan: float, tilt: float,
-                rate: tuple[float, float] | None = None) -> tuple[float, float]:
+                rate: tuple[float, float] | None = None, loop: LoopState | None = None) -> tuple[float, float]:
         """(pan_vel, tilt_vel) for target pixel (u, v) seen at time t with joints at (pan, tilt).
 
-        `rate`: the target's true (azimuth, elevation) rate at t, when known.
+        `rate`: the target's true (azimuth, elevation) rate at t, when known. `loop`: the joints' rates
+        and the earlier commands, for a robot profile whose commands do not act at once (None: at rest,
+        nothing in flight).
         """
         err_pan, err_tilt = pixel_to_angles(u, v, self.camera)
         bearing = (pan + err_pan, tilt + err_tilt)
@@ -74,13 +102,70 @@ class OracleLaw:
                 ff_pan += half * (rate[0] - last[1])
                 ff_tilt += half * (rate[1] - last[2])
             self._last_rate = (t, *rate)
+            recent = [(s, r) for s, r in self._rates if 0 < t - s <= 2.5 * self.gains.period_s]
+            self._rates = recent[-2:] + [(t, (float(rate[0]), float(rate[1])))]
         elif self.gains.feed_forward and self._last is not None and t > self._last[0]:
             dt = t - self._last[0]
             ff_pan = (bearing[0] - self._last[1]) / dt
             ff_tilt = (bearing[1] - self._last[2]) / dt
         self._last = (t, *bearing)
-        k = self.gains.gain / self.gains.period_s
-        return self.clip(k * err_pan + ff_pan), self.clip(k * err_tilt + ff_tilt)
+        if self.robot.instant_actuators:
+            k = self.gains.gain / self.gains.period_s
+            return self.clip(k * err_pan + ff_pan), self.clip(k * err_tilt + ff_tilt)
+        known = self.gains.feed_forward and rate is not None
+        return self._command_ahead(t, (err_pan, err_tilt), (ff_pan, ff_tilt), known, loop or LoopState())
+
+    def _target_motion(self, t: float, axis: int, rate_now: float, known: bool) -> tuple[float, float]:
+        """How far the target turns until the command takes effect, and its mean rate over the period the
+        command holds: from a quadratic through its true rates of the last frames (fewer: lower order), or
+        its estimated rate held (no true rate)."""
+        lead, period = self.robot.command_latency_s, self.gains.period_s
+        if not known:
+            return rate_now * lead, rate_now
+        times = [s - t for s, _ in self._rates]
+        poly = np.polyint(np.polyfit(times, [r[axis] for _, r in self._rates], len(times) - 1))
+        until = float(np.polyval(poly, lead) - np.polyval(poly, 0.0))
+        mean = float(np.polyval(poly, lead + period) - np.polyval(poly, lead)) / period
+        return until, mean
+
+    def _command_ahead(self, t: float, error, rate_now, known: bool, loop: LoopState) -> tuple[float, float]:
+        """The command for a loop whose commands act a latency late and through slow actuators."""
+        lead, period = self.robot.command_latency_s, self.gains.period_s
+        now = ticks(t)
+        # from now: the joints' measured rates, and the earlier commands (the next step puts the one in
+        # effect now in place; those issued less than a latency ago are still in flight)
+        pipeline = Actuation(self.robot, tick=now, velocity=[float(r) for r in loop.joint_rates])
+        for stamp, command in loop.commands:
+            if ticks(stamp) < now:
+                pipeline.command(*command, issued_tick=ticks(stamp))
+        out = []
+        for axis in (0, 1):
+            ahead = pipeline.copy()
+            camera_until = ahead.displacement(ticks(lead), axis)
+            target_until, target_rate = self._target_motion(t, axis, rate_now[axis], known)
+            # the target's place when this command takes effect, less where the camera will be by then
+            error_then = error[axis] + target_until - camera_until
+            wanted = self.gains.gain * error_then + target_rate * period
+            out.append(self._solve(ahead, axis, wanted, ticks(period)))
+        return out[0], out[1]
+
+    def _solve(self, state: Actuation, axis: int, wanted: float, steps: int) -> float:
+        """The command (within the joint limit) whose turn over `steps` from `state` is nearest `wanted`."""
+        def turn(command: float) -> float:
+            trial = state.copy()
+            trial.setpoint = (command, command)
+            trial.pending = []
+            return trial.displacement(steps, axis)
+
+        low, high = -self.gains.max_velocity, self.gains.max_velocity
+        if turn(high) <= wanted:
+            return high
+        if turn(low) >= wanted:
+            return low
+        for _ in range(SOLVE_ITERATIONS):
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if turn(middle) < wanted else (low, middle)
+        return self.clip(0.5 * (low + high))
 
     def clip(self, value: float) -> float:
         limit = self.gains.max_velocity

@@ -3,19 +3,31 @@
 Subscribes the simulator's ground-truth faces and joint states, publishes
 geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s) and
 the same command on /cmd_vel_stamped, stamped with the frame it answers.
-The law itself lives in ocelot_collect.oracle_law.
+The law itself lives in ocelot_collect.oracle_law. Each episode's robot profile
+comes from /episode/info; under one whose commands act late or slowly, the law
+predicts the loop from the joints' rates and the commands that answered the
+frames before (/cmd_vel_applied: whoever steered - the oracle itself, or a policy
+in DAgger collection).
 """
 from __future__ import annotations
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState
 
-from ocelot_collect.oracle_law import OracleGains, OracleLaw
+from ocelot_collect.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
 from ocelot_common.stamps import seconds
-from ocelot_msgs.msg import GroundTruthFaceArray
+from ocelot_msgs.msg import EpisodeInfo, GroundTruthFaceArray
+from ocelot_sim.ros_convert import robot_from_msg
+from ocelot_sim.robot_profile import RobotProfile
+
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+APPLIED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # as the sim publishes it
+KEPT_COMMANDS = 8  # earlier answers kept for the prediction: enough for latencies of several periods
 
 
 class OracleNode(ManagedNode):
@@ -32,6 +44,9 @@ class OracleNode(ManagedNode):
                                                                    v["feed_forward"]))
         self._law = None
         self._joints = (0.0, 0.0)
+        self._joint_rates = (0.0, 0.0)
+        self._commands: dict[float, tuple[float, float]] = {}  # frame time -> the command that answered it
+        self._last_t = None
         self._cmd_pub = None
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -47,8 +62,11 @@ class OracleNode(ManagedNode):
         self._cmd_pub = self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10))
         # the same command, stamped with the frame it answers: a lockstep sim matches it exactly
         self._answer_pub = self.own(self.create_lifecycle_publisher(TwistStamped, p("answer_topic").value, 10))
-        self.own(self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10))
+        # made before the faces subscription: when several are ready, these are served first
+        self.own(self.create_subscription(EpisodeInfo, "/episode/info", self._on_episode, LATCHED))
+        self.own(self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_applied, APPLIED))
         self.own(self.create_subscription(JointState, "/joint_states", self._on_joints, 10))
+        self.own(self.create_subscription(GroundTruthFaceArray, p("faces_topic").value, self._on_faces, 10))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -65,21 +83,45 @@ class OracleNode(ManagedNode):
         super().release()
         self._cmd_pub = None
 
+    def _on_episode(self, msg: EpisodeInfo) -> None:
+        """A new episode: its robot profile, and nothing in flight."""
+        robot = robot_from_msg(msg.robot) if msg.robot.name else RobotProfile()
+        if self._law is not None:
+            self._law.robot = robot
+            self._law.reset()
+        self._commands, self._last_t = {}, None
+
+    def _on_applied(self, msg: TwistStamped) -> None:
+        """The command the sim applied for a frame (the oracle's own, or the policy's in DAgger)."""
+        self._remember(seconds(msg.header.stamp), (msg.twist.angular.z, msg.twist.angular.y))
+
+    def _remember(self, t: float, command: tuple[float, float]) -> None:
+        self._commands[t] = command
+        for old in sorted(self._commands)[:-KEPT_COMMANDS]:
+            del self._commands[old]
+
     def _on_joints(self, msg: JointState) -> None:
-        positions = dict(zip(msg.name, msg.position))
+        positions, rates = dict(zip(msg.name, msg.position)), dict(zip(msg.name, msg.velocity))
         self._joints = (positions.get("pan", self._joints[0]), positions.get("tilt", self._joints[1]))
+        self._joint_rates = (rates.get("pan", 0.0), rates.get("tilt", 0.0))
 
     def _on_faces(self, msg: GroundTruthFaceArray) -> None:
         if self._cmd_pub is None or not self._cmd_pub.is_activated:
             return
         twist = Twist()
+        t = seconds(msg.header.stamp)
+        if self._last_t is not None and t <= self._last_t:
+            self._commands = {}  # the sim's clock went back: a new episode, nothing in flight
+        self._last_t = t
         if 0 <= msg.target_index < len(msg.faces) and msg.faces[msg.target_index].visible:
             face = msg.faces[msg.target_index]
-            t = seconds(msg.header.stamp)
+            earlier = tuple(sorted((s, c) for s, c in self._commands.items() if s < t))
             twist.angular.z, twist.angular.y = self._law.command(
-                t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate))
+                t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate),
+                loop=LoopState(self._joint_rates, earlier))
         else:
             self._law.reset()
+        self._commands.setdefault(t, (twist.angular.z, twist.angular.y))  # until the sim says what it applied
         self._cmd_pub.publish(twist)
         answer = TwistStamped(twist=twist)
         answer.header.stamp = msg.header.stamp

@@ -34,3 +34,14 @@ def frames_to_input(frames: np.ndarray) -> np.ndarray:
     batch = frames[None] if frames.ndim == 3 else frames
     x = (batch.astype(np.float32) / 255.0 - MEAN) / STD
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def image_point_to_unit(pixels: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Image points (u right, v down) in pixels of an image of (width, height) -> [-1, 1] on each axis, the
+    coordinates of the policy's target read-out (a policy frame is the whole image resized to a square)."""
+    return np.asarray(pixels, np.float32) / np.asarray(image_size, np.float32) * 2.0 - 1.0
+
+
+def unit_to_image_point(unit: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """The inverse of image_point_to_unit: read-out coordinates -> pixels of an image of (width, height)."""
+    return (np.asarray(unit, np.float64) + 1.0) / 2.0 * np.asarray(image_size, np.float64)

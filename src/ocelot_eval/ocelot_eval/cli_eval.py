@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ocelot_common.gate_binding import DEPLOY_ROBOT
 from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 
 GRAPHS = {"vla": "eval", "oracle": "eval_oracle", "zero": "eval_zero"}
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controller", choices=sorted(GRAPHS), default="vla")
     parser.add_argument("--realtime", action="store_true",
                         help="real-time sim (controller latency counts) instead of lockstep")
+    parser.add_argument("--robot", default=DEPLOY_ROBOT, metavar="PROFILE",
+                        help=f"robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML "
+                             f"path (default: {DEPLOY_ROBOT}, the deploy gate's)")
     parser.add_argument("--episode-frames", type=int, default=100, help="frames scored per episode")
     parser.add_argument("--gates", metavar="FILE", help="gate thresholds (default: ocelot_eval/config/gates.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -42,10 +46,15 @@ def validate(args: argparse.Namespace) -> tuple[dict, int]:
     from ocelot_common.gate_binding import binding
     from ocelot_eval.gates import GateConfigError, default_gates_file, gate_section, load_gates
     from ocelot_eval.metrics import CLOSED_LOOP_METRICS
+    from ocelot_sim.robot_profile import RobotProfileError, load_profile
     from ocelot_sim.scenario import ScenarioError, from_entry, load_scenario_file
 
     if args.episode_frames <= 0:
         raise EvalError("--episode-frames must be > 0")
+    try:
+        robot = load_profile(args.robot)
+    except RobotProfileError as exc:
+        raise EvalError(f"--robot: {exc}") from None
     try:
         args.gate_list = load_gates(args.gates, "closed_loop", set(CLOSED_LOOP_METRICS))
         entries = load_scenario_file(args.scenarios)
@@ -58,7 +67,8 @@ def validate(args: argparse.Namespace) -> tuple[dict, int]:
         raise EvalError(str(exc)) from None
     run = {"controller": args.controller, "scenario_file": str(Path(args.scenarios).resolve()),
            "gates_file": str(Path(args.gates).resolve()) if args.gates else str(default_gates_file()),
-           "binding": binding(gate_section(args.gates, "closed_loop"), entries),
+           "binding": binding(gate_section(args.gates, "closed_loop"), entries, robot.values()),
+           "robot": robot.values(),
            "mode": "real time" if args.realtime else "lockstep", "episode_frames": args.episode_frames,
            "model_path": None, "model_sha256": None}
     if args.controller == "vla":
@@ -114,8 +124,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
+    from ocelot_sim.robot_profile import profile_reference
+
     graph_args = {"scenario_file": str(Path(args.scenarios).resolve()), "output": str(output),
-                  "episode_frames": args.episode_frames, "lockstep": "false" if args.realtime else "true"}
+                  "episode_frames": args.episode_frames, "lockstep": "false" if args.realtime else "true",
+                  "robot_profile": profile_reference(args.robot)}
     if args.controller == "vla":
         graph_args["model_path"] = str(Path(args.model).resolve())
     cmd = ["ocelot", "launch", GRAPHS[args.controller], *(f"{k}:={v}" for k, v in graph_args.items())]

@@ -5,15 +5,19 @@ sim-time stamp (integer ns), which pairs them, and frames are numbered in the
 order of the camera's stamps (no camera rate is assumed). After a reset the sim
 clock restarts at 0, so a stream counts only once it has shown frame 0 (stamp 0)
 of the new episode: stale messages of the previous one are never paired with the
-new episode's frames.
+new episode's frames. The controller's status for a frame (its latency and, for a
+policy with a target read-out, where it placed the commanded face) arrives after
+the frame and is joined to it when the episode finishes.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ocelot_eval.metrics import EpisodeScore, FrameScore, TruthFace, score_frame
+from ocelot_eval.metrics import IMAGE_CENTRE, EpisodeScore, FrameScore, TruthFace, score_frame
 
 Detector = Callable[[np.ndarray], np.ndarray]
 
@@ -32,6 +36,8 @@ class EpisodeRecorder:
         self._images: dict[int, np.ndarray] = {}
         self._truth: dict[int, tuple[Sequence[TruthFace], int]] = {}
         self._latency: dict[int, float] = {}
+        self._estimate: dict[int, tuple[float, float]] = {}  # camera stamp -> the policy's target point
+        self._truth_point: dict[int, tuple[float, float] | None] = {}  # scored stamp -> the target's, if in view
         self._synced = {"image": False, "truth": False}
 
     def _accept(self, stream: str, stamp_ns: int) -> bool:
@@ -51,15 +57,20 @@ class EpisodeRecorder:
             self._truth[stamp_ns] = (faces, target_index)
         return self._score_ready()
 
-    def add_latency(self, stamp_ns: int, latency_ms: float) -> None:
-        """The controller's latency for a frame (arrives after the frame; kept until the episode ends)."""
+    def add_status(self, stamp_ns: int, latency_ms: float, target: tuple[float, float] | None = None) -> None:
+        """The controller's latency for a frame and, when it has one, its estimate of the target's image point
+        (arrive after the frame; kept until the episode ends)."""
         if self.episode is not None:
             self._latency[stamp_ns] = latency_ms
+            if target is not None and all(math.isfinite(x) for x in target):
+                self._estimate[stamp_ns] = (float(target[0]), float(target[1]))
 
     def _score_ready(self) -> list[FrameScore]:
         scored = []
         for stamp in sorted(set(self._images) & set(self._truth)):
             faces, target = self._truth.pop(stamp)
+            truth = faces[target] if 0 <= target < len(faces) else None
+            self._truth_point[stamp] = (truth.u, truth.v) if truth is not None and truth.visible else None
             score = score_frame(self._frame_of[stamp], self.detector(self._images.pop(stamp)), faces, target)
             self.episode.frames.append(score)
             scored.append(score)
@@ -70,8 +81,17 @@ class EpisodeRecorder:
         return self.episode is not None and len(self.episode.frames) >= self.episode_frames
 
     def finish(self) -> EpisodeScore:
-        """The finished episode, frames in order, with the latencies that arrived."""
+        """The finished episode, frames in order, with the latencies and target estimates that arrived."""
         episode, self.episode = self.episode, None
-        episode.frames.sort(key=lambda f: f.frame)
+        stamp_of = {frame: stamp for stamp, frame in self._frame_of.items()}
+        episode.frames = [self._with_estimate(f, stamp_of.get(f.frame)) for f in sorted(episode.frames, key=lambda f: f.frame)]
         episode.latency_ms = [self._latency[t] for t in sorted(self._latency) if t in self._frame_of]
         return episode
+
+    def _with_estimate(self, score: FrameScore, stamp: int | None) -> FrameScore:
+        """Grounding (the policy's target point to the truth) and control (the image centre to the policy's
+        point), on a frame with the target in view and an estimate for it."""
+        estimate, truth = self._estimate.get(stamp), self._truth_point.get(stamp)
+        if estimate is None or truth is None:
+            return score
+        return replace(score, grounding_px=math.dist(estimate, truth), control_px=math.dist(estimate, IMAGE_CENTRE))

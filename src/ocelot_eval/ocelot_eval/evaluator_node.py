@@ -6,7 +6,9 @@ image, paired with the ground truth of the same frame), publishes
 ~/tracking (ocelot_msgs/TrackingMetrics, per frame) and ~/episode
 (ocelot_msgs/EpisodeMetrics), and appends the episode to
 `output`/episodes.jsonl. Each frame is acknowledged on ~/frame_ack, so a
-lockstep sim never runs more than a few frames ahead of the scoring. When all
+lockstep sim never runs more than a few frames ahead of the scoring. The
+policy's ~/status gives each frame's latency and the policy's own estimate of
+the target's image point, scored against the truth (grounding vs control). When all
 episodes are done it logs "evaluation finished"; a reset or a camera that
 stalls logs "evaluation failed" and stops (a gate never rests on missing
 episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
@@ -166,7 +168,8 @@ class EvaluatorNode(ManagedNode):
 
     def _on_status(self, msg: PolicyStatus) -> None:
         if self.state in ("resetting", "running"):
-            self.recorder.add_latency(nanoseconds(msg.header.stamp), float(msg.latency_ms))
+            self.recorder.add_status(nanoseconds(msg.header.stamp), float(msg.latency_ms),
+                                     (msg.target_u, msg.target_v) if msg.has_target else None)
 
     def _publish_scores(self, scores) -> None:
         if not scores:

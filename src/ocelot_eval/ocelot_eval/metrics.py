@@ -13,6 +13,11 @@ truth in 2D: how far its centre is from the projected point (no cancelling of
 opposite errors), whether there was no box to score (a miss), and whether the
 box scored is nearer another face's point than the target's (a wrong match).
 That is what says how far the Haar estimate, and so the gate, can be trusted.
+A policy that estimates where the commanded face is (its target read-out) has
+that estimate scored too, from the response on, like the tracking error: grounding
+is its distance from the truth (did it find the right face, and where), control
+the distance of the estimate from the image centre (how well it centred what it
+found). The two say whether to work on seeing or on steering.
 """
 from __future__ import annotations
 
@@ -43,6 +48,8 @@ class FrameScore:
     target_selected: bool  # the target is the visible face nearest the image centre
     haar_offset_px: float = math.nan  # scored box centre to the target's projection (2D); NaN: none scored
     wrong_match: bool = False         # the scored box's centre is nearer another visible face's point
+    grounding_px: float = math.nan    # the policy's target estimate to the target's projection; NaN: none / out of view
+    control_px: float = math.nan      # the image centre to the policy's target estimate (same frames)
 
 
 def _distance(u: float, v: float, centre: tuple[float, float] = IMAGE_CENTRE) -> float:
@@ -99,9 +106,18 @@ class EpisodeScore:
 
     def tracking_errors(self) -> np.ndarray:
         """Detected errors from the response frame on (all frames when the episode never responds)."""
-        response = self.response_frames()
-        errors = self.errors[max(response, 0):]
-        return errors[~np.isnan(errors)]
+        return self._from_response("error_px")
+
+    def _from_response(self, column: str) -> np.ndarray:
+        """A per-frame value from the response frame on (all frames when the episode never responds), NaN out."""
+        values = np.array([getattr(f, column) for f in self.frames], dtype=np.float64)[max(self.response_frames(), 0):]
+        return values[~np.isnan(values)]
+
+    def grounding_errors(self) -> np.ndarray:
+        return self._from_response("grounding_px")
+
+    def control_errors(self) -> np.ndarray:
+        return self._from_response("control_px")
 
     def response_frames(self, threshold: float = RESPONSE_THRESHOLD_PX) -> int:
         """Frames from the episode's start until the detected error is below threshold; -1 when never."""
@@ -135,9 +151,10 @@ class EpisodeScore:
         columns = record["frames"]
         n = len(columns["frame"])
         offsets, wrong = columns.get("haar_offset_px", [None] * n), columns.get("wrong_match", [False] * n)
+        grounding, control = columns.get("grounding_px", [None] * n), columns.get("control_px", [None] * n)
         frames = [FrameScore(int(columns["frame"][i]), _num(columns["error_px"][i]), _num(columns["gt_error_px"][i]),
                              bool(columns["face_lost"][i]), bool(columns["target_selected"][i]), _num(offsets[i]),
-                             bool(wrong[i])) for i in range(n)]
+                             bool(wrong[i]), _num(grounding[i]), _num(control[i])) for i in range(n)]
         return cls(int(record["index"]), int(record["seed"]), record["label_key"], record["command"],
                    int(record["num_faces"]), list(record["textures"]), frames,
                    [float(x) for x in record.get("latency_ms", [])])
@@ -155,6 +172,8 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
     responses = [ep.response_frames() for ep in episodes]
     multi = [f for ep in episodes if ep.num_faces > 1 for f in ep.frames]
     latency = np.array([x for ep in episodes for x in ep.latency_ms], dtype=np.float64)
+    grounding = np.concatenate([ep.grounding_errors() for ep in episodes])
+    control = np.concatenate([ep.control_errors() for ep in episodes])
     agreement = haar_agreement(frames)
     return _json_safe({
         "episodes": len(episodes),
@@ -173,6 +192,11 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
         "haar_vs_truth": agreement,
         "latency_ms_p50": _percentile(latency, 50),
         "latency_ms_p95": _percentile(latency, 95),
+        "grounding_error_px": _mean(grounding),
+        "grounding_p95_px": _percentile(grounding, 95),
+        "control_error_px": _mean(control),
+        "control_p95_px": _percentile(control, 95),
+        "frames_with_estimate": int(len(grounding)),
     })
 
 

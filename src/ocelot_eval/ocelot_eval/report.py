@@ -2,7 +2,8 @@
 
 eval_results.json: `pass`, `gates` (threshold, value, pass per gate), `aggregate`,
 `per_label`, `episodes` (one row per episode, as LeRobot's eval output lists
-them), and what was evaluated (model, its sha256, controller, scenario file, mode).
+them), and what was evaluated (model, its sha256, controller, scenario file, mode,
+`robot`: the robot profile's name and every value it ran under).
 """
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ def gate_lines(report: dict) -> list[str]:
     return lines
 
 
+def robot_line(robot: dict | None) -> str:
+    """The profile's name and values in one line ("not recorded" for a report without one)."""
+    if not robot:
+        return "not recorded"
+    values = ", ".join(f"{key} {value}" for key, value in robot.items() if key != "name")
+    return f"{robot.get('name')} ({values})"
+
+
 def summary_markdown(report: dict) -> str:
     agg = report["aggregate"]
     haar = agg["haar_vs_truth"]
@@ -68,7 +77,8 @@ def summary_markdown(report: dict) -> str:
            f"- controller: {report.get('controller')}, model: `{report.get('model_path')}` "
            f"(sha256 `{report.get('model_sha256')}`)",
            f"- scenarios: `{report.get('scenario_file')}`, {agg['episodes']} episodes, {agg['frames']} frames, "
-           f"{report.get('mode')}", "",
+           f"{report.get('mode')}",
+           f"- robot profile: {robot_line(report.get('robot'))}", "",
            "## Gates", "", "| metric | value | threshold | result |", "|---|---|---|---|"]
     for metric, g in report["gates"].items():
         relation, result = _relation_and_result(g)
@@ -79,11 +89,15 @@ def summary_markdown(report: dict) -> str:
             f"{_fmt(haar['p95_position_error_px'])}), {haar['misses']} misses ({_fmt(haar['miss_rate'], 3)}), "
             f"{haar['wrong_matches']} wrong matches ({_fmt(haar['wrong_match_rate'], 3)}). "
             f"Ground-truth error: mean {_fmt(agg['gt_mean_error_px'])} px, p95 {_fmt(agg['gt_p95_error_px'])} px.", "",
-            "## Per label", "", "| label | episodes | mean px | p95 px | lost | response | target sel. |",
-            "|---|---|---|---|---|---|---|"]
+            "## Per label", "",
+            "Grounding: the policy's own estimate of the target's point against the truth; control: the image "
+            "centre to that estimate (frames from the response on; n/a for a controller without an estimate).", "",
+            "| label | episodes | mean px | p95 px | lost | response | target sel. | grounding px | control px |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for label, m in report["per_label"].items():
         out.append(f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
-                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | {_fmt(m['target_selection'], 3)} |")
+                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | {_fmt(m['target_selection'], 3)} "
+                   f"| {_fmt(m.get('grounding_error_px'))} | {_fmt(m.get('control_error_px'))} |")
     out += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
     return "\n".join(out)
 

@@ -1,11 +1,13 @@
 """`ocelot eval` end to end over DDS: the gate rejects a camera that never moves and a broken model,
-passes the oracle, gives identical metrics twice in lockstep, and refuses bad input with exit 2."""
+passes the oracle (ideal and pi4 robot profiles), gives identical metrics twice in lockstep under pi4, scores
+a policy's own target estimate, and refuses bad input with exit 2."""
 import json
 
 import pytest
 
 from ocelot_common.processes import fresh_domain_id, run
 from ocelot_eval.report import RESULTS_FILE
+from ocelot_sim.robot_profile import load_profile
 from ocelot_train.testing import export_tiny_model
 
 # Moving faces, one acquisition each: a controller that does not move cannot centre them.
@@ -39,6 +41,13 @@ def test_oracle_passes_with_small_error_and_zero_controller_fails(tmp_path, scen
     assert haar["mean_position_error_px"] < 3.0 and haar["wrong_matches"] == 0  # Haar agrees with truth
     assert haar["frames_in_view"] >= 95 and haar["misses"] <= 5
     assert {"error_over_time.png", "summary.md"} <= {p.name for p in (tmp_path / "oracle").iterdir()}
+    assert report["robot"] == load_profile("ideal").values()  # the default: the deploy gate's profile
+    assert report["aggregate"]["frames_with_estimate"] == 0  # the oracle has no estimate to score
+
+    result, report = evaluate(tmp_path / "oracle_pi4", scenario_file, "--controller", "oracle", "--robot", "pi4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["robot"] == load_profile("pi4").values() and report["aggregate"]["mean_error_px"] <= 3.0
+    assert "robot profile: pi4 (command_latency_s 0.1" in (tmp_path / "oracle_pi4" / "summary.md").read_text()
 
     result, report = evaluate(tmp_path / "zero", scenario_file, "--controller", "zero")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -48,7 +57,8 @@ def test_oracle_passes_with_small_error_and_zero_controller_fails(tmp_path, scen
 
 
 def test_same_model_twice_in_lockstep_gives_identical_metrics_even_with_the_cpu_saturated(tmp_path, scenario_file):
-    """In lockstep, time is the sim's: a machine busy with other work slows the run down, never changes it."""
+    """In lockstep, time is the sim's: a machine busy with other work slows the run down, never changes it,
+    under the pi4 profile too (latency, servo lag and motion blur are functions of sim time)."""
     import subprocess
     import sys
 
@@ -57,7 +67,7 @@ def test_same_model_twice_in_lockstep_gives_identical_metrics_even_with_the_cpu_
     for name in ("quiet", "loaded"):
         burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3 if name == "loaded" else 0)]
         try:
-            result, report = evaluate(tmp_path / name, scenario_file, "--model", str(model))
+            result, report = evaluate(tmp_path / name, scenario_file, "--model", str(model), "--robot", "pi4")
         finally:
             for burner in burners:
                 burner.kill()
@@ -71,6 +81,12 @@ def test_same_model_twice_in_lockstep_gives_identical_metrics_even_with_the_cpu_
               for name in ("quiet", "loaded")]
     assert sorted(map(json.dumps, frames[0])) == sorted(map(json.dumps, frames[1]))  # frame by frame
     assert runs[0]["model_sha256"] == runs[1]["model_sha256"] and len(runs[0]["model_sha256"]) == 64
+    assert runs[0]["robot"]["name"] == "pi4"
+    # the policy's own target estimate is scored on every frame from the response on, per label too
+    aggregate = runs[0]["aggregate"]
+    assert aggregate["frames_with_estimate"] > 0 and aggregate["grounding_error_px"] > 0
+    assert all(m["grounding_error_px"] is not None and m["control_error_px"] is not None
+               for m in runs[0]["per_label"].values())
 
 
 def test_broken_model_fails_the_gate(tmp_path, scenario_file):
@@ -102,3 +118,14 @@ def test_a_model_that_does_not_load_exits_2(tmp_path, scenario_file):
     assert report is None
     missing = evaluate(tmp_path / "out", scenario_file)[0]
     assert missing.returncode == 2 and "--model is required" in missing.stderr
+
+
+@pytest.mark.parametrize("robot, message", [
+    ("pi5", "no robot profile 'pi5'; profiles: ideal, pi4"),
+    ("bad.yaml", "does not exist"),
+])
+def test_an_unknown_robot_profile_exits_2(tmp_path, scenario_file, robot, message):
+    result, report = evaluate(tmp_path / "out", scenario_file, "--controller", "oracle", "--robot", str(tmp_path / robot)
+                              if robot.endswith(".yaml") else robot)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert report is None

@@ -107,7 +107,7 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     recorder.add_truth(200 * ms, truth, 0)  # ground truth may come in any order
     assert not recorder.complete
     recorder.add_truth(100 * ms, truth, 0)
-    recorder.add_latency(100 * ms, 12.5)
+    recorder.add_status(100 * ms, 12.5)
     assert recorder.complete and seen == [0, 2, 1]
     done = recorder.finish()
     assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]

@@ -2,9 +2,12 @@
 
 One `step` advances one camera period (0.1 s at 10 Hz) under a velocity
 command; commands are clipped to the joint limit and non-finite ones become 0,
-so no input can break the physics. Frames and ground truth are a pure function
-of the scenario, the perturbation settings and the commands: the same inputs
-give byte-identical outputs.
+so no input can break the physics. The robot profile of the episode decides how
+a command reaches the joints (latency, lag, acceleration limit: ocelot_sim.actuation)
+and how much the frame smears while the camera turns (ocelot_sim.exposure); the
+`ideal` profile applies each command at once for the whole period. Frames and
+ground truth are a pure function of the scenario, the perturbation settings, the
+profile and the commands: the same inputs give byte-identical outputs.
 """
 from __future__ import annotations
 
@@ -13,10 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ocelot_sim.actuation import STEP_S, Actuation
+from ocelot_sim.exposure import blur_extent_px, motion_blur
 from ocelot_sim.faces import load_texture
 from ocelot_sim.motion import angles_at, rates_at
 from ocelot_sim.paths import WORLD_FILE, worlds_dir
 from ocelot_sim.perturbation import Perturbation, active_jump, jump_offset
+from ocelot_sim.robot_profile import RobotProfile
 from ocelot_sim.scenario import BILLBOARD_HALF_M, Scenario
 
 WIDTH, HEIGHT = 640, 480
@@ -65,6 +71,9 @@ class PanTiltSim:
         self.model = mujoco.MjModel.from_xml_path(str(worlds_dir() / WORLD_FILE))
         self.data = mujoco.MjData(self.model)
         self.period = 1.0 / camera_hz
+        if abs(self.model.opt.timestep - STEP_S) > 1e-12:
+            raise ValueError(f"{WORLD_FILE} has timestep {self.model.opt.timestep}; the actuation model steps "
+                             f"at {STEP_S} s (ocelot_sim.actuation.STEP_S): change both together")
         self.substeps = max(1, round(self.period / self.model.opt.timestep))
         self.width, self.height = width, height
         self.focal_px = (width / 2) / math.tan(math.radians(HFOV_DEG / 2))
@@ -81,17 +90,23 @@ class PanTiltSim:
         self._light_base = self.model.light_diffuse.copy()
         self.scenario: Scenario | None = None
         self.perturbation = Perturbation()
+        self.robot = RobotProfile()
+        self.actuation = Actuation(self.robot)
         self.frame = 0
         self._held: dict[int, tuple[float, float]] = {}
         self._noise = None
 
     # -- episode ---------------------------------------------------------------
-    def reset(self, scenario: Scenario, perturbation: Perturbation = Perturbation()) -> None:
+    def reset(self, scenario: Scenario, perturbation: Perturbation = Perturbation(),
+              robot: RobotProfile | None = None) -> None:
+        """Start an episode at rest (no command in flight); `robot`: its profile (None: keep the last one)."""
         if len(scenario.faces) > FACE_SLOTS:
             raise ValueError(f"the world has {FACE_SLOTS} face slots; the scenario has {len(scenario.faces)} faces")
         mj = self._mj
         mj.mj_resetData(self.model, self.data)
         self.scenario, self.perturbation, self.frame = scenario, perturbation, 0
+        self.robot = self.robot if robot is None else robot
+        self.actuation = Actuation(self.robot)
         for i, face in enumerate(scenario.faces):
             self._set_texture(self._face_tex[i], load_texture(face.texture).image)
         self._set_texture(self._wall_tex, self._wall_image(scenario))
@@ -151,11 +166,18 @@ class PanTiltSim:
             d.mocap_quat[mocap] = _yaw_pitch_quat(az, el)
 
     def step(self, pan_vel: float, tilt_vel: float) -> None:
-        """Advance one camera period under the (sanitised) velocity command."""
-        self.data.ctrl[:2] = [sanitise_velocity(pan_vel), sanitise_velocity(tilt_vel)]
+        """Advance one camera period under the (sanitised) velocity command answering the current frame."""
+        command = [sanitise_velocity(pan_vel), sanitise_velocity(tilt_vel)]
         self.frame += 1
         self._place_faces()
-        self._mj.mj_step(self.model, self.data, nstep=self.substeps)
+        if self.robot.instant_actuators:
+            self.data.ctrl[:2] = command
+            self._mj.mj_step(self.model, self.data, nstep=self.substeps)
+            return
+        self.actuation.command(*command)
+        for _ in range(self.substeps):
+            self.data.ctrl[:2] = self.actuation.step()
+            self._mj.mj_step(self.model, self.data)
 
     # -- observations ------------------------------------------------------------
     @property
@@ -174,10 +196,14 @@ class PanTiltSim:
         return self._camera_effects(self.renderer.render())
 
     def _camera_effects(self, image: np.ndarray) -> np.ndarray:
-        """Additive noise and brightness with saturating uint8 arithmetic (a few ms, not tens)."""
+        """Motion blur over the exposure (optics, before the sensor), then additive noise and brightness
+        with saturating uint8 arithmetic (a few ms, not tens)."""
         import cv2
 
         s = self.scenario
+        if self.robot.exposure_s > 0:
+            _, rates = self.joints()
+            image = motion_blur(image, *blur_extent_px((rates[0], rates[1]), self.robot.exposure_s, self.focal_px))
         if s.brightness_offset:
             op = cv2.add if s.brightness_offset > 0 else cv2.subtract
             image = op(image, np.full_like(image, min(255, round(abs(s.brightness_offset)))))

@@ -7,7 +7,9 @@ from geometry_msgs.msg import Point, Pose, Quaternion
 from sensor_msgs.msg import Image, JointState
 
 from ocelot_msgs.msg import Command, EpisodeInfo, FaceAttributes, GroundTruthFace, GroundTruthFaceArray
+from ocelot_msgs.msg import RobotProfile as RobotProfileMsg
 from ocelot_sim.rig import FaceState
+from ocelot_sim.robot_profile import RobotProfile
 from ocelot_sim.scenario import Scenario
 
 
@@ -54,11 +56,24 @@ def command_msg(scenario: Scenario, t: float) -> Command:
     return msg
 
 
-def episode_info_msg(scenario: Scenario, episode_index: int, t: float) -> EpisodeInfo:
+def robot_msg(profile: RobotProfile) -> RobotProfileMsg:
+    return RobotProfileMsg(name=profile.name, command_latency_s=profile.command_latency_s,
+                           time_constant_s=list(profile.time_constant_s),
+                           accel_limit_rad_s2=list(profile.accel_limit_rad_s2), exposure_s=profile.exposure_s)
+
+
+def robot_from_msg(msg: RobotProfileMsg) -> RobotProfile:
+    return RobotProfile(msg.name, float(msg.command_latency_s), tuple(float(x) for x in msg.time_constant_s),
+                        tuple(float(x) for x in msg.accel_limit_rad_s2), float(msg.exposure_s))
+
+
+def episode_info_msg(scenario: Scenario, episode_index: int, t: float,
+                     robot: RobotProfile = RobotProfile()) -> EpisodeInfo:
     import json
 
     msg = EpisodeInfo(episode_index=episode_index, seed=scenario.seed, label_key=scenario.label_key,
                       command=scenario.command, target_face_id=scenario.target, num_faces=len(scenario.faces),
-                      scenario_json=json.dumps({"scenario_id": scenario.scenario_id, **scenario.to_dict()}))
+                      scenario_json=json.dumps({"scenario_id": scenario.scenario_id, **scenario.to_dict()}),
+                      robot=robot_msg(robot))
     msg.header.stamp = stamp(t)
     return msg

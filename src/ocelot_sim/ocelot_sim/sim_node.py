@@ -6,6 +6,11 @@ Publishes /camera/image_raw (rgb8), /joint_states, /clock, /ground_truth/faces,
 (Twist: angular.z pan, angular.y tilt). Service ~/reset (ocelot_msgs/ResetEpisode)
 starts an episode from a seed and optional overrides.
 
+robot_profile (a name in ocelot_sim/config/robots or a YAML path) says how each
+command reaches the joints and how much the camera smears (ocelot_sim.actuation,
+ocelot_sim.exposure); robot_randomise ("VALUE=LOW:HIGH,...") draws some of its values
+per episode from the episode's seed. /episode/info carries the values each episode runs under.
+
 Lockstep mode: after each frame the sim waits for the controller's answer (or
 `lockstep_timeout` seconds), then advances one camera period, so episodes are
 deterministic and run as fast as the loop allows. Ocelot's controllers also
@@ -42,6 +47,7 @@ from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
 from ocelot_sim.prefetch import Prefetcher
 from ocelot_sim.face_pool import split_for_seed
+from ocelot_sim.robot_profile import RobotProfile, RobotProfileError, load_profile, parse_randomisation
 from ocelot_sim.scenario import (
     ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
 
@@ -65,10 +71,12 @@ class SimNode(ManagedNode):
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
                               ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
                               ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
-                              ("frame_ack_topic", ""), ("face_split_by_seed", False)]:
+                              ("frame_ack_topic", ""), ("face_split_by_seed", False), ("robot_profile", "ideal"),
+                              ("robot_randomise", "")]:
             self.declare_parameter(name, default)
         refuse_bad_values(self, {"seed": non_negative, "camera_hz": positive, "lockstep_timeout": positive,
-                                 "scenario_file": check_scenario_file, "label_mix": parse_label_mix},
+                                 "scenario_file": check_scenario_file, "label_mix": parse_label_mix,
+                                 "robot_profile": load_profile, "robot_randomise": parse_randomisation},
                           together=_perturbation_fits)
         self.sim = None
         self._pubs = {}
@@ -96,11 +104,12 @@ class SimNode(ManagedNode):
                         else generate(int(p("seed")), self.label_mix))
             if float(p("camera_hz")) <= 0 or float(p("lockstep_timeout")) <= 0:
                 raise ValueError("camera_hz and lockstep_timeout must be positive")
+            self.robot, self.randomise = load_profile(p("robot_profile")), parse_randomisation(p("robot_randomise"))
             self.sim = PanTiltSim(camera_hz=float(p("camera_hz")))
-        except (ScenarioError, ValueError, FileNotFoundError) as exc:
+        except (ScenarioError, RobotProfileError, ValueError, FileNotFoundError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        self.sim.reset(scenario, self.perturbation)
+        self.sim.reset(scenario, self.perturbation, self._robot_for(scenario))
         self._scenarios = Prefetcher(self._build_scenario)
         self.lockstep = bool(p("lockstep"))
         self.lockstep_timeout = float(p("lockstep_timeout"))
@@ -122,8 +131,9 @@ class SimNode(ManagedNode):
                                    self._on_timer))
         if self._wants_ack:
             self.own(self.create_subscription(Header, p("frame_ack_topic"), self._on_ack, RELIABLE))
+        randomised = f" (randomised: {self.randomise.text()})" if self.randomise.ranges else ""
         self.get_logger().info(f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
-                               f"{'lockstep' if self.lockstep else 'real time'}")
+                               f"{'lockstep' if self.lockstep else 'real time'}, robot {self.robot.name}{randomised}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -162,7 +172,8 @@ class SimNode(ManagedNode):
             self.get_logger().warning(f"reset refused: {exc}")
             return response
         response.success, response.message = True, ""
-        response.info = ros_convert.episode_info_msg(scenario, int(request.episode_index), 0.0)
+        response.info = ros_convert.episode_info_msg(scenario, int(request.episode_index), 0.0,
+                                                     self._robot_for(scenario))
         self._pending_reset = (scenario, int(request.episode_index))
         self._scenarios.prefetch(guess)  # collection asks for consecutive seeds / entries
         if not (self._active and self.lockstep and self._waiting_since is not None):
@@ -177,13 +188,17 @@ class SimNode(ManagedNode):
             return from_entry(entry, self.label_mix, split_for_seed(entry["seed"]) if by_seed else None)
         return scenario_for_request(key[1], key[2], self.label_mix, split_for_seed(key[1]) if by_seed else None)
 
+    def _robot_for(self, scenario) -> RobotProfile:
+        """The profile an episode runs under: randomised values are drawn from its seed."""
+        return self.randomise.apply(self.robot, scenario.seed)
+
     def _start_pending_episode(self) -> None:
         """Reset the world. In lockstep this waits for the answer to the frame on hand, so that a
         late answer to the old episode can never be taken for the answer to the new one's frame 0."""
         scenario, self.episode_index = self._pending_reset
         self._pending_reset = None
         self._waiting_since = None
-        self.sim.reset(scenario, self.perturbation)
+        self.sim.reset(scenario, self.perturbation, self._robot_for(scenario))
         self._cmd, self._last_ack = (0.0, 0.0), 0.0
         if self._active:
             self._publish_episode()
@@ -260,10 +275,11 @@ class SimNode(ManagedNode):
 
     def _publish_episode(self) -> None:
         s, t = self.sim.scenario, self.sim.time
-        self._pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t))
+        self._pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t, self.sim.robot))
         self._pubs["command"].publish(ros_convert.command_msg(s, t))
-        if self.lockstep:  # the episode's command is in the controller's hands before its frame 0 is sent
-            self._pubs["command"].wait_for_all_acked(Duration(seconds=COMMAND_ACK_TIMEOUT_S))
+        if self.lockstep:  # the episode's command and profile are in the controller's hands before its frame 0
+            for name in ("command", "info"):
+                self._pubs[name].wait_for_all_acked(Duration(seconds=COMMAND_ACK_TIMEOUT_S))
 
     def _publish_frame(self) -> None:
         """Everything the controller needs goes out before the image, which it answers."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from ocelot_collect.dataset_index import load_metadata, read_split
 from ocelot_collect.episode_io import CAMERA_PX, episode_path
-from ocelot_common.preprocessing import frames_to_input
+from ocelot_common.preprocessing import frames_to_input, image_point_to_unit
 from ocelot_common.text import normalise_command
 
 
@@ -87,7 +87,7 @@ class EpisodeFrames:
                 # DAgger episodes record what was applied beside the label: that is what the policy sent
                 self._applied[episode] = (handle["applied"][()].astype(np.float32) if "applied" in handle
                                           else self._actions[episode])
-                self._targets[episode] = (image_point_to_unit(handle["target_px"][()]) if "target_px" in handle
+                self._targets[episode] = (image_point_to_unit(handle["target_px"][()], CAMERA_PX) if "target_px" in handle
                                           else np.full_like(self._actions[episode], np.nan))
             except (OSError, KeyError) as exc:
                 raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the "
@@ -118,12 +118,6 @@ class EpisodeFrames:
         not recorded (episodes before schema 1.2)."""
         self._file(episode)
         return self._targets[episode][index]
-
-
-def image_point_to_unit(pixels: np.ndarray) -> np.ndarray:
-    """Image points (u right, v down) in camera pixels -> [-1, 1] on each axis, the read-out's coordinates
-    (stored frames are the whole camera image resized to a square)."""
-    return np.asarray(pixels, np.float32) / np.asarray(CAMERA_PX, np.float32) * 2.0 - 1.0
 
 
 _NOISE = np.random.default_rng(7).normal(0, 1, 224 * 224 * 3 * 2).astype(np.float32)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ocelot_common.gate_binding import GateBindingError, gated_files, parse_accepted
+from ocelot_common.gate_binding import GateBindingError, gated_files, gated_latency_s, parse_accepted
 from ocelot_common.model_files import (
     POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files,
     sha256_of)
@@ -25,9 +26,15 @@ class PolicyLoadError(ValueError):
     """The model files cannot be used; the message names the file and the problem."""
 
 
-def gated_sha256(report_path: str | Path, accepted_gates: str = "") -> dict[str, str]:
-    """{policy, text, tokenizer: sha256} from an `ocelot eval` report whose verdict is PASS on the deploy gate
-    (or a gate named in `accepted_gates`, 'GATES_SHA:SCENARIOS_SHA,...'). Anything else is refused."""
+@dataclass(frozen=True)
+class GatedModel:
+    files: dict[str, str]     # {policy, text, tokenizer: sha256} of the model that passed
+    command_latency_s: float  # the command latency of the robot profile it passed under
+
+
+def gated_model(report_path: str | Path, accepted_gates: str = "") -> GatedModel:
+    """What an `ocelot eval` report whose verdict is PASS on the deploy gate (or a gate named in
+    `accepted_gates`, 'GATES_SHA:SCENARIOS_SHA:ROBOT_SHA,...') vouches for. Anything else is refused."""
     path = Path(report_path)
     try:
         report = json.loads(path.read_text())
@@ -35,7 +42,8 @@ def gated_sha256(report_path: str | Path, accepted_gates: str = "") -> dict[str,
         raise PolicyLoadError(f"eval report {path} cannot be read ({exc}); pass the eval_results.json that "
                               "`ocelot eval` wrote for this model") from None
     try:
-        return gated_files(report, parse_accepted(accepted_gates), str(path))
+        return GatedModel(gated_files(report, parse_accepted(accepted_gates), str(path)),
+                          gated_latency_s(report, str(path)))
     except GateBindingError as exc:
         raise PolicyLoadError(str(exc)) from None
 

@@ -23,13 +23,22 @@
 - image_reliability: auto (the default) subscribes as the camera publishes: best effort when a publisher of
   image_topic is best effort (drivers with sensor-data QoS, which a reliable subscription never matches),
   reliable otherwise (lossless for large frames); reliable or best_effort fix it.
-- on_deactivate: one zero command. ~/status (ocelot_msgs/PolicyStatus): latency and what was sent.
+- on_deactivate: one zero command. ~/status (ocelot_msgs/PolicyStatus), per frame: latency, what was sent,
+  and the model's own estimate of where the commanded face is on that image (models with a target read-out),
+  in the image's pixels.
+- slower than the gate: with eval_report set, the p95 of image-in to command-out latency over the last
+  LATENCY_WINDOW frames is compared with the command latency of the robot profile the report was measured
+  under; above it, a warning is logged and ~/status says slower_than_gate (the gate's verdict assumed a
+  faster loop).
 Imports only rclpy, messages, numpy, OpenCV, onnxruntime and tokenizers: this is what runs on the Pi.
 """
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 
+import numpy as np
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
@@ -39,16 +48,18 @@ from std_msgs.msg import Bool
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import at_least, not_blank, one_of, positive, refuse_bad_values
+from ocelot_common.preprocessing import unit_to_image_point
 from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 
 IMAGE_RELIABILITY = {"auto": None, "best_effort": QoSReliabilityPolicy.BEST_EFFORT,
                      "reliable": QoSReliabilityPolicy.RELIABLE}
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                      durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 _LIMITS = ShapingLimits()
+LATENCY_WINDOW = 50  # frames: 5 s at 10 Hz, long enough that one slow frame is not a p95
 PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True,
               "max_velocity": _LIMITS.max_velocity, "max_acceleration": _LIMITS.max_acceleration,
               "smoothing": _LIMITS.smoothing, "image_topic": "/camera/image_raw", "image_reliability": "auto",
@@ -68,6 +79,8 @@ class VLANode(ManagedNode):
         self._last_stamp = None
         self._fault = ""
         self._images = None  # (subscription, reliability)
+        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._gated_latency_ms = math.nan  # the eval report's profile latency; NaN: not gated
         refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
                                  "language_cmd": not_blank, "image_reliability": one_of(IMAGE_RELIABILITY)},
                           together=self._limits, then=self._apply_parameters)
@@ -86,19 +99,21 @@ class VLANode(ManagedNode):
                 raise ValueError(f"intra_op_threads must be >= 1, got {threads}")
             one_of(IMAGE_RELIABILITY)(p("image_reliability"))
             expected = {"policy": str(p("expected_sha256")).strip().lower()}
+            gated_latency_ms = math.nan
             if p("eval_report"):
-                gated = gated_sha256(p("eval_report"), str(p("accepted_gates")))
-                if expected["policy"] and expected["policy"] != gated["policy"]:
+                gated = gated_model(p("eval_report"), str(p("accepted_gates")))
+                if expected["policy"] and expected["policy"] != gated.files["policy"]:
                     raise PolicyLoadError(f"expected_sha256 {expected['policy']} is not the model {p('eval_report')} "
-                                          f"passed ({gated['policy']}); leave expected_sha256 empty to take it from "
-                                          "the report")
-                expected = gated
+                                          f"passed ({gated.files['policy']}); leave expected_sha256 empty to take it "
+                                          "from the report")
+                expected, gated_latency_ms = gated.files, gated.command_latency_s * 1e3
             policy = OnnxPolicy(p("model_path"), threads, expected)
             policy.set_command(str(p("language_cmd")))
         except (PolicyLoadError, ValueError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.policy, self.shaper, self.watchdog = policy, CommandShaper(limits), watchdog
+        self._gated_latency_ms = gated_latency_ms
         self._pubs = {
             "cmd": self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic"), 10)),
             "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
@@ -109,7 +124,8 @@ class VLANode(ManagedNode):
         self._subscribe_images(self._wanted_reliability() or QoSReliabilityPolicy.RELIABLE)
         self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
         self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
-        gate = f", gated by {p('eval_report')}" if p("eval_report") else ""
+        gate = (f", gated by {p('eval_report')} at {gated_latency_ms:.0f} ms command latency"
+                if p("eval_report") else "")
         self.get_logger().info(f"configured: {p('model_path')} ({policy.max_tokens} command tokens{gate}), "
                                f"command {policy.command!r}")
         return TransitionCallbackReturn.SUCCESS
@@ -120,6 +136,7 @@ class VLANode(ManagedNode):
         self.watchdog.image(self._now())  # a camera that never sends counts as stale too
         self._last_stamp = None
         self._fault = ""
+        self._latencies.clear()
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -231,11 +248,29 @@ class VLANode(ManagedNode):
             self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",
                                     throttle_duration_sec=2.0)
         self._publish(shaped.pan, shaped.tilt, msg.header.stamp)
-        status = PolicyStatus(latency_ms=(time.monotonic() - received) * 1e3, inference_ms=inference_ms,
+        latency_ms = (time.monotonic() - received) * 1e3
+        status = PolicyStatus(latency_ms=latency_ms, inference_ms=inference_ms,
                               pan_vel=shaped.pan, tilt_vel=shaped.tilt, raw_pan_vel=float(raw[0]),
                               raw_tilt_vel=float(raw[1]), guarded=shaped.guarded, estop=shaped.estop)
         status.header = msg.header
+        target = self.policy.last_target
+        status.has_target = target is not None
+        status.target_u, status.target_v = (unit_to_image_point(target, (rgb.shape[1], rgb.shape[0]))
+                                            if target is not None else (math.nan, math.nan))
+        self._check_latency(latency_ms, status)
         self._pubs["status"].publish(status)
+
+    def _check_latency(self, latency_ms: float, status: PolicyStatus) -> None:
+        """The p95 over the window against the latency the model was gated at; a warning when above it."""
+        self._latencies.append(latency_ms)
+        status.latency_p95_ms = float(np.percentile(self._latencies, 95))
+        status.gated_latency_ms = self._gated_latency_ms
+        status.slower_than_gate = bool(status.latency_p95_ms > self._gated_latency_ms)  # NaN: never
+        if status.slower_than_gate:
+            self.get_logger().warning(
+                f"slower than the gate: p95 latency {status.latency_p95_ms:.0f} ms over the last "
+                f"{len(self._latencies)} frames, the model passed its gate at {self._gated_latency_ms:.0f} ms; "
+                "its verdict does not cover this loop", throttle_duration_sec=10.0)
 
     def _publish(self, pan: float, tilt: float, stamp=None) -> None:
         twist = Twist()

@@ -10,7 +10,8 @@ import pytest
 
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.model_files import model_files, sha256_of
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_sha256
+from ocelot_common.gate_binding import DEPLOY_GATE
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 from gate_reports import write_gate_report
 
 
@@ -99,35 +100,54 @@ def test_bad_model_files_are_named(tiny_model, tmp_path):
 
 def test_only_a_passing_eval_report_of_the_deploy_gate_gives_the_hashes(tiny_model, tmp_path):
     passed = write_gate_report(tmp_path / "pass.json", tiny_model, True)
-    hashes = gated_sha256(passed)
+    hashes = gated_model(passed).files
     files = model_files(tiny_model)
     assert hashes == {kind: sha256_of(files[kind]) for kind in ("policy", "text", "tokenizer")}
     assert OnnxPolicy(tiny_model, expected=hashes).max_tokens == 16
     with pytest.raises(PolicyLoadError, match=r"failed its gate \(verdict FAIL; failed: mean_error_px\)"):
-        gated_sha256(write_gate_report(tmp_path / "fail.json", tiny_model, False))
+        gated_model(write_gate_report(tmp_path / "fail.json", tiny_model, False))
     with pytest.raises(PolicyLoadError, match="cannot be read"):
-        gated_sha256(tmp_path / "missing.json")
+        gated_model(tmp_path / "missing.json")
     (tmp_path / "other.json").write_text('{"pass": true}')
     with pytest.raises(PolicyLoadError, match="no model_files"):
-        gated_sha256(tmp_path / "other.json")
+        gated_model(tmp_path / "other.json")
     for kind in ("text", "tokenizer"):
         with pytest.raises(PolicyLoadError, match=f"{files[kind].name} has sha256 .* refusing"):
             OnnxPolicy(tiny_model, expected={**hashes, kind: "0" * 64})
     with pytest.raises(PolicyLoadError, match="no sha256 for the model's tokenizer file"):
-        gated_sha256(write_gate_report(tmp_path / "untokenized.json", tiny_model, True, drop=("tokenizer",)))
+        gated_model(write_gate_report(tmp_path / "untokenized.json", tiny_model, True, drop=("tokenizer",)))
 
 
 def test_a_pass_on_another_gate_is_refused_unless_accepted(tiny_model, tmp_path):
-    lenient = {"gates_sha256": "a" * 64, "scenarios_sha256": "b" * 64}  # e.g. a gates file with looser thresholds
+    # e.g. a gates file with looser thresholds
+    lenient = {"gates_sha256": "a" * 64, "scenarios_sha256": "b" * 64, "robot_sha256": "c" * 64}
     report = write_gate_report(tmp_path / "lenient.json", tiny_model, True, binding=lenient)
     with pytest.raises(PolicyLoadError, match="not the deploy gate"):
-        gated_sha256(report)
-    assert gated_sha256(report, f"{'a' * 64}:{'b' * 64}")["policy"] == sha256_of(tiny_model)
+        gated_model(report)
+    assert gated_model(report, f"{'a' * 64}:{'b' * 64}:{'c' * 64}").files["policy"] == sha256_of(tiny_model)
     (tmp_path / "unbound.json").write_text(json.dumps({**json.loads(report.read_text()), "binding": None}))
     with pytest.raises(PolicyLoadError, match="not the deploy gate"):
-        gated_sha256(tmp_path / "unbound.json", f"{'a' * 64}:{'b' * 64}")
-    with pytest.raises(PolicyLoadError, match="GATES_SHA256:SCENARIOS_SHA256"):
-        gated_sha256(report, "not-a-binding")
+        gated_model(tmp_path / "unbound.json", f"{'a' * 64}:{'b' * 64}:{'c' * 64}")
+    with pytest.raises(PolicyLoadError, match="GATES_SHA256:SCENARIOS_SHA256:ROBOT_SHA256"):
+        gated_model(report, "not-a-binding")
+    with pytest.raises(PolicyLoadError, match="GATES_SHA256:SCENARIOS_SHA256:ROBOT_SHA256"):
+        gated_model(report, f"{'a' * 64}:{'b' * 64}")  # a binding from before robot profiles
+
+
+def test_a_pass_under_another_robot_profile_is_not_the_deploy_gate(tiny_model, tmp_path):
+    other_robot = {**DEPLOY_GATE, "robot_sha256": "d" * 64}
+    with pytest.raises(PolicyLoadError, match="not the deploy gate"):
+        gated_model(write_gate_report(tmp_path / "other.json", tiny_model, True, binding=other_robot))
+
+
+def test_the_gated_latency_is_the_profiles(tiny_model, tmp_path):
+    assert gated_model(write_gate_report(tmp_path / "pass.json", tiny_model, True, latency_s=0.1)) \
+        .command_latency_s == 0.1
+    report = json.loads(write_gate_report(tmp_path / "norobot.json", tiny_model, True).read_text())
+    del report["robot"]
+    (tmp_path / "norobot.json").write_text(json.dumps(report))
+    with pytest.raises(PolicyLoadError, match="records no robot profile"):
+        gated_model(tmp_path / "norobot.json")
 
 
 def test_wrong_inputs_are_refused(tmp_path, tiny_model):

@@ -10,8 +10,9 @@ tilt is positive upwards (target above centre -> positive).
 Under a robot profile with latency or slow actuators (`LoopState` given), the law
 aims where the target will be when its command takes effect: the camera's own
 motion until then is predicted from the commands still in flight and the joints'
-velocity (ocelot_sim.actuation, the model the sim runs), the target's from its
-rate over the last three frames (a quadratic in time, extrapolated); the command is the one whose predicted turn over the period it holds
+velocity (ocelot_sim.actuation, the model the sim runs); the target's from the
+scenario's motion of it when the oracle knows it (it is the sim's ground truth;
+not while a perturbation jump holds the face), else from its rate held; the command is the one whose predicted turn over the period it holds
 removes `gain` of that error and follows the target's mean rate over it.
 """
 from __future__ import annotations
@@ -19,9 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ocelot_sim.actuation import Actuation, ticks
+from ocelot_sim.motion import MotionSpec, angles_at
 from ocelot_sim.robot_profile import RobotProfile
 
 SOLVE_ITERATIONS = 30  # bisection on the command: 2 rad / 2^30, far below a pixel
@@ -60,10 +60,12 @@ def pixel_to_angles(u: float, v: float, camera: Camera) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class LoopState:
-    """What a controller knows of the loop at a frame: the joints' velocity then (rad/s) and the commands
-    that answered earlier frames, as (frame time, (pan, tilt)), some of which may not have taken effect."""
+    """What a controller knows of the loop at a frame: the joints' velocity then (rad/s), the commands
+    that answered earlier frames, as (frame time, (pan, tilt)), some of which may not have taken effect, and
+    the target's motion when it follows its scenario path (None: unknown, or a jump holds it)."""
     joint_rates: tuple[float, float] = (0.0, 0.0)
     commands: tuple[tuple[float, tuple[float, float]], ...] = field(default_factory=tuple)
+    target_motion: MotionSpec | None = None
 
 
 class OracleLaw:
@@ -76,11 +78,9 @@ class OracleLaw:
         self.robot = robot
         self._last: tuple[float, float, float] | None = None  # (t, pan bearing, tilt bearing)
         self._last_rate: tuple[float, float, float] | None = None  # (t, pan rate, tilt rate)
-        self._rates: list[tuple[float, tuple[float, float]]] = []  # the true rates of the last frames, in order
 
     def reset(self) -> None:
         self._last = self._last_rate = None
-        self._rates = []
 
     def command(self, t: float, u: float, v: float, pan: float, tilt: float,
                 rate: tuple[float, float] | None = None, loop: LoopState | None = None) -> tuple[float, float]:
@@ -93,6 +93,7 @@ class OracleLaw:
         err_pan, err_tilt = pixel_to_angles(u, v, self.camera)
         bearing = (pan + err_pan, tilt + err_tilt)
         ff_pan = ff_tilt = 0.0
+        change = (0.0, 0.0)  # the target's rate change per second, when two true rates tell it
         if self.gains.feed_forward and rate is not None:
             ff_pan, ff_tilt = rate
             last = self._last_rate
@@ -101,9 +102,8 @@ class OracleLaw:
                 half = 0.5 * self.gains.period_s / (t - last[0])
                 ff_pan += half * (rate[0] - last[1])
                 ff_tilt += half * (rate[1] - last[2])
+                change = ((rate[0] - last[1]) / (t - last[0]), (rate[1] - last[2]) / (t - last[0]))
             self._last_rate = (t, *rate)
-            recent = [(s, r) for s, r in self._rates if 0 < t - s <= 2.5 * self.gains.period_s]
-            self._rates = recent[-2:] + [(t, (float(rate[0]), float(rate[1])))]
         elif self.gains.feed_forward and self._last is not None and t > self._last[0]:
             dt = t - self._last[0]
             ff_pan = (bearing[0] - self._last[1]) / dt
@@ -112,23 +112,22 @@ class OracleLaw:
         if self.robot.instant_actuators:
             k = self.gains.gain / self.gains.period_s
             return self.clip(k * err_pan + ff_pan), self.clip(k * err_tilt + ff_tilt)
-        known = self.gains.feed_forward and rate is not None
-        return self._command_ahead(t, (err_pan, err_tilt), (ff_pan, ff_tilt), known, loop or LoopState())
+        rate_now = rate if rate is not None else (ff_pan, ff_tilt)
+        return self._command_ahead(t, (err_pan, err_tilt), rate_now, change, loop or LoopState())
 
-    def _target_motion(self, t: float, axis: int, rate_now: float, known: bool) -> tuple[float, float]:
+    def _target_motion(self, t: float, rate: float, change: float, path: MotionSpec | None,
+                       axis: int) -> tuple[float, float]:
         """How far the target turns until the command takes effect, and its mean rate over the period the
-        command holds: from a quadratic through its true rates of the last frames (fewer: lower order), or
-        its estimated rate held (no true rate)."""
+        command holds: from its path when known, else from its rate and the rate's recent change."""
         lead, period = self.robot.command_latency_s, self.gains.period_s
-        if not known:
-            return rate_now * lead, rate_now
-        times = [s - t for s, _ in self._rates]
-        poly = np.polyint(np.polyfit(times, [r[axis] for _, r in self._rates], len(times) - 1))
-        until = float(np.polyval(poly, lead) - np.polyval(poly, 0.0))
-        mean = float(np.polyval(poly, lead + period) - np.polyval(poly, lead)) / period
-        return until, mean
+        if not self.gains.feed_forward:
+            return 0.0, 0.0
+        if path is None:
+            return rate * lead + 0.5 * change * lead ** 2, rate + change * (lead + 0.5 * period)
+        now, effect, end = (angles_at(path, t + d)[axis] for d in (0.0, lead, lead + period))
+        return effect - now, (end - effect) / period
 
-    def _command_ahead(self, t: float, error, rate_now, known: bool, loop: LoopState) -> tuple[float, float]:
+    def _command_ahead(self, t: float, error, rate_now, change, loop: LoopState) -> tuple[float, float]:
         """The command for a loop whose commands act a latency late and through slow actuators."""
         lead, period = self.robot.command_latency_s, self.gains.period_s
         now = ticks(t)
@@ -142,7 +141,7 @@ class OracleLaw:
         for axis in (0, 1):
             ahead = pipeline.copy()
             camera_until = ahead.displacement(ticks(lead), axis)
-            target_until, target_rate = self._target_motion(t, axis, rate_now[axis], known)
+            target_until, target_rate = self._target_motion(t, rate_now[axis], change[axis], loop.target_motion, axis)
             # the target's place when this command takes effect, less where the camera will be by then
             error_then = error[axis] + target_until - camera_until
             wanted = self.gains.gain * error_then + target_rate * period

@@ -4,12 +4,14 @@ Subscribes the simulator's ground-truth faces and joint states, publishes
 geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s) and
 the same command on /cmd_vel_stamped, stamped with the frame it answers.
 The law itself lives in ocelot_collect.oracle_law. Each episode's robot profile
-comes from /episode/info; under one whose commands act late or slowly, the law
-predicts the loop from the joints' rates and the commands that answered the
-frames before (/cmd_vel_applied: whoever steered - the oracle itself, or a policy
-in DAgger collection).
+comes from /episode/info, with its scenario; under one whose commands act late or
+slowly, the law predicts the loop from the joints' rates, the commands that
+answered the frames before (/cmd_vel_applied: whoever steered - the oracle itself,
+or a policy in DAgger collection) and the target's motion in the scenario.
 """
 from __future__ import annotations
+
+import json
 
 from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -21,6 +23,7 @@ from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
 from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import EpisodeInfo, GroundTruthFaceArray
+from ocelot_sim.motion import MotionSpec, motion_from_dict
 from ocelot_sim.ros_convert import robot_from_msg
 from ocelot_sim.robot_profile import RobotProfile
 
@@ -47,6 +50,7 @@ class OracleNode(ManagedNode):
         self._joint_rates = (0.0, 0.0)
         self._commands: dict[float, tuple[float, float]] = {}  # frame time -> the command that answered it
         self._last_t = None
+        self._target_motion: MotionSpec | None = None  # the episode's target's path, from its scenario
         self._cmd_pub = None
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -90,6 +94,12 @@ class OracleNode(ManagedNode):
             self._law.robot = robot
             self._law.reset()
         self._commands, self._last_t = {}, None
+        try:
+            scenario = json.loads(msg.scenario_json)
+            self._target_motion = motion_from_dict(scenario["faces"][scenario["target"]]["motion"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            self._target_motion = None  # the rate alone, then
+            self.get_logger().warning("episode info without a readable scenario: predicting from rates only")
 
     def _on_applied(self, msg: TwistStamped) -> None:
         """The command the sim applied for a frame (the oracle's own, or the policy's in DAgger)."""
@@ -118,7 +128,7 @@ class OracleNode(ManagedNode):
             earlier = tuple(sorted((s, c) for s, c in self._commands.items() if s < t))
             twist.angular.z, twist.angular.y = self._law.command(
                 t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate),
-                loop=LoopState(self._joint_rates, earlier))
+                loop=LoopState(self._joint_rates, earlier, None if face.perturbed else self._target_motion))
         else:
             self._law.reset()
         self._commands.setdefault(t, (twist.angular.z, twist.angular.y))  # until the sim says what it applied

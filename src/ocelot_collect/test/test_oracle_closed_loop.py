@@ -14,9 +14,10 @@ IDEAL = RobotProfile()
 ONE_PERIOD_LATE = replace(IDEAL, name="one_period_late", command_latency_s=0.1)
 
 
-def closed_loop(robot: RobotProfile, law_of, seeds=range(20), frames=140) -> tuple[np.ndarray, set, set]:
+def closed_loop(robot: RobotProfile, law_of, seeds=range(20), frames=140,
+                knows_path: bool = True) -> tuple[np.ndarray, set, set]:
     """Ground-truth pixel errors after the warm-up of a law (made per episode by `law_of`) steering the rig
-    under `robot`; and the labels and target motions it met."""
+    under `robot` (told the target's scenario path, if `knows_path`); and the labels and target motions it met."""
     sim = PanTiltSim(render=False)  # ground truth only: the law does not look at images
     errors, labels, motions = [], set(), set()
     for seed in seeds:
@@ -30,8 +31,9 @@ def closed_loop(robot: RobotProfile, law_of, seeds=range(20), frames=140) -> tup
             if frame >= WARMUP_FRAMES:
                 errors.append(np.hypot(truth.pixel[0] - 320, truth.pixel[1] - 240))
             (pan, tilt), rates = sim.joints()
+            path = scenario.faces[scenario.target].motion if knows_path and not truth.perturbed else None
             command = law.command(sim.time, *truth.pixel, pan, tilt, truth.rates,
-                                  loop=LoopState((rates[0], rates[1]), tuple(commands[-4:])))
+                                  loop=LoopState((rates[0], rates[1]), tuple(commands[-4:]), path))
             commands.append((sim.time, command))
             sim.step(*command)
     return np.array(errors), labels, motions
@@ -63,9 +65,11 @@ def test_one_period_of_latency_hurts_a_naive_controller_and_not_the_latency_awar
     blind_late, _, _ = closed_loop(ONE_PERIOD_LATE, OracleLaw)  # the oracle's law, not told of the latency
     oracle_now, _, _ = closed_loop(IDEAL, OracleLaw)
     oracle_late, _, _ = closed_loop(ONE_PERIOD_LATE, lambda: OracleLaw(robot=ONE_PERIOD_LATE))
+    rates_late, _, _ = closed_loop(ONE_PERIOD_LATE, lambda: OracleLaw(robot=ONE_PERIOD_LATE), knows_path=False)
     for name, errors in [("naive P, no latency", naive_now), ("naive P, one period late", naive_late),
                          ("oracle unaware, one period late", blind_late), ("oracle, no latency", oracle_now),
-                         ("oracle aware, one period late", oracle_late)]:
+                         ("oracle aware, one period late", oracle_late),
+                         ("oracle aware of the latency, not of the path", rates_late)]:
         print(_summary(name, errors))
     # the profile really acts on the loop (measured: 6.8 -> 10.3 px mean, 18.8 -> 30.5 px p95)
     assert naive_late.mean() > 1.3 * naive_now.mean()
@@ -73,3 +77,4 @@ def test_one_period_of_latency_hurts_a_naive_controller_and_not_the_latency_awar
     assert blind_late.mean() > 3 * oracle_now.mean()
     assert oracle_late.mean() <= 2.0 and oracle_late.mean() - oracle_now.mean() < 1.0
     assert np.percentile(oracle_late, 95) <= 6.0
+    assert rates_late.mean() < blind_late.mean()  # the latency model alone already helps

@@ -1,4 +1,5 @@
 """Per-frame scoring, episode summaries, aggregation and gates (ROS-free)."""
+import json
 import math
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.gates import GateConfigError, check_gates, load_gates
-from ocelot_eval.metrics import CLOSED_LOOP_METRICS, EpisodeScore, FrameScore, TruthFace, aggregate, score_frame
+from ocelot_eval.metrics import (
+    CLOSED_LOOP_METRICS, EpisodeScore, FrameScore, TruthFace, aggregate, per_label, score_frame)
 
 
 def box_at(u, v, size=60):
@@ -111,6 +113,35 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     assert recorder.complete and seen == [0, 2, 1]
     done = recorder.finish()
     assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]
+
+
+def test_the_policys_target_estimate_is_scored_as_grounding_and_control():
+    """Grounding: the estimate against the truth; control: the image centre against the estimate. Frames
+    without an estimate, or with the target out of view, score neither; a report row per label holds both."""
+    recorder = EpisodeRecorder(4, detector=lambda rgb: np.array([box_at(330, 240)]))
+    recorder.start(EpisodeScore(0, 0, "multi_left", "", 2, []))
+    ms = 1_000_000
+    truths = [TruthFace(330.0, 240.0, True), TruthFace(330.0, 240.0, True), TruthFace(330.0, 240.0, True),
+              TruthFace(-50.0, 240.0, False)]
+    for k, truth in enumerate(truths):
+        recorder.add_truth(k * 100 * ms, [truth, TruthFace(500.0, 240.0, True)], 0)
+        recorder.add_image(k * 100 * ms, np.zeros((2, 2, 3), np.uint8))
+    recorder.add_status(0, 9.0, (333.0, 244.0))        # 5 px from the truth, 5 px from the centre
+    recorder.add_status(100 * ms, 9.0, None)           # a controller without an estimate on this frame
+    recorder.add_status(200 * ms, 9.0, (math.nan, 1))  # NaN: none
+    recorder.add_status(300 * ms, 9.0, (10.0, 10.0))   # the target is out of view: nothing to score against
+    episode = recorder.finish()
+    assert [f.grounding_px for f in episode.frames][0] == pytest.approx(5.0)
+    assert episode.frames[0].control_px == pytest.approx(math.hypot(13, 4))
+    assert all(math.isnan(f.grounding_px) and math.isnan(f.control_px) for f in episode.frames[1:])
+    restored = EpisodeScore.from_dict(json.loads(json.dumps(episode.to_dict())))
+    assert restored.frames[0].grounding_px == pytest.approx(5.0) and math.isnan(restored.frames[1].grounding_px)
+    row = per_label([restored])["multi_left"]
+    assert row["grounding_error_px"] == pytest.approx(5.0) and row["frames_with_estimate"] == 1
+    assert row["control_error_px"] == pytest.approx(math.hypot(13, 4))
+    old = episode.to_dict()
+    del old["frames"]["grounding_px"], old["frames"]["control_px"]  # an episodes.jsonl from before
+    assert aggregate([EpisodeScore.from_dict(old)])["grounding_error_px"] is None
 
 
 def test_recorder_takes_the_camera_rate_from_the_stamps():

@@ -28,6 +28,13 @@ class MotionSpec:
             raise ValueError(f"unknown motion '{self.pattern}'; motions: {', '.join(MOTIONS)}")
 
 
+def motion_from_dict(values: dict) -> MotionSpec:
+    """A MotionSpec from its dict form (a scenario's JSON, as /episode/info carries it)."""
+    return MotionSpec(str(values["pattern"]), float(values["speed"]), tuple(float(x) for x in values["centre"]),
+                      float(values["half_width"]), float(values["direction"]), float(values["phase"]),
+                      int(values["seed"]))
+
+
 ROUNDING = 0.97  # < 1 rounds the turnarounds of `linear` (a real head needs time to reverse)
 WALK_KNOT_S = 1.5  # s between the random walk's velocity knots
 

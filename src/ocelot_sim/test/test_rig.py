@@ -6,7 +6,9 @@ import pytest
 
 from ocelot_sim.haar import box_centre, detect_faces
 from ocelot_sim.perturbation import Perturbation
+from ocelot_sim.exposure import motion_blur
 from ocelot_sim.rig import MAX_VELOCITY, PanTiltSim, sanitise_velocity
+from ocelot_sim.robot_profile import RobotProfile, load_profile
 from ocelot_sim.scenario import generate
 
 
@@ -17,8 +19,8 @@ def sim():
     s.close()
 
 
-def run(sim, seed, commands, perturbation=Perturbation()):
-    sim.reset(generate(seed), perturbation)
+def run(sim, seed, commands, perturbation=Perturbation(), robot=RobotProfile()):
+    sim.reset(generate(seed), perturbation, robot)
     frames, truth = [], []
     for pan, tilt in commands:
         frames.append(sim.render())
@@ -92,3 +94,64 @@ def test_ground_truth_projection_agrees_with_haar(sim):
             gaps.append(min(near))
     assert len(gaps) >= 9
     assert np.median(gaps) < 2.5 and max(gaps) < 8
+
+
+def test_same_commands_under_pi4_give_byte_identical_frames(sim):
+    commands = [(0.6, -0.2)] * 5 + [(-0.4, 0.1)] * 5
+    a_frames, a_truth = run(sim, 31, commands, robot=load_profile("pi4"))
+    b_frames, b_truth = run(sim, 31, commands, robot=load_profile("pi4"))
+    assert all(np.array_equal(a, b) for a, b in zip(a_frames, b_frames)) and a_truth == b_truth
+    ideal_frames, _ = run(sim, 31, commands)
+    assert not np.array_equal(a_frames[3], ideal_frames[3])  # the profile changes the loop
+
+
+def test_under_latency_a_command_moves_the_joints_one_period_later(sim):
+    late = RobotProfile(name="late", command_latency_s=0.1)
+    sim.reset(generate(3), robot=late)
+    sim.step(0.5, -0.2)
+    (pan, tilt), rates = sim.joints()
+    assert pan == pytest.approx(0.0, abs=1e-6) and rates[0] == pytest.approx(0.0, abs=1e-6)  # the rest held
+    for _ in range(4):
+        sim.step(0.5, -0.2)
+    (pan, tilt), _ = sim.joints()
+    assert pan == pytest.approx(0.2, abs=0.005) and tilt == pytest.approx(-0.08, abs=0.005)  # 4 of 5 periods
+    sim.reset(generate(3), robot=late)  # a new episode starts at rest, nothing in flight
+    sim.step(0.0, 0.0)
+    assert sim.joints()[1][0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_slow_servos_lag_the_command(sim):
+    sim.reset(generate(3), robot=RobotProfile(name="slow", time_constant_s=(0.1, 0.1)))
+    sim.step(0.5, 0.0)
+    (pan, _), rates = sim.joints()
+    assert 0.5 * (1 - 0.5) < rates[0] < 0.5 * (1 - 0.3)  # 1 - exp(-1) of the way after one time constant
+    assert pan < 0.5 * 0.1 * 0.5
+
+
+def test_a_turning_camera_blurs_its_frame_and_a_still_one_does_not(sim):
+    scenario = generate(5, overrides={"camera_noise_sigma": 0.0})  # sensor noise would hide the detail measured
+    blurry = RobotProfile(name="blurry", exposure_s=0.02)
+
+    def frame_after(robot, command):
+        sim.reset(scenario, robot=robot)
+        if command:
+            sim.step(*command)
+        return sim.render()
+
+    assert np.array_equal(frame_after(blurry, None), frame_after(RobotProfile(), None))  # at rest: no smear
+    turning, sharp = frame_after(blurry, (1.0, 0.0)), frame_after(RobotProfile(), (1.0, 0.0))
+    # 11 px of horizontal smear at 1 rad/s: horizontal detail goes, vertical detail stays
+    horizontal = lambda image: np.abs(np.diff(image.astype(np.int16), axis=1)).mean()  # noqa: E731
+    vertical = lambda image: np.abs(np.diff(image.astype(np.int16), axis=0)).mean()  # noqa: E731
+    assert horizontal(turning) < 0.75 * horizontal(sharp)  # measured 0.65
+    assert vertical(turning) > 0.85 * vertical(sharp)  # measured 0.93
+
+
+def test_motion_blur_averages_along_the_line():
+    image = np.zeros((21, 21, 3), np.uint8)
+    image[10, 10] = 250
+    blurred = motion_blur(image, 4.0, 0.0)
+    row = blurred[10, :, 0].astype(int)
+    assert row.sum() == pytest.approx(250, abs=6) and (row > 0).sum() >= 4  # spread along x, energy kept
+    assert blurred[:10, :, 0].sum() == 0 and blurred[11:, :, 0].sum() == 0  # and nowhere else
+    assert motion_blur(image, 0.5, 0.3) is image  # under a pixel: untouched

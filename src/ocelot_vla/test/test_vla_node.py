@@ -265,6 +265,39 @@ def test_only_a_model_whose_eval_report_passes_is_configured(tiny_model, tmp_pat
         node.close()
 
 
+def test_it_says_when_it_is_slower_than_the_latency_its_model_was_gated_at(tiny_model, tmp_path):
+    instant = write_gate_report(tmp_path / "ideal.json", tiny_model, True, latency_s=0.0)  # gated with no latency
+    node = VLAUnderTest(tiny_model, eval_report=str(instant))
+    try:
+        assert node.transition("configure") and node.transition("activate")
+        node.send(3)
+        node.probe.spin_until(lambda: len(node.status) >= 3, 20, "three policy steps")
+        assert all(s.slower_than_gate and s.gated_latency_ms == 0.0 for s in node.status)
+        latencies = [s.latency_ms for s in node.status[:3]]
+        assert min(latencies) * 0.999 <= node.status[2].latency_p95_ms <= max(latencies) * 1.001  # over the window
+        node.probe.spin_until(lambda: "slower than the gate" in node.proc.output, 10, "the warning")
+        # a gate measured with ten seconds of latency: this loop is well inside it
+        assert node.transition("deactivate") and node.transition("cleanup")
+        generous = write_gate_report(tmp_path / "slow.json", tiny_model, True, latency_s=10.0)
+        assert node.set_param("eval_report", str(generous))
+        assert node.transition("configure") and node.transition("activate")
+        count = len(node.status)
+        node.send(3)
+        node.probe.spin_until(lambda: len(node.status) >= count + 3, 20, "three more policy steps")
+        assert all(not s.slower_than_gate and s.gated_latency_ms == 10000.0 for s in node.status[count:])
+    finally:
+        node.close()
+
+
+def test_without_an_eval_report_there_is_no_gate_to_be_slower_than(vla):
+    assert vla.transition("configure") and vla.transition("activate")
+    vla.send(2)
+    vla.probe.spin_until(lambda: len(vla.status) >= 2, 20, "two policy steps")
+    assert all(math.isnan(s.gated_latency_ms) and not s.slower_than_gate for s in vla.status)
+    # a model without a target read-out has no estimate to publish
+    assert all(not s.has_target and math.isnan(s.target_u) for s in vla.status)
+
+
 def test_follows_the_command_topic_and_feeds_back_its_previous_command_and_target(tmp_path):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
@@ -290,6 +323,9 @@ def test_follows_the_command_topic_and_feeds_back_its_previous_command_and_targe
 
         first, second = step(0.0), step(0.1)
         assert second.raw_pan_vel != first.raw_pan_vel  # same image, but now with a previous command
+        # its own estimate of the target, in the pixels of the image it answered (64x48 here)
+        assert first.has_target and math.isfinite(first.target_u) and math.isfinite(first.target_v)
+        assert -64 < first.target_u < 128 and -48 < first.target_v < 96
         step(0.2, seed=1)  # another image: another target estimate to feed back
         restarted = step(0.0)  # the camera clock jumped back: no previous command or estimate any more
         assert restarted.raw_pan_vel == pytest.approx(first.raw_pan_vel, abs=1e-6)

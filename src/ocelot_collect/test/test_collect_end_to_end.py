@@ -1,4 +1,5 @@
-"""`ocelot collect` over real DDS: a few short episodes, checked; then a SIGKILLed collector resumed exactly."""
+"""`ocelot collect` over real DDS: a few short episodes under a randomised pi4 robot, checked; then a SIGKILLed
+collector resumed exactly; DAgger under a profile."""
 import os
 import signal
 
@@ -17,6 +18,9 @@ SCENARIOS = """\
 """
 
 
+ROBOT = ["--robot", "pi4", "--robot-randomise", "command_latency_s=0.05:0.15"]
+
+
 def collect_cmd(output, n, scenarios=None, frames=20, extra=()):
     cmd = ["ocelot", "collect", "--n-episodes", str(n), "--output", str(output), "--warmup-frames", "3",
            "--episode-frames", str(frames), "--perturb-interval", "6", "--perturb-hold", "2", "--quiet", *extra]
@@ -28,7 +32,7 @@ def collected(tmp_path_factory):
     root = tmp_path_factory.mktemp("collect")
     scenarios = root / "scenarios.yaml"
     scenarios.write_text(SCENARIOS)
-    result = run(collect_cmd(root / "ds", 4, scenarios), fresh_domain_id(), timeout=240)
+    result = run(collect_cmd(root / "ds", 4, scenarios, extra=ROBOT), fresh_domain_id(), timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "ds"
 
@@ -52,6 +56,12 @@ def test_episodes_have_the_schema(collected):
         assert len(np.unique(ep.frames.reshape(20, -1)[:, ::997], axis=0)) > 1  # frames change
         labels.append(ep.label_key)
     assert sorted(labels) == sorted(["track", "multi_left", "multi_attr", "multi_closest"])
+    # each episode records the robot it was collected under: pi4, with its own latency drawn
+    robots = [read_episode(p, frames=False).metadata["robot"] for p in files.values()]
+    latencies = [r["command_latency_s"] for r in robots]
+    assert all(r["name"] == "pi4" and r["time_constant_s"] == [0.06, 0.04] for r in robots)
+    assert all(0.05 <= x <= 0.15 for x in latencies) and len(set(latencies)) == 4
+    assert read_episode(files[0], frames=False).metadata["collection"]["robot"] == "pi4"
     pan = np.concatenate([read_episode(p, frames=False).pan_vel for p in files.values()])
     assert pan.std() > 0.05  # the oracle commands motion
 
@@ -125,13 +135,13 @@ def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
     model = export_tiny_model(tmp_path)  # its head bias turns the camera at ~0.6 rad/s whatever it sees
     scenarios = tmp_path / "static.yaml"
     scenarios.write_text("- {seed: 1, label_key: track, faces: [{motion: static, distance_m: 2.0}]}\n")
-    cmd = collect_cmd(tmp_path / "ds", 1, scenarios, frames=12, extra=["--policy", str(model)])
+    cmd = collect_cmd(tmp_path / "ds", 1, scenarios, frames=12, extra=["--policy", str(model), "--robot", "pi4"])
     cmd[cmd.index("--warmup-frames") + 1] = "0"
     cmd[cmd.index("--perturb-interval") + 1] = "0"
     result = run(cmd, fresh_domain_id(), timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     ep = read_episode(complete_episodes(tmp_path / "ds")[0], frames=False)
-    assert ep.metadata["collection"]["policy"]["path"] == str(model)
+    assert ep.metadata["collection"]["policy"]["path"] == str(model) and ep.metadata["robot"]["name"] == "pi4"
     seen = np.isfinite(ep.gt_error_px)
     # the policy drives the face off-centre (the oracle would hold it there) ...
     assert not seen[-1] or ep.gt_error_px[seen][-1] > ep.gt_error_px[0] + 50

@@ -99,3 +99,38 @@ def test_nan_and_huge_commands_do_not_crash_the_sim(stack):
     frames = collect(probe, Image, "/camera/image_raw", 5)
     assert len(frames) == 5 and "Traceback" not in graph.output
     probe.node.destroy_publisher(pub)
+
+
+def test_under_the_pi4_profile_the_oracle_keeps_the_target_centred_over_ros():
+    """The profile travels on /episode/info; the oracle takes it from there, with the commands the sim applied."""
+    from ocelot_msgs.msg import EpisodeInfo
+    from ocelot_sim.robot_profile import load_profile
+    from ocelot_sim.ros_convert import robot_from_msg
+
+    domain = fresh_domain_id()
+    graph = LaunchProc(["ocelot", "launch", "sim", "seed:=12", "robot_profile:=pi4"], domain)
+    probe = RosProbe(domain)
+    try:
+        graph.wait_line("graph 'sim' active", 90)
+        result = reset(probe, 31, "label_key: track\nfaces: [{motion: sine, speed: 0.3}]")
+        assert result.success and robot_from_msg(result.info.robot) == load_profile("pi4")
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        info = collect(probe, EpisodeInfo, "/episode/info", 1, qos=latched)[0]
+        assert info.robot.name == "pi4" and info.robot.command_latency_s == pytest.approx(0.1)
+        faces = collect(probe, GroundTruthFaceArray, "/ground_truth/faces", 60)
+        errors = [math.hypot(m.faces[m.target_index].pixel_u - 320, m.faces[m.target_index].pixel_v - 240)
+                  for m in faces[15:] if m.header.stamp.sec > 0]
+        assert len(errors) > 30 and np.mean(errors) <= 2.0, np.mean(errors)
+    finally:
+        probe.close()
+        graph.kill()
+    print(graph.output)
+
+
+def test_an_unknown_robot_profile_fails_the_bring_up_with_the_reason():
+    graph = LaunchProc(["ocelot", "launch", "sim", "robot_profile:=pi5"], fresh_domain_id())
+    try:
+        graph.wait_line("no robot profile 'pi5'", 90)
+    finally:
+        graph.kill()
+    assert "graph 'sim' active" not in graph.output

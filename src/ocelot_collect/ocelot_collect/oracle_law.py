@@ -86,9 +86,9 @@ class OracleLaw:
                 rate: tuple[float, float] | None = None, loop: LoopState | None = None) -> tuple[float, float]:
         """(pan_vel, tilt_vel) for target pixel (u, v) seen at time t with joints at (pan, tilt).
 
-        `rate`: the target's true (azimuth, elevation) rate at t, when known. `loop`: the joints' rates
-        and the earlier commands, for a robot profile whose commands do not act at once (None: at rest,
-        nothing in flight).
+        `rate`: the target's true (azimuth, elevation) rate at t, when known. `loop`: the joints' rates,
+        the earlier commands and the target's scenario path, for a robot profile whose commands do not act
+        at once (None: at rest, nothing in flight, no path).
         """
         err_pan, err_tilt = pixel_to_angles(u, v, self.camera)
         bearing = (pan + err_pan, tilt + err_tilt)

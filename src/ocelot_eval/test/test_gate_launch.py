@@ -2,7 +2,8 @@
 
 It launches the same 'eval' graph as `ocelot eval` (through ocelot_bringup's
 launch translation), waits for the evaluator to finish the CI scenario set,
-and checks the episodes against the same gates file. OCELOT_GATE_MODEL names
+and checks the episodes against the same gates file, under the deploy gate's
+robot profile (DEPLOY_ROBOT). OCELOT_GATE_MODEL names
 another model to gate (test_gate_launch_rejects.py shows a model that cannot
 track failing it). Where launch_testing is not installed (a pip-only workspace
 without ../shared/ros2-tooling) it is skipped; `ocelot eval` runs the same gate
@@ -24,6 +25,7 @@ import launch_testing.actions  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 
+from ocelot_common.gate_binding import DEPLOY_ROBOT  # noqa: E402
 from ocelot_eval.evaluator_node import EPISODES_FILE  # noqa: E402
 from ocelot_eval.gates import check_gates, load_gates  # noqa: E402
 from ocelot_eval.metrics import EpisodeScore, aggregate  # noqa: E402
@@ -41,7 +43,8 @@ def generate_test_description():
 
     eval_launch = Path(get_package_share_directory("ocelot_bringup")) / "launch" / "eval_launch.py"
     include = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(eval_launch)), launch_arguments={
-        "model_path": str(MODEL), "scenario_file": str(SCENARIOS), "output": str(OUTPUT)}.items())
+        "model_path": str(MODEL), "scenario_file": str(SCENARIOS), "output": str(OUTPUT),
+        "robot_profile": DEPLOY_ROBOT}.items())
     return LaunchDescription([include, launch_testing.actions.ReadyToTest()])
 
 

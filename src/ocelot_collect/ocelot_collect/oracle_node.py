@@ -131,7 +131,8 @@ class OracleNode(ManagedNode):
                 loop=LoopState(self._joint_rates, earlier, None if face.perturbed else self._target_motion))
         else:
             self._law.reset()
-        self._commands.setdefault(t, (twist.angular.z, twist.angular.y))  # until the sim says what it applied
+        if t not in self._commands:  # ours, until the sim says what it applied
+            self._remember(t, (twist.angular.z, twist.angular.y))
         self._cmd_pub.publish(twist)
         answer = TwistStamped(twist=twist)
         answer.header.stamp = msg.header.stamp

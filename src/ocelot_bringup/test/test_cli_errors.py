@@ -15,7 +15,7 @@ def error_line(result):
 @pytest.mark.parametrize("args, expected", [
     (["launch", "sims"], "error: unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim"),
     (["launch", "sim", "seed=3"], "error: malformed argument 'seed=3': expected name:=value"),
-    (["launch", "sim", "speed:=3"], "error: graph 'sim' has no argument 'speed'; valid arguments: lockstep, seed"),
+    (["launch", "sim", "speed:=3"], "error: graph 'sim' has no argument 'speed'; valid arguments: lockstep, robot_profile, seed"),
     (["lifecycle", "set", "sim", "explode"],
      "error: unknown transition 'explode'; valid transitions: configure, cleanup, activate, deactivate, shutdown"),
 ])

@@ -57,7 +57,7 @@ def test_malformed_overrides(items, message):
 
 
 def test_unknown_argument_names_valid_ones(shipped):
-    with pytest.raises(GraphError, match="graph 'sim' has no argument 'sed'; valid arguments: lockstep, seed"):
+    with pytest.raises(GraphError, match="graph 'sim' has no argument 'sed'; valid arguments: lockstep, robot_profile, seed"):
         resolve(shipped["sim"], {"sed": "1"})
 
 

@@ -86,12 +86,14 @@ class LifecycleManager(Node):
         if not client.wait_ready(self.bringup_timeout):
             return False, f"node '{name}' offered no lifecycle services within {self.bringup_timeout:.0f} s"
         try:
-            _, state = client.get_state()
+            # bring-up waits as long for a state as for a transition: a node still busy with the work of its
+            # last one (a sim rendering its first frame on a loaded machine) is slow, not dead
+            _, state = client.get_state(self.transition_timeout)
             for transition in bringup_transitions(state):
                 if not client.change_state(transition, self.transition_timeout):
                     return False, f"node '{name}' failed to {transition} (see its log)"
                 self.get_logger().info(f"{name}: {transition} done")
-            self._record(name, client.get_state()[1])
+            self._record(name, client.get_state(self.transition_timeout)[1])
         except (LifecycleCallError, PlanError) as exc:
             return False, f"node '{name}': {exc}"
         return True, ""

@@ -84,11 +84,12 @@ def validate(args: argparse.Namespace) -> str | None:
             return f"--policy: {exc}"
     from ocelot_sim.robot_profile import RobotProfileError, load_profile, parse_randomisation
 
-    try:
-        load_profile(args.robot)
-        parse_randomisation(args.robot_randomise)
-    except RobotProfileError as exc:
-        return f"--robot: {exc}"
+    for option, check, value in (("--robot", load_profile, args.robot),
+                                  ("--robot-randomise", parse_randomisation, args.robot_randomise)):
+        try:
+            check(value)
+        except RobotProfileError as exc:
+            return f"{option}: {exc}"
     if args.label_mix:
         from ocelot_sim.scenario import ScenarioError, parse_label_mix
 

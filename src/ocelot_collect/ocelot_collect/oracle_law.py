@@ -12,8 +12,9 @@ aims where the target will be when its command takes effect: the camera's own
 motion until then is predicted from the commands still in flight and the joints'
 velocity (ocelot_sim.actuation, the model the sim runs); the target's from the
 scenario's motion of it when the oracle knows it (it is the sim's ground truth;
-not while a perturbation jump holds the face), else from its rate held; the command is the one whose predicted turn over the period it holds
-removes `gain` of that error and follows the target's mean rate over it.
+not while a perturbation jump holds the face), else from its rate and the rate's
+last change. The command is the one whose predicted turn over the period it
+holds removes `gain` of that error and follows the target's mean rate over it.
 """
 from __future__ import annotations
 

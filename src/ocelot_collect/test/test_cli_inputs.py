@@ -11,6 +11,9 @@ from ocelot_common.processes import fresh_domain_id, run
     (["--n-episodes", "3", "--label-mix", "track:1,multi_up:2"], "label_mix: bad entry 'multi_up:2'"),
     (["--n-episodes", "3", "--scenarios", "/nonexistent.yaml"], "cannot read scenario file"),
     (["--n-episodes", "3", "--policy", "/nonexistent/model.onnx"], "--policy: /nonexistent/model.onnx does not exist"),
+    (["--n-episodes", "3", "--robot", "pi5"], "--robot: no robot profile 'pi5'; profiles: ideal, pi4"),
+    (["--n-episodes", "3", "--robot-randomise", "latency=1:2"], "--robot-randomise: robot randomisation 'latency=1:2' "
+                                                               "must be VALUE=LOW:HIGH"),
 ])
 def test_collect_rejects(tmp_path, args, message):
     result = run(["ocelot", "collect", "--output", str(tmp_path / "ds"), *args], fresh_domain_id())

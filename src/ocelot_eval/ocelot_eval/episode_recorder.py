@@ -84,7 +84,8 @@ class EpisodeRecorder:
         """The finished episode, frames in order, with the latencies and target estimates that arrived."""
         episode, self.episode = self.episode, None
         stamp_of = {frame: stamp for stamp, frame in self._frame_of.items()}
-        episode.frames = [self._with_estimate(f, stamp_of.get(f.frame)) for f in sorted(episode.frames, key=lambda f: f.frame)]
+        in_order = sorted(episode.frames, key=lambda f: f.frame)
+        episode.frames = [self._with_estimate(f, stamp_of.get(f.frame)) for f in in_order]
         episode.latency_ms = [self._latency[t] for t in sorted(self._latency) if t in self._frame_of]
         return episode
 

@@ -96,8 +96,9 @@ def summary_markdown(report: dict) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
     for label, m in report["per_label"].items():
         out.append(f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
-                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | {_fmt(m['target_selection'], 3)} "
-                   f"| {_fmt(m.get('grounding_error_px'))} | {_fmt(m.get('control_error_px'))} |")
+                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | "
+                   f"{_fmt(m['target_selection'], 3)} | {_fmt(m.get('grounding_error_px'))} | "
+                   f"{_fmt(m.get('control_error_px'))} |")
     out += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
     return "\n".join(out)
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocelot_collect.episode_io import complete_episodes
+from ocelot_dataset.episode_io import complete_episodes
 from ocelot_common.processes import fresh_domain_id, ros_environment
 
 

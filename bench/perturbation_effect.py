@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_collect.dataset_check import RECOVERY_THRESHOLD
-from ocelot_collect.episode_io import complete_episodes, read_episode
+from ocelot_dataset.check import RECOVERY_THRESHOLD
+from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_common.processes import fresh_domain_id, ros_environment
 
 

@@ -22,8 +22,8 @@ import torch
 
 
 def synthetic_dataset(root: Path, episodes: int = 20, frames: int = 50) -> Path:
-    from ocelot_collect.dataset_index import finalize_dataset
-    from ocelot_collect.episode_io import Episode, write_episode
+    from ocelot_dataset.index import finalize_dataset
+    from ocelot_dataset.episode_io import Episode, write_episode
 
     rng = np.random.default_rng(0)
     for i in range(episodes):

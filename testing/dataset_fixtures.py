@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from itertools import count
 
-from ocelot_sim.face_pool import face_split
+from ocelot_dataset.splits import face_split
 
 
 def face_in(split: str, k: int = 0) -> str:

@@ -1,5 +1,3 @@
-from glob import glob
-
 from setuptools import find_packages, setup
 
 PACKAGE = "ocelot_collect"
@@ -8,23 +6,19 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={PACKAGE: ["data/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
-        (f"share/{PACKAGE}/launch", glob("launch/*_launch.py")),
     ],
     install_requires=["setuptools"],
     extras_require={"test": ["pytest"]},  # what `colcon test` looks for to run the package's pytest tests
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",
-    description="The oracle controller node, the episode collector node and dataset tools (check, splits, merge).",
+    description="The episode collector node, the collection CLI and contact sheets.",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "oracle_node = ocelot_collect.oracle_node:main",
             "collector_node = ocelot_collect.collector_node:main",
         ],
     },

@@ -14,8 +14,8 @@ from ocelot_bringup.graphs import GraphError, load_graphs, parse_overrides, reso
 # name -> (module with add_arguments(parser) and run(args), one-line help)
 PIPELINE_COMMANDS = {
     "collect": ("ocelot_collect.cli_collect", "collect oracle episodes into an HDF5 dataset"),
-    "check-dataset": ("ocelot_collect.cli_check", "check a dataset for problems"),
-    "merge-datasets": ("ocelot_collect.cli_merge", "merge dataset shards and rebuild the splits"),
+    "check-dataset": ("ocelot_dataset.cli_check", "check a dataset for problems"),
+    "merge-datasets": ("ocelot_dataset.cli_merge", "merge dataset shards and rebuild the splits"),
     "train": ("ocelot_train.cli_train", "train the VLA policy"),
     "sweep": ("ocelot_train.cli_sweep", "train a grid of configurations, one MLflow run each"),
     "export": ("ocelot_train.cli_export", "export a checkpoint to ONNX and verify it"),

@@ -167,7 +167,7 @@ PARAMETER_CASES = {
     ("ocelot_collect", "collector_node", "collector"): (
         {"n_episodes": 0, "base_ep": -1, "compression_level": 12, "settings_json": "[1, 2]", "stall_timeout": -1.0},
         ("n_episodes", 3)),
-    ("ocelot_collect", "oracle_node", "oracle"): ({"gain": 1.5, "period_s": 0.0, "max_velocity": -1.0}, ("gain", 0.5)),
+    ("ocelot_oracle", "oracle_node", "oracle"): ({"gain": 1.5, "period_s": 0.0, "max_velocity": -1.0}, ("gain", 0.5)),
     ("ocelot_bringup", "lifecycle_manager", "lifecycle_manager"): (
         {"heartbeat_period": 0.0, "heartbeat_timeout": -1.0}, ("heartbeat_timeout", 2.0)),
 }

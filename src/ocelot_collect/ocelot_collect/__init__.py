@@ -1,1 +1,1 @@
-"""Ocelot data collection: the oracle, the collector node and dataset tools."""
+"""Ocelot data collection: the collector node, the collection CLI and contact sheets."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ocelot_collect.episode_io import Episode
+from ocelot_dataset.episode_io import Episode
 from ocelot_common.stamps import NS_PER_S
 
 STREAMS = ("image", "command", "truth")

@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from ocelot_collect.dataset_index import finalize_dataset
-from ocelot_collect.episode_io import complete_episodes
-from ocelot_collect.folder_lock import FolderBusy, lock_folder
+from ocelot_dataset.index import finalize_dataset
+from ocelot_dataset.episode_io import complete_episodes
+from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 
 FINISHED = "collection finished"
@@ -91,11 +91,11 @@ def validate(args: argparse.Namespace) -> str | None:
         except RobotProfileError as exc:
             return f"{option}: {exc}"
     if args.label_mix:
-        from ocelot_sim.scenario import ScenarioError, parse_label_mix
+        from ocelot_common.labels import LabelMixError, parse_label_mix
 
         try:
             parse_label_mix(args.label_mix)
-        except ScenarioError as exc:
+        except LabelMixError as exc:
             return str(exc)
     return None
 

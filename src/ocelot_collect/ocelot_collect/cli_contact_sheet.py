@@ -49,7 +49,7 @@ def tile(image: np.ndarray, caption: list[str], target_px: tuple[float, float]) 
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from ocelot_collect.oracle_law import OracleLaw
+    from ocelot_oracle.oracle_law import OracleLaw
     from ocelot_sim.rig import PanTiltSim
     from ocelot_sim.scenario import ScenarioError, from_entry, generate, load_scenario_file
 

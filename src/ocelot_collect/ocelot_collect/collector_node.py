@@ -33,9 +33,10 @@ from std_msgs.msg import Header
 from ocelot_collect.assembler import EpisodeAssembler
 from ocelot_common.processes import exit_with_parent
 from ocelot_common.stamps import nanoseconds
-from ocelot_collect.dataset_index import finalize_dataset
-from ocelot_collect.episode_io import (
-    CAMERA_PX, EpisodeError, complete_episodes, read_summary, remove_partial, write_episode)
+from ocelot_dataset.index import finalize_dataset
+from ocelot_dataset.episode_io import (
+    EpisodeError, complete_episodes, read_summary, remove_partial, write_episode)
+from ocelot_common.camera import CAMERA_PX
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values

@@ -6,8 +6,8 @@ import signal
 import numpy as np
 import pytest
 
-from ocelot_collect.dataset_index import read_split
-from ocelot_collect.episode_io import complete_episodes, read_episode
+from ocelot_dataset.index import read_split
+from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
 
 SCENARIOS = """\

@@ -2,7 +2,7 @@
 import os
 import signal
 
-from ocelot_collect.folder_lock import FolderBusy, lock_folder
+from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from process_table import alive, cmdline, descendants
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
 

@@ -5,7 +5,7 @@ import pytest
 import rclpy
 import yaml
 
-from ocelot_collect.oracle_node import OracleNode
+from ocelot_oracle.oracle_node import OracleNode
 from ocelot_sim.sim_node import SimNode
 from ocelot_vla.vla_node import VLANode
 
@@ -15,7 +15,7 @@ BUILT_IN = {"use_sim_time", "start_type_description_service"}  # every rclpy nod
 
 @pytest.mark.parametrize("node_class, path", [
     (SimNode, SRC / "ocelot_sim" / "config" / "sim.yaml"),
-    (OracleNode, SRC / "ocelot_collect" / "config" / "oracle.yaml"),
+    (OracleNode, SRC / "ocelot_oracle" / "config" / "oracle.yaml"),
     (VLANode, SRC / "ocelot_vla" / "config" / "vla.yaml"),
 ])
 def test_config_matches_declared_parameters(node_class, path):

@@ -1,7 +1,7 @@
 """Haar finds the rendered target face at 1-3 m in >= 90% of frames (generated scenarios, oracle in control)."""
 import numpy as np
 
-from ocelot_collect.oracle_law import OracleLaw
+from ocelot_oracle.oracle_law import OracleLaw
 from ocelot_sim.haar import box_centre, detect_faces
 from ocelot_sim.rig import PanTiltSim
 from ocelot_sim.scenario import generate

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from ocelot_collect.episode_io import complete_episodes, read_episode
+from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
 
 pytestmark = pytest.mark.faults

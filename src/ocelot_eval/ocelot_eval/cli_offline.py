@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate(policy, dataset: Path, split: str) -> dict:
     """MSE per episode, per label and overall (frames pooled)."""
-    from ocelot_collect.dataset_index import load_metadata, read_split
-    from ocelot_collect.episode_io import EpisodeError, episode_path, read_episode
+    from ocelot_dataset.index import load_metadata, read_split
+    from ocelot_dataset.episode_io import EpisodeError, episode_path, read_episode
 
     table = load_metadata(dataset).get("episodes", {})
     rows, squared = [], {}

@@ -17,7 +17,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ocelot_eval.metrics import IMAGE_CENTRE, EpisodeScore, FrameScore, TruthFace, score_frame
+from ocelot_common.camera import IMAGE_CENTRE
+from ocelot_eval.metrics import EpisodeScore, FrameScore, TruthFace, score_frame
 
 Detector = Callable[[np.ndarray], np.ndarray]
 

@@ -27,7 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-IMAGE_CENTRE = (320.0, 240.0)  # of the 640x480 camera image
+from ocelot_common.camera import IMAGE_CENTRE
+
 RESPONSE_THRESHOLD_PX = 20.0
 
 

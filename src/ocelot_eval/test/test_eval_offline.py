@@ -4,8 +4,8 @@ import json
 import numpy as np
 
 from dataset_fixtures import faces_metadata, split_by_tenth
-from ocelot_collect.dataset_index import finalize_dataset, read_split
-from ocelot_collect.episode_io import Episode, write_episode
+from ocelot_dataset.index import finalize_dataset, read_split
+from ocelot_dataset.episode_io import Episode, write_episode
 from ocelot_common.processes import fresh_domain_id, run
 from ocelot_train.testing import export_tiny_model
 

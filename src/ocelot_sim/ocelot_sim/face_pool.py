@@ -9,55 +9,25 @@ their target points, so generation only draws from it. Rebuild it with
 
 Any other procedural index still works in a scenario file (checked on load).
 
-The pool is partitioned into train / val / test faces (80/10/10) by a hash of
-each face's index, so a face's partition never changes as a dataset grows.
-Collection draws all faces of an episode from the partition its seed hashes
-to, and a dataset's splits follow the faces: the test split's faces appear in
-no training episode. The photographs are evaluation-only: always "test".
+The pool is partitioned into train / val / test faces by ocelot_dataset.splits
+(a hash of each face's index), so generation can draw from one partition.
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import sys
-from itertools import accumulate
 from functools import lru_cache
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 
+from ocelot_dataset.splits import FACE_SPLITS, face_split
 from ocelot_sim.paths import worlds_dir
 
 POOL_FILE = "procedural_faces.csv"
 POOL_SEED = 2024
-
-
-FACE_SPLITS = ("train", "val", "test")
-SPLIT_SHARES = (80, 10, 10)  # per cent, in FACE_SPLITS order
-
-
-def split_of_key(key: str) -> str:
-    """The split a key hashes to (80/10/10): a pure function, so no key ever moves."""
-    bucket = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % sum(SPLIT_SHARES)
-    return next(name for name, upper in zip(FACE_SPLITS, accumulate(SPLIT_SHARES)) if bucket < upper)
-
-
-def face_split(index: int) -> str:
-    """The partition of procedural face `index`."""
-    return split_of_key(f"face:{int(index)}")
-
-
-def split_for_seed(seed: int) -> str:
-    """The partition a collection seed draws its faces from."""
-    return split_of_key(f"seed:{int(seed)}")
-
-
-def texture_split(texture: str) -> str:
-    """The partition of a face texture: procedural faces by index; photographs are evaluation-only (test)."""
-    kind, _, name = texture.partition(":")
-    return face_split(int(name)) if kind == "procedural" else "test"
 
 
 @lru_cache(maxsize=len(FACE_SPLITS))

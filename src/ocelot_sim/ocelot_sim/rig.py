@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocelot_sim.actuation import STEP_S, Actuation
+from ocelot_common.camera import CAMERA_HZ, CAMERA_PX, HFOV_DEG
 from ocelot_sim.exposure import blur_extent_px, motion_blur
 from ocelot_sim.faces import load_texture
 from ocelot_sim.motion import angles_at, rates_at
@@ -25,9 +26,7 @@ from ocelot_sim.perturbation import Perturbation, active_jump, jump_offset
 from ocelot_sim.robot_profile import RobotProfile
 from ocelot_sim.scenario import BILLBOARD_HALF_M, Scenario
 
-WIDTH, HEIGHT = 640, 480
-HFOV_DEG = 60.0
-FOCAL_PX = (WIDTH / 2) / math.tan(math.radians(HFOV_DEG / 2))
+WIDTH, HEIGHT = CAMERA_PX
 MAX_VELOCITY = 1.0
 FACE_SLOTS = 3
 PARKED = np.array([0.0, 0.0, -50.0])
@@ -64,7 +63,7 @@ def _yaw_pitch_quat(yaw: float, pitch: float) -> np.ndarray:
 
 
 class PanTiltSim:
-    def __init__(self, camera_hz: float = 10.0, render: bool = True, width: int = WIDTH, height: int = HEIGHT):
+    def __init__(self, camera_hz: float = CAMERA_HZ, render: bool = True, width: int = WIDTH, height: int = HEIGHT):
         import mujoco
 
         self._mj = mujoco

@@ -21,11 +21,11 @@ import numpy as np
 import yaml
 
 from ocelot_common.config_files import read_yaml
-from ocelot_sim.face_pool import FACE_SPLITS
+from ocelot_common.labels import LABELS
+from ocelot_dataset.splits import FACE_SPLITS
 from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, load_texture, parse_texture_name
 from ocelot_sim.motion import MOTIONS, MotionSpec
 
-LABELS = ("track", "multi_left", "multi_right", "multi_closest", "multi_attr")
 DEFAULT_LABEL_MIX = {"track": 0.4, "multi_left": 0.15, "multi_right": 0.15, "multi_closest": 0.15, "multi_attr": 0.15}
 DISTANCE_RANGE = (1.0, 4.0)       # m
 SPEED_RANGE = (0.0, 1.0)          # rad/s a scenario may ask for (the joints' limit)
@@ -275,27 +275,6 @@ def check_scenario_file(path: str) -> None:
     """'' (no file: seeded scenarios) or a file that loads; raises ScenarioError naming the problem."""
     if path:
         load_scenario_file(path)
-
-
-def parse_label_mix(text: str) -> dict[str, float] | None:
-    """'track:0.4,multi_left:0.15,...' -> weights; '' -> None (the default mix)."""
-    if not text.strip():
-        return None
-    mix = {}
-    for part in text.split(","):
-        label, sep, weight = part.partition(":")
-        label = label.strip()
-        if label not in LABELS or not sep:
-            raise ScenarioError(f"label_mix: bad entry '{part}'; use label:weight with labels {', '.join(LABELS)}")
-        try:
-            mix[label] = float(weight)
-        except ValueError:
-            raise ScenarioError(f"label_mix: weight of '{label}' must be a number, got '{weight}'") from None
-        if mix[label] < 0:
-            raise ScenarioError(f"label_mix: weight of '{label}' must be >= 0")
-    if sum(mix.values()) <= 0:
-        raise ScenarioError("label_mix: the weights must add up to more than 0")
-    return mix
 
 
 def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None,

@@ -38,6 +38,7 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Header
 from sensor_msgs.msg import Image, JointState
 
+from ocelot_common.camera import CAMERA_HZ
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import non_negative, positive, refuse_bad_values
 from ocelot_common.stamps import seconds
@@ -46,10 +47,11 @@ from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
 from ocelot_sim.prefetch import Prefetcher
-from ocelot_sim.face_pool import split_for_seed
+from ocelot_common.labels import parse_label_mix
+from ocelot_dataset.splits import split_for_seed
 from ocelot_sim.robot_profile import RobotProfile, RobotProfileError, load_profile, parse_randomisation
 from ocelot_sim.scenario import (
-    ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, parse_label_mix, scenario_for_request)
+    ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, scenario_for_request)
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # streams a recorder pairs up
@@ -69,7 +71,7 @@ class SimNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
         for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
-                              ("camera_hz", 10.0), ("perturb_interval", 0), ("perturb_range", 0.5),
+                              ("camera_hz", CAMERA_HZ), ("perturb_interval", 0), ("perturb_range", 0.5),
                               ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
                               ("frame_ack_topic", ""), ("face_split_by_seed", False), ("robot_profile", "ideal"),
                               ("robot_randomise", "")]:

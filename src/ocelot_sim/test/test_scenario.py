@@ -3,9 +3,10 @@ import math
 import numpy as np
 import pytest
 
+from ocelot_common.labels import LABELS
 from ocelot_sim.motion import angles_at
 from ocelot_sim.scenario import (
-    AZIMUTH_SPAN, LABELS, ScenarioError, from_entry, generate, load_scenario_file, phrasings, scenario_for_request)
+    AZIMUTH_SPAN, ScenarioError, from_entry, generate, load_scenario_file, phrasings, scenario_for_request)
 
 SEEDS = range(60)
 
@@ -143,7 +144,7 @@ def test_reset_request_spec():
 
 
 def test_face_split_draws_every_face_from_one_partition_and_seeds_spread_over_them():
-    from ocelot_sim.face_pool import FACE_SPLITS, split_for_seed, texture_split
+    from ocelot_dataset.splits import FACE_SPLITS, split_for_seed, texture_split
 
     for split in FACE_SPLITS:
         for seed in range(6):
@@ -158,7 +159,8 @@ def test_face_split_draws_every_face_from_one_partition_and_seeds_spread_over_th
 
 
 def test_face_partitions_are_disjoint_and_photos_are_held_out():
-    from ocelot_sim.face_pool import face_pool, face_split, pool_of_split, texture_split
+    from ocelot_dataset.splits import face_split, texture_split
+    from ocelot_sim.face_pool import face_pool, pool_of_split
 
     pools = [set(pool_of_split(name)) for name in ("train", "val", "test")]
     assert sum(map(len, pools)) == len(face_pool()) and not (pools[0] & pools[1] or pools[0] & pools[2])

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_collect.dataset_index import load_metadata, read_split
-from ocelot_collect.episode_io import CAMERA_PX, episode_path
+from ocelot_dataset.index import load_metadata, read_split
+from ocelot_common.camera import CAMERA_PX
+from ocelot_dataset.episode_io import episode_path
 from ocelot_common.preprocessing import frames_to_input, image_point_to_unit
 from ocelot_common.text import normalise_command
 

@@ -97,7 +97,7 @@ def cached_vision_tokens(encoder, dataset, cache_dir: Path, key: str, batch_size
     """The frozen vision encoder's tokens for every sample of the dataset, one fp16 file per episode under
     cache_dir/vision_<key>: episodes added to a dataset (DAgger rounds) are the only ones encoded, and a
     killed caching run keeps the episodes it finished."""
-    from ocelot_collect.episode_io import episode_path
+    from ocelot_dataset.episode_io import episode_path
 
     index, shape = dataset.index, (encoder.grid[0] * encoder.grid[1], encoder.out_dim)
     directory = cache_dir / f"vision_{key}"

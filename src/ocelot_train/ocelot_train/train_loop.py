@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ocelot_collect.episode_io import CAMERA_PX
+from ocelot_common.camera import CAMERA_PX
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
@@ -41,7 +41,7 @@ class TrainResult:
 
 def verify_episode_files(dataset: FrameDataset) -> None:
     """Open every episode of the split once, so a corrupt file stops the run before training."""
-    from ocelot_collect.episode_io import EpisodeError, episode_path, read_summary
+    from ocelot_dataset.episode_io import EpisodeError, episode_path, read_summary
 
     for episode in dataset.index.episodes:
         path = episode_path(dataset.index.root, int(episode))

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from dataset_fixtures import faces_metadata, split_by_tenth
-from ocelot_collect.dataset_index import finalize_dataset
-from ocelot_collect.episode_io import Episode, write_episode
+from ocelot_dataset.index import finalize_dataset
+from ocelot_dataset.episode_io import Episode, write_episode
 
 COMMANDS = {"track": "track the face", "multi_left": "follow the person on the left"}
 

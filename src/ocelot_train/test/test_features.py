@@ -4,7 +4,7 @@ import os
 import numpy as np
 import torch
 
-from ocelot_collect.episode_io import episode_path
+from ocelot_dataset.episode_io import episode_path
 from ocelot_train.dataset import FrameDataset
 from ocelot_train.features import cached_vision_tokens
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ocelot_collect.episode_io import episode_path, read_episode
+from ocelot_dataset.episode_io import episode_path, read_episode
 from ocelot_common.preprocessing import frames_to_input
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.dataset import FrameDataset

@@ -4,10 +4,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from ocelot_collect.oracle_law import LoopState, OracleGains, OracleLaw
+from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_sim.rig import PanTiltSim
 from ocelot_sim.robot_profile import RobotProfile, load_profile
-from ocelot_sim.scenario import LABELS, generate
+from ocelot_common.labels import LABELS
+from ocelot_sim.scenario import generate
 
 WARMUP_FRAMES = 10  # 1 s at 10 Hz
 IDEAL = RobotProfile()

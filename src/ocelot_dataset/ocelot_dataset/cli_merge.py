@@ -12,8 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ocelot_collect.dataset_index import finalize_dataset
-from ocelot_collect.episode_io import EPISODE_DIR, EpisodeError, complete_episodes, read_summary
+from ocelot_dataset.index import finalize_dataset
+from ocelot_dataset.episode_io import EPISODE_DIR, EpisodeError, complete_episodes, read_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

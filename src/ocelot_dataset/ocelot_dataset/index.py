@@ -1,15 +1,10 @@
-"""Dataset-level files: metadata.json (counts, labels, per-episode summary) and the splits.
+"""Dataset-level files: metadata.json (counts, labels, per-episode summary) and the split files.
 
-A split is a pure function of an episode's group key, so growing a dataset (a
-DAgger round, a merge) never moves an episode, and the key is the faces: an
-episode's group is the face-pool partition its faces come from (collection
-draws all of an episode's faces from one; ocelot_sim.face_pool), so the test
-split's faces appear in no training episode. Should an episode's faces span
-partitions, it goes to the most held-out one among them (test, then val), so a
-held-out face is never trained on. Episodes that record no faces (older files)
-are grouped by scenario id, hashed the same way. Rebuilt from the episode files
-themselves, so a merge or a resumed collection gets the same splits as a single
-run would; `ocelot check-dataset` verifies both properties.
+A split is a pure function of an episode's group key (ocelot_dataset.splits), so
+growing a dataset (a DAgger round, a merge) never moves an episode. The split
+files are rebuilt from the episode files themselves, so a merge or a resumed
+collection gets the same splits as a single run would; `ocelot check-dataset`
+verifies both properties.
 """
 from __future__ import annotations
 
@@ -20,30 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ocelot_collect.episode_io import SCHEMA_VERSION, complete_episodes, read_summary
-from ocelot_sim.face_pool import FACE_SPLITS, split_of_key, texture_split
-
-
-def group_key(summary: dict) -> str:
-    """An episode's group: the partition of its faces (the most held-out one if they span several), or
-    `scenario:<id>` for an episode that records no faces."""
-    textures = summary.get("textures") or []
-    if textures:
-        return max((texture_split(t) for t in textures), key=FACE_SPLITS.index)
-    return f"scenario:{summary.get('scenario_id', '')}"
-
-
-def split_of_group(key: str) -> str:
-    """The split of a group key: a face partition is its own split; any other key hashes 80/10/10."""
-    return key if key in FACE_SPLITS else split_of_key(key)
-
-
-def assign_splits(group_of: dict[int, str]) -> dict[str, list[int]]:
-    """episode -> group key  =>  split -> sorted episodes; each episode's split depends on its key alone."""
-    splits: dict[str, list[int]] = {name: [] for name in FACE_SPLITS}
-    for episode, key in sorted(group_of.items()):
-        splits[split_of_group(key)].append(episode)
-    return splits
+from ocelot_dataset.episode_io import SCHEMA_VERSION, complete_episodes, read_summary
+from ocelot_dataset.splits import assign_splits, group_key
 
 
 def camera_hz(periods) -> float | list[float] | None:

@@ -1,6 +1,6 @@
 """Episode files: one HDF5 file per episode, written under a temporary name and renamed when complete.
 
-Schema (seed 002 plus what training and checks use):
+Schema (what training, offline evaluation and the checks read):
   frames       (N, 224, 224, 3) uint8, one frame per chunk, gzip
   pan_vel      (N,) float32   oracle command, /cmd_vel angular.z (rad/s)
   tilt_vel     (N,) float32   oracle command, /cmd_vel angular.y (rad/s)
@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 SCHEMA_VERSION = "1.2"
-CAMERA_PX = (640, 480)  # the camera image in which gt_error_px and target_px are measured
 EPISODE_DIR = "episodes"
 TMP_SUFFIX = ".h5.tmp"
 

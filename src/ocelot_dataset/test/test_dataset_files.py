@@ -4,11 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from ocelot_collect.dataset_check import check_dataset
-from ocelot_collect.dataset_index import assign_splits, finalize_dataset, read_split
-from ocelot_collect.episode_io import (
+from ocelot_dataset.check import check_dataset
+from ocelot_dataset.index import finalize_dataset, read_split
+from ocelot_dataset.splits import assign_splits
+from ocelot_dataset.episode_io import (
     Episode, EpisodeError, complete_episodes, episode_path, read_episode, read_summary, remove_partial, write_episode)
-from ocelot_collect.cli_merge import merge
+from ocelot_dataset.cli_merge import merge
 from dataset_fixtures import face_in, faces_metadata, split_by_tenth
 
 LABELS = ["track", "multi_left", "multi_right", "multi_closest", "multi_attr"]
@@ -151,7 +152,7 @@ def test_a_write_that_fails_leaves_no_file(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from ocelot_collect.episode_io import Episode, write_episode\n"
+    code = ("import sys, numpy as np; from ocelot_dataset.episode_io import Episode, write_episode\n"
             "frames = np.random.default_rng(0).integers(0, 255, (12, 224, 224, 3), dtype=np.uint8)\n"
             "z = np.zeros(12)\n"
             "ep = Episode(0, frames, z, z, z, z.astype(bool), z, 'track the face', 'track', {})\n"

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_collect.dataset_index import group_key, load_metadata, read_split, split_of_group
-from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
+from ocelot_common.labels import LABELS, parse_label_mix
+from ocelot_dataset.index import load_metadata, read_split
+from ocelot_dataset.splits import group_key, split_of_group
+from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
 
 MIN_LABEL_SHARE = 0.05
 MIN_PAN_STD = 0.1
@@ -33,8 +35,6 @@ class Report:
 
 def expected_labels(settings: dict) -> set[str]:
     """The labels a collection was asked for: its label mix, or all of them (none for scenario files)."""
-    from ocelot_sim.scenario import LABELS, parse_label_mix
-
     if settings.get("scenarios"):
         return set()
     mix = parse_label_mix(settings.get("label_mix", "")) or dict.fromkeys(LABELS, 1.0)

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from ocelot_sim.actuation import Actuation, ticks
+from ocelot_common.camera import CAMERA_PERIOD_S, Camera
 from ocelot_sim.motion import MotionSpec, angles_at
 from ocelot_sim.robot_profile import RobotProfile
 
@@ -31,7 +32,7 @@ SOLVE_ITERATIONS = 30  # bisection on the command: 2 rad / 2^30, far below a pix
 @dataclass(frozen=True)
 class OracleGains:
     gain: float = 0.7            # share of the angular error removed per camera period
-    period_s: float = 0.1        # camera period
+    period_s: float = CAMERA_PERIOD_S
     max_velocity: float = 1.0    # joint limit, rad/s
     feed_forward: bool = True
 
@@ -40,17 +41,6 @@ class OracleGains:
             raise ValueError(f"gain must be in (0, 1], got {self.gain}")
         if self.period_s <= 0 or self.max_velocity <= 0:
             raise ValueError("period_s and max_velocity must be positive")
-
-
-@dataclass(frozen=True)
-class Camera:
-    width: int = 640
-    height: int = 480
-    hfov_deg: float = 60.0
-
-    @property
-    def focal_px(self) -> float:
-        return (self.width / 2) / math.tan(math.radians(self.hfov_deg) / 2)
 
 
 def pixel_to_angles(u: float, v: float, camera: Camera) -> tuple[float, float]:

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from ocelot_collect.oracle_law import Camera, OracleGains, OracleLaw, pixel_to_angles
+from ocelot_common.camera import Camera
+from ocelot_oracle.oracle_law import OracleGains, OracleLaw, pixel_to_angles
 
 CAM = Camera()
 

@@ -3,7 +3,7 @@
 Subscribes the simulator's ground-truth faces and joint states, publishes
 geometry_msgs/Twist on /cmd_vel (angular.z = pan, angular.y = tilt, rad/s) and
 the same command on /cmd_vel_stamped, stamped with the frame it answers.
-The law itself lives in ocelot_collect.oracle_law. Each episode's robot profile
+The law itself lives in ocelot_oracle.oracle_law. Each episode's robot profile
 comes from /episode/info, with its scenario; under one whose commands act late or
 slowly, the law predicts the loop from the joints' rates, the commands that
 answered the frames before (/cmd_vel_applied: whoever steered - the oracle itself,
@@ -18,7 +18,8 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState
 
-from ocelot_collect.oracle_law import LoopState, OracleGains, OracleLaw
+from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
+from ocelot_common.camera import CAMERA_PERIOD_S
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
 from ocelot_common.stamps import seconds
@@ -37,7 +38,7 @@ class OracleNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("oracle", **kwargs)
         self.declare_parameter("gain", 0.7)
-        self.declare_parameter("period_s", 0.1)
+        self.declare_parameter("period_s", CAMERA_PERIOD_S)
         self.declare_parameter("max_velocity", 1.0)
         self.declare_parameter("feed_forward", True)
         self.declare_parameter("faces_topic", "/ground_truth/faces")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ocelot_collect.dataset_check import RECOVERY_THRESHOLD, check_dataset
-from ocelot_collect.episode_io import EpisodeError, complete_episodes, read_episode
+from ocelot_dataset.check import RECOVERY_THRESHOLD, check_dataset
+from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_episode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,1 @@
+"""The episode dataset: schema, episode files, index, splits, checks (ROS-free)."""

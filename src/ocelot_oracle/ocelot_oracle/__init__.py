@@ -1,0 +1,1 @@
+"""The oracle controller: a ROS-free control law and its lifecycle node."""

@@ -19,11 +19,12 @@ WORKSPACE_SOURCES := $(shell find src worlds -type f -not -path '*/test/*' -not 
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup test eval bench clean help
+.PHONY: setup test lint eval bench clean help
 
 help:
 	@echo "make eval   - set up, then run the deploy gate on the shipped model in the headless simulator"
-	@echo "make test   - set up, then run the whole test suite"
+	@echo "make test   - set up, then lint and type-check, then run the whole test suite"
+	@echo "make lint   - set up, then ruff (lint + format check) and mypy over the ROS-free cores"
 	@echo "make setup  - only the set-up (idempotent)"
 	@echo "make clean  - remove the venv and the colcon build"
 
@@ -56,8 +57,12 @@ install/.ocelot-built: $(STAMPS)/requirements $(TOOLING_STAMP) $(WORKSPACE_SOURC
 	$(ENV) bash scripts/colcon_build.sh
 	@touch $@
 
-test: setup
+# ruff (lint + format check) over the tree and mypy over the ROS-free cores, then the suite.
+test: lint
 	$(ENV) pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(ENV) bash scripts/lint.sh
 
 # The deploy gate on the shipped model: closed-loop episodes of the standard scenario set, scored by the
 # Haar evaluator; exit status 0 = PASS, 1 = FAIL. Report, plots and summary in eval/default/.
@@ -70,4 +75,4 @@ bench: setup
 	$(ENV) for script in bench/*.py; do echo "== $$script"; python "$$script" || exit 1; done
 
 clean:
-	rm -rf $(VENV) build install log
+	rm -rf $(VENV) build install log .mypy_cache

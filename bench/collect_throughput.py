@@ -4,6 +4,7 @@
 
 Target: >= 1,500 episodes per hour per process (100 recorded + 10 warm-up frames per episode).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,13 +14,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocelot_dataset.episode_io import complete_episodes
 from ocelot_common.processes import fresh_domain_id, ros_environment
+from ocelot_dataset.episode_io import complete_episodes
 
 
 def collect(output: Path, episodes: int, frames: int, warmup: int, workers: int) -> float:
-    cmd = ["ocelot", "collect", "--n-episodes", str(episodes), "--output", str(output), "--workers", str(workers),
-           "--episode-frames", str(frames), "--warmup-frames", str(warmup), "--quiet"]
+    cmd = [
+        "ocelot",
+        "collect",
+        "--n-episodes",
+        str(episodes),
+        "--output",
+        str(output),
+        "--workers",
+        str(workers),
+        "--episode-frames",
+        str(frames),
+        "--warmup-frames",
+        str(warmup),
+        "--quiet",
+    ]
     start = time.monotonic()
     result = subprocess.run(cmd, env=ros_environment(domain_id=fresh_domain_id()), capture_output=True, text=True)
     elapsed = time.monotonic() - start
@@ -44,9 +58,11 @@ def main() -> int:
             # steady state: from the first finished file to the last, so start-up is left out
             finished = sorted(p.stat().st_mtime for p in files)
             steady = (len(finished) - 1) * 3600 / max(finished[-1] - finished[0], 1e-6)
-            print(f"{workers} worker(s): {len(files)} episodes in {elapsed:.1f} s wall = "
-                  f"{len(files) * 3600 / elapsed:.0f} episodes/hour with start-up, {steady:.0f}/hour steady state; "
-                  f"{size / 1e6:.2f} MB per episode ({args.frames} frames, {size / args.frames / 1e3:.0f} kB/frame)")
+            print(
+                f"{workers} worker(s): {len(files)} episodes in {elapsed:.1f} s wall = "
+                f"{len(files) * 3600 / elapsed:.0f} episodes/hour with start-up, {steady:.0f}/hour steady state; "
+                f"{size / 1e6:.2f} MB per episode ({args.frames} frames, {size / args.frames / 1e3:.0f} kB/frame)"
+            )
     return 0
 
 

@@ -4,6 +4,7 @@
 
 Expectation (issue): clean p95 ~0.17 rad/s, perturbed >= 0.4 rad/s with >= 25 % recovery frames.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ocelot_common.processes import fresh_domain_id, ros_environment
 from ocelot_dataset.check import RECOVERY_THRESHOLD
 from ocelot_dataset.episode_io import complete_episodes, read_episode
-from ocelot_common.processes import fresh_domain_id, ros_environment
 
 
 def stats(root: Path) -> tuple[float, float, float]:
@@ -41,14 +42,29 @@ def main() -> int:
         base = Path(args.output or tmp)
         for name, interval in (("clean", 0), ("perturbed", 15)):
             start = time.monotonic()
-            cmd = ["ocelot", "collect", "--n-episodes", str(args.episodes), "--output", str(base / name),
-                   "--workers", str(args.workers), "--perturb-interval", str(interval), "--quiet"]
-            result = subprocess.run(cmd, env=ros_environment(domain_id=fresh_domain_id()), capture_output=True, text=True)
+            cmd = [
+                "ocelot",
+                "collect",
+                "--n-episodes",
+                str(args.episodes),
+                "--output",
+                str(base / name),
+                "--workers",
+                str(args.workers),
+                "--perturb-interval",
+                str(interval),
+                "--quiet",
+            ]
+            result = subprocess.run(
+                cmd, env=ros_environment(domain_id=fresh_domain_id()), capture_output=True, text=True
+            )
             if result.returncode != 0:
                 sys.exit(f"{name} collection failed:\n{result.stdout}\n{result.stderr}")
             p95, std, recovery = stats(base / name)
-            print(f"{name:>9}: {args.episodes} episodes in {time.monotonic() - start:.0f} s; |pan_vel| p95 {p95:.3f} "
-                  f"rad/s, std {std:.3f}; recovery frames (|cmd| > {RECOVERY_THRESHOLD}) {recovery:.1%}")
+            print(
+                f"{name:>9}: {args.episodes} episodes in {time.monotonic() - start:.0f} s; |pan_vel| p95 {p95:.3f} "
+                f"rad/s, std {std:.3f}; recovery frames (|cmd| > {RECOVERY_THRESHOLD}) {recovery:.1%}"
+            )
     return 0
 
 

@@ -5,6 +5,7 @@
 
 Prints one line per figure. Target: >= 6x real time in lockstep with the oracle in the loop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,14 +37,16 @@ def in_process(frames: int) -> None:
             step_ms.append((t1 - t0) * 1e3)
             render_ms.append((t2 - t1) * 1e3)
     sim.close()
-    print(f"render 640x480 (with camera noise): mean {np.mean(render_ms):.1f} ms, p95 {np.percentile(render_ms, 95):.1f} ms")
+    print(
+        f"render 640x480 (with camera noise): mean {np.mean(render_ms):.1f} ms, "
+        f"p95 {np.percentile(render_ms, 95):.1f} ms"
+    )
     print(f"physics, one 0.1 s camera period: mean {np.mean(step_ms):.2f} ms")
 
 
 def over_ros(seconds: float) -> None:
     from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
     from ocelot_msgs.msg import GroundTruthFaceArray
-
     from ocelot_sim.scenario import generate
 
     def moves(scenario):
@@ -75,9 +78,14 @@ def over_ros(seconds: float) -> None:
         rtf = (s1 - s0) / (w1 - w0)
         tail = np.array(errors[start:])
         print(f"scenario seed {seed}: {scenario.label_key}, target {scenario.faces[scenario.target].motion.pattern}")
-        print(f"lockstep sim + oracle over ROS: {fps:.1f} frames/s, real-time factor {rtf:.1f}x "
-              f"(sim {s1 - s0:.1f} s in {w1 - w0:.1f} s wall)")
-        print(f"episodes per hour ({EPISODE_S:.0f} s episodes, one process pair): {fps * 3600 / (EPISODE_S * CAMERA_HZ):.0f}")
+        print(
+            f"lockstep sim + oracle over ROS: {fps:.1f} frames/s, real-time factor {rtf:.1f}x "
+            f"(sim {s1 - s0:.1f} s in {w1 - w0:.1f} s wall)"
+        )
+        print(
+            f"episodes per hour ({EPISODE_S:.0f} s episodes, one process pair): "
+            f"{fps * 3600 / (EPISODE_S * CAMERA_HZ):.0f}"
+        )
         print(f"oracle ground-truth error over ROS: mean {tail.mean():.2f} px, p95 {np.percentile(tail, 95):.2f} px")
     finally:
         graph.signal()

@@ -7,6 +7,7 @@ p50/p95 of the VLA node's image-to-command latency (its ~/status) over that minu
 when a node's RSS at the end exceeds its RSS after the warm-up (5 minutes) by more than 10 %, when a
 node dies, or when the VLA stops answering.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,18 @@ def main() -> int:
     domain = fresh_domain_id()
     with tempfile.TemporaryDirectory(prefix="ocelot-soak-") as tmp:
         scenarios = scenario_file(Path(tmp) / "soak_scenarios.yaml", args.minutes)
-        graph = LaunchProc(["ocelot", "launch", "eval", f"model_path:={args.model}", f"scenario_file:={scenarios}",
-                            f"output:={tmp}/eval", "lockstep:=false"], domain)
+        graph = LaunchProc(
+            [
+                "ocelot",
+                "launch",
+                "eval",
+                f"model_path:={args.model}",
+                f"scenario_file:={scenarios}",
+                f"output:={tmp}/eval",
+                "lockstep:=false",
+            ],
+            domain,
+        )
         probe = RosProbe(domain, "soak")
         latencies: list[float] = []
         probe.node.create_subscription(PolicyStatus, "/vla/status", lambda m: latencies.append(m.latency_ms), 100)
@@ -76,21 +87,31 @@ def main() -> int:
         try:
             graph.wait_line("graph 'eval' active", 120)
             pids = graph.node_pids()
-            print(f"eval graph in real time on ROS_DOMAIN_ID={domain}, model {args.model}; "
-                  f"{args.minutes:g} min, one sample per minute", flush=True)
+            print(
+                f"eval graph in real time on ROS_DOMAIN_ID={domain}, model {args.model}; "
+                f"{args.minutes:g} min, one sample per minute",
+                flush=True,
+            )
             widths = {n: max(len(n) + 4, 9) for n in pids}
-            print(f"{'min':>4} " + " ".join(f"{n + ' MiB':>{widths[n]}}" for n in pids) + f" {'frames':>7} "
-                  f"{'p50 ms':>7} {'p95 ms':>7}", flush=True)
+            print(
+                f"{'min':>4} " + " ".join(f"{n + ' MiB':>{widths[n]}}" for n in pids) + f" {'frames':>7} "
+                f"{'p50 ms':>7} {'p95 ms':>7}",
+                flush=True,
+            )
             start = time.monotonic()
             for minute in range(1, int(math.ceil(args.minutes)) + 1):
                 latencies.clear()
                 end = start + minute * 60
-                probe.spin_until(lambda: time.monotonic() >= end, 120, "the minute to pass")
+                probe.spin_until(lambda end=end: time.monotonic() >= end, 120, "the minute to pass")
                 rss = {name: rss_mib(pid) for name, pid in pids.items()}
                 lat = list(latencies)
-                sample = {"minute": minute, "rss_mib": rss, "frames": len(lat),
-                          "latency_p50_ms": float(np.percentile(lat, 50)) if lat else None,
-                          "latency_p95_ms": float(np.percentile(lat, 95)) if lat else None}
+                sample = {
+                    "minute": minute,
+                    "rss_mib": rss,
+                    "frames": len(lat),
+                    "latency_p50_ms": float(np.percentile(lat, 50)) if lat else None,
+                    "latency_p95_ms": float(np.percentile(lat, 95)) if lat else None,
+                }
                 samples.append(sample)
                 cells = " ".join(f"{v:{widths[n]}.1f}" for n, v in rss.items())
                 p50, p95 = (f"{sample[k]:7.1f}" if lat else "      -" for k in ("latency_p50_ms", "latency_p95_ms"))
@@ -124,10 +145,14 @@ def report(samples: list[dict], args, problem: str | None) -> int:
         growth = (after - before) / before
         ok = growth <= args.max_growth
         failed |= not ok
-        print(f"  {name:>17}: {samples[0]['rss_mib'][name]:7.1f} MiB at minute 1, {before:7.1f} -> {after:7.1f} MiB "
-              f"({growth:+.1%}) {'ok' if ok else f'FAIL (> {args.max_growth:.0%})'}")
-    print(f"VLA latency p95: first minute {samples[0]['latency_p95_ms']:.1f} ms, last minute "
-          f"{last['latency_p95_ms']:.1f} ms; frames answered per minute {samples[0]['frames']} .. {last['frames']}")
+        print(
+            f"  {name:>17}: {samples[0]['rss_mib'][name]:7.1f} MiB at minute 1, {before:7.1f} -> {after:7.1f} MiB "
+            f"({growth:+.1%}) {'ok' if ok else f'FAIL (> {args.max_growth:.0%})'}"
+        )
+    print(
+        f"VLA latency p95: first minute {samples[0]['latency_p95_ms']:.1f} ms, last minute "
+        f"{last['latency_p95_ms']:.1f} ms; frames answered per minute {samples[0]['frames']} .. {last['frames']}"
+    )
     print("FAIL" if failed else "PASS")
     return 1 if failed else 0
 

@@ -5,6 +5,7 @@
 Without --model (and no shipped model) it exports an untrained policy of the default
 configuration (same graph, same cost). Target: p95 <= 25 ms on one thread here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,21 @@ def measure(model: Path, threads: int, frames: int) -> list[float]:
 
     domain = fresh_domain_id()
     exe = ROOT / "install" / "ocelot_vla" / "lib" / "ocelot_vla" / "vla_node"
-    node = Proc([str(exe), "--ros-args", "-p", f"model_path:={model}", "-p", f"intra_op_threads:={threads}",
-                 "-p", "stale_image_timeout:=5.0", "-p", "max_acceleration:=1000.0"], domain)
+    node = Proc(
+        [
+            str(exe),
+            "--ros-args",
+            "-p",
+            f"model_path:={model}",
+            "-p",
+            f"intra_op_threads:={threads}",
+            "-p",
+            "stale_image_timeout:=5.0",
+            "-p",
+            "max_acceleration:=1000.0",
+        ],
+        domain,
+    )
     probe = RosProbe(domain)
     try:
         received = []
@@ -62,7 +76,7 @@ def measure(model: Path, threads: int, frames: int) -> list[float]:
             before = len(received)
             sent = time.perf_counter()
             images.publish(msg)
-            probe.spin_until(lambda: len(received) > before, 10, "the command for an image")
+            probe.spin_until(lambda before=before: len(received) > before, 10, "the command for an image")
             if i >= 10:  # warm-up frames left out
                 latencies.append((received[-1] - sent) * 1e3)
         return latencies
@@ -82,9 +96,11 @@ def main() -> int:
         print(f"model {model}")
         for threads in (1, 2):
             lat = measure(model, threads, args.frames)
-            print(f"{threads} intra-op thread(s): image in -> Twist out over DDS, {len(lat)} frames: "
-                  f"p50 {np.percentile(lat, 50):.1f} ms  p95 {np.percentile(lat, 95):.1f} ms  "
-                  f"max {max(lat):.1f} ms")
+            print(
+                f"{threads} intra-op thread(s): image in -> Twist out over DDS, {len(lat)} frames: "
+                f"p50 {np.percentile(lat, 50):.1f} ms  p95 {np.percentile(lat, 95):.1f} ms  "
+                f"max {max(lat):.1f} ms"
+            )
     return 0
 
 

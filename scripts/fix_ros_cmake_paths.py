@@ -6,6 +6,7 @@ targets whose include directories do not exist, so any package that generates
 Python message bindings (ocelot_msgs) fails to configure until they point at
 this venv's interpreter. Idempotent: a second run finds nothing to rewrite.
 """
+
 from __future__ import annotations
 
 import re

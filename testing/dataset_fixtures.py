@@ -1,4 +1,5 @@
 """Face textures for the tests' hand-made episodes: a dataset's splits follow its episodes' faces."""
+
 from __future__ import annotations
 
 from itertools import count

@@ -1,4 +1,5 @@
 """The machine's processes as /proc shows them, for tests that check what is left running."""
+
 from __future__ import annotations
 
 from pathlib import Path

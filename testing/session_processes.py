@@ -4,6 +4,7 @@ Every process the suite starts inherits OCELOT_TEST_SESSION (nodes, launchers, p
 children and their resource trackers alike), even once it has been re-parented to init, so at the end
 the run can find whatever a test left behind, name it, end it, and fail.
 """
+
 import os
 import signal
 import time

@@ -20,7 +20,7 @@ setup(
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",
-    description="Haar-cascade evaluator node, tracking metrics, offline and closed-loop evaluation and the deploy gate.",
+    description="Haar-cascade evaluator node, tracking metrics, offline and closed-loop evaluation, the deploy gate.",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [

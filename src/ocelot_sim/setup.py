@@ -23,7 +23,7 @@ setup(
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",
-    description="Headless MuJoCo pan-tilt rig and world, scenario generator, procedural faces and the sim lifecycle node.",
+    description="Headless MuJoCo pan-tilt rig and world, scenarios, procedural faces and the sim lifecycle node.",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [

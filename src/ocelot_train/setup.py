@@ -20,10 +20,9 @@ setup(
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",
-    description="Plain PyTorch training of the VLA policy: dataset, model, training, sweeps, ONNX export. Imports no rclpy.",
+    description="PyTorch training of the VLA policy: dataset, model, training, sweeps, ONNX export. Imports no rclpy.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [
-        ],
+        "console_scripts": [],
     },
 )

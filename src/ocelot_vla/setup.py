@@ -20,7 +20,7 @@ setup(
     zip_safe=True,
     maintainer="Ocelot maintainers",
     maintainer_email="ocelot@example.com",
-    description="The ONNX VLA lifecycle node that runs the policy on the robot. Imports no torch, mujoco, h5py or mlflow.",
+    description="The ONNX VLA lifecycle node that runs the policy on the robot (no torch, mujoco, h5py or mlflow).",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [

@@ -1,5 +1,6 @@
 """What the suite and CI promise about themselves: every opt-in marker selects tests, and the deploy-gate job
 runs the gate whenever it cannot tell what changed."""
+
 import configparser
 import os
 import subprocess
@@ -20,8 +21,13 @@ def declared_markers() -> list[str]:
 
 @pytest.mark.parametrize("marker", declared_markers())
 def test_every_opt_in_marker_selects_tests(marker):
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker, "-p",
-                             "no:session_processes"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marker, "-p", "no:session_processes"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     selected = [line for line in result.stdout.splitlines() if "::" in line]
     assert selected, f"-m {marker} selects no test:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
 
@@ -32,8 +38,14 @@ def gate_step_output(base: str, repo: Path) -> str:
     script = step["run"].replace("${{ github.event.pull_request.base.sha || github.event.before }}", base)
     output = repo / "github_output"
     output.write_text("")
-    subprocess.run(["bash", "-c", script], cwd=repo, check=True, capture_output=True, text=True,
-                   env={**os.environ, "GITHUB_OUTPUT": str(output), "GITHUB_WORKSPACE": str(repo)})
+    subprocess.run(
+        ["bash", "-c", script],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITHUB_OUTPUT": str(output), "GITHUB_WORKSPACE": str(repo)},
+    )
     return output.read_text().strip()
 
 
@@ -43,7 +55,9 @@ def test_the_gate_job_runs_when_the_base_cannot_be_compared(tmp_path):
     (tmp_path / "README.md").write_text("a\n")
     subprocess.run([*git, "-C", str(tmp_path), "add", "-A"], check=True)
     subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "a"], check=True)
-    first = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    first = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "x.py").write_text("x = 1\n")
     subprocess.run([*git, "-C", str(tmp_path), "add", "-A"], check=True)

@@ -1,4 +1,5 @@
 """`ros2 launch ocelot_bringup deploy_launch.py`: the 'deploy' graph of config/graphs.yaml."""
+
 from ocelot_bringup.launch_description import generate_graph_launch_description
 
 

@@ -3,6 +3,7 @@
 Subcommands of other packages (collect, train, eval, ...) are loaded only when
 asked for, so `ocelot lifecycle` on the robot never imports the training stack.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ def _launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", metavar="GRAPH", help="graph name (see --list)", nargs="?")
     parser.add_argument("arguments", nargs="*", metavar="name:=value", help="graph arguments")
     parser.add_argument("--graphs", metavar="FILE", help="graph definitions (default: the installed graphs.yaml)")
-    parser.add_argument("--no-autostart", action="store_true",
-                        help="start the processes but leave every node unconfigured")
+    parser.add_argument(
+        "--no-autostart", action="store_true", help="start the processes but leave every node unconfigured"
+    )
     parser.add_argument("--list", action="store_true", help="list graphs and their arguments")
 
 
@@ -94,8 +96,9 @@ def _run_pipeline_command(name: str, argv: list[str]) -> int:
     except ModuleNotFoundError as exc:
         if not (exc.name and module_name.startswith(exc.name)):
             raise
-        return _usage_error(f"`ocelot {name}` needs {module_name.split('.')[0]}, which is not built here; "
-                            "run `make setup`")
+        return _usage_error(
+            f"`ocelot {name}` needs {module_name.split('.')[0]}, which is not built here; run `make setup`"
+        )
     parser = argparse.ArgumentParser(prog=f"ocelot {name}", description=text)
     module.add_arguments(parser)
     return module.run(parser.parse_args(argv))

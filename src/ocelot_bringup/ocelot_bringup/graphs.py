@@ -4,17 +4,18 @@ Pure data handling, no ROS: the `ocelot launch` launcher and the launch_ros file
 both resolve graphs through this module, so they start the same nodes with the
 same parameters.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from ocelot_common.config_files import installed_share_file, read_yaml
-
 from ocelot_common.ros_env import MANAGER_NODE
 
 VAR = re.compile(r"\$\(var ([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -55,8 +56,10 @@ class Graph:
 
 def default_graphs_file() -> Path:
     """The installed graphs.yaml, or the source tree's when running from a checkout."""
-    return (installed_share_file("ocelot_bringup", "config/graphs.yaml")
-            or Path(__file__).resolve().parent.parent / "config" / "graphs.yaml")
+    return (
+        installed_share_file("ocelot_bringup", "config/graphs.yaml")
+        or Path(__file__).resolve().parent.parent / "config" / "graphs.yaml"
+    )
 
 
 def load_graphs(path: Path | str | None = None) -> dict[str, Graph]:
@@ -85,8 +88,15 @@ def _parse_graph(name: str, body: Any, path: Path) -> Graph:
         missing = [k for k in ("name", "package", "executable") if not (isinstance(node, dict) and node.get(k))]
         if missing:
             raise GraphError(f"{where}: node #{i} lacks {', '.join(missing)}")
-        nodes.append(NodeSpec(str(node["name"]), str(node["package"]), str(node["executable"]),
-                              dict(node.get("parameters") or {}), dict(node.get("remappings") or {})))
+        nodes.append(
+            NodeSpec(
+                str(node["name"]),
+                str(node["package"]),
+                str(node["executable"]),
+                dict(node.get("parameters") or {}),
+                dict(node.get("remappings") or {}),
+            )
+        )
     if not nodes:
         raise GraphError(f"{where} has no nodes")
     names = [n.name for n in nodes]
@@ -96,8 +106,10 @@ def _parse_graph(name: str, body: Any, path: Path) -> Graph:
         for value in [*node.parameters.values(), *node.remappings.values()]:
             for used in VAR.findall(str(value)):
                 if used not in arguments:
-                    raise GraphError(f"{where}: node '{node.name}' uses $(var {used}) but the graph "
-                                     f"declares only {sorted(arguments) or 'no arguments'}")
+                    raise GraphError(
+                        f"{where}: node '{node.name}' uses $(var {used}) but the graph "
+                        f"declares only {sorted(arguments) or 'no arguments'}"
+                    )
     return Graph(name, str(body.get("description", "")), arguments, tuple(nodes))
 
 
@@ -151,8 +163,12 @@ def resolve(graph: Graph, overrides: dict[str, str]) -> list[NodeSpec]:
     """The graph's nodes with every $(var NAME) replaced, in bring-up order."""
     values = argument_values(graph, overrides)
     return [
-        NodeSpec(n.name, n.package, n.executable,
-                 {k: substitute(v, values) for k, v in n.parameters.items()},
-                 {k: str(substitute(v, values)) for k, v in n.remappings.items()})
+        NodeSpec(
+            n.name,
+            n.package,
+            n.executable,
+            {k: substitute(v, values) for k, v in n.parameters.items()},
+            {k: str(substitute(v, values)) for k, v in n.remappings.items()},
+        )
         for n in graph.nodes
     ]

@@ -5,6 +5,7 @@ Only machines with a full ROS 2 install (the robot, a ROS docker image) have
 starts the same nodes with the same parameters as `ocelot launch sim`.
 The translation itself (`launch_plan`) is plain data, so it is tested anywhere.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from ocelot_common.ros_env import MANAGER_NODE
 class LaunchVar:
     """A parameter value that is exactly one launch argument; `text`: the argument's default is text, so its
     value stays a string (launch_ros would read '{}' or 'true' as YAML)."""
+
     name: str
     text: bool = False
 
@@ -30,7 +32,7 @@ def _plan_value(value: Any, graph: Graph) -> Any:
             return LaunchVar(name, isinstance(graph.arguments[name].default, str))
         parts, last = [], 0
         for m in VAR.finditer(value):
-            parts += [value[last:m.start()], LaunchVar(m.group(1), True)]
+            parts += [value[last : m.start()], LaunchVar(m.group(1), True)]
             last = m.end()
         if parts:
             return [p for p in [*parts, value[last:]] if p != ""]
@@ -41,12 +43,22 @@ def launch_plan(graph: Graph) -> dict:
     """Arguments, nodes (parameters with LaunchVar placeholders) and the manager, as data."""
     return {
         "arguments": {a.name: (str(a.default), a.description) for a in graph.arguments.values()},
-        "nodes": [{"name": n.name, "package": n.package, "executable": n.executable,
-                   "parameters": {k: _plan_value(v, graph) for k, v in n.parameters.items()},
-                   "remappings": {k: _plan_value(v, graph) for k, v in n.remappings.items()}}
-                  for n in graph.nodes],
-        "manager": {"name": MANAGER_NODE, "package": "ocelot_bringup", "executable": "lifecycle_manager",
-                    "parameters": {"node_names": graph.node_names, "graph": graph.name, "autostart": True}},
+        "nodes": [
+            {
+                "name": n.name,
+                "package": n.package,
+                "executable": n.executable,
+                "parameters": {k: _plan_value(v, graph) for k, v in n.parameters.items()},
+                "remappings": {k: _plan_value(v, graph) for k, v in n.remappings.items()},
+            }
+            for n in graph.nodes
+        ],
+        "manager": {
+            "name": MANAGER_NODE,
+            "package": "ocelot_bringup",
+            "executable": "lifecycle_manager",
+            "parameters": {"node_names": graph.node_names, "graph": graph.name, "autostart": True},
+        },
     }
 
 
@@ -67,15 +79,30 @@ def generate_graph_launch_description(graph_name: str):
         return value
 
     plan = launch_plan(select_graph(load_graphs(), graph_name))
-    actions = [DeclareLaunchArgument(name, default_value=default, description=text)
-               for name, (default, text) in plan["arguments"].items()]
+    actions = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, (default, text) in plan["arguments"].items()
+    ]
     for node in plan["nodes"]:
-        actions.append(LifecycleNode(
-            package=node["package"], executable=node["executable"], name=node["name"], namespace="",
-            parameters=[{k: substitution(v, parameter=True) for k, v in node["parameters"].items()}],
-            remappings=[(k, substitution(v)) for k, v in node["remappings"].items()],
-            output="screen"))
+        actions.append(
+            LifecycleNode(
+                package=node["package"],
+                executable=node["executable"],
+                name=node["name"],
+                namespace="",
+                parameters=[{k: substitution(v, parameter=True) for k, v in node["parameters"].items()}],
+                remappings=[(k, substitution(v)) for k, v in node["remappings"].items()],
+                output="screen",
+            )
+        )
     manager = plan["manager"]
-    actions.append(Node(package=manager["package"], executable=manager["executable"], name=manager["name"],
-                        parameters=[manager["parameters"]], output="screen"))
+    actions.append(
+        Node(
+            package=manager["package"],
+            executable=manager["executable"],
+            name=manager["name"],
+            parameters=[manager["parameters"]],
+            output="screen",
+        )
+    )
     return LaunchDescription(actions)

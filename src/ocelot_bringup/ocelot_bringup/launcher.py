@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM it asks the manager for an ordered shutdown (deactivate,
 cleanup, shutdown in reverse order), waits for the nodes to exit, and
 interrupts whatever is left. A node process that dies is reported at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,19 +42,29 @@ def executable_path(package: str, executable: str) -> Path:
     try:
         prefix = Path(get_package_prefix(package))
     except PackageNotFoundError:
-        raise GraphError(f"package '{package}' is not installed in this workspace; "
-                         "run `make setup` and source scripts/env.sh") from None
+        raise GraphError(
+            f"package '{package}' is not installed in this workspace; run `make setup` and source scripts/env.sh"
+        ) from None
     path = prefix / "lib" / package / executable
     if not os.access(path, os.X_OK):
-        available = sorted(p.name for p in path.parent.glob("*") if os.access(p, os.X_OK)) if path.parent.is_dir() else []
-        raise GraphError(f"package '{package}' has no executable '{executable}'; "
-                         f"it has: {', '.join(available) or 'none'}")
+        available = (
+            sorted(p.name for p in path.parent.glob("*") if os.access(p, os.X_OK)) if path.parent.is_dir() else []
+        )
+        raise GraphError(
+            f"package '{package}' has no executable '{executable}'; it has: {', '.join(available) or 'none'}"
+        )
     return path
 
 
 def node_command(spec: NodeSpec, params_file: Path) -> list[str]:
-    cmd = [str(executable_path(spec.package, spec.executable)), "--ros-args", "-r", f"__node:={spec.name}",
-           "--params-file", str(params_file)]
+    cmd = [
+        str(executable_path(spec.package, spec.executable)),
+        "--ros-args",
+        "-r",
+        f"__node:={spec.name}",
+        "--params-file",
+        str(params_file),
+    ]
     for source, target in spec.remappings.items():
         cmd += ["-r", f"{source}:={target}"]
     return cmd
@@ -66,8 +77,15 @@ def write_params(directory: Path, name: str, parameters: dict) -> Path:
 
 
 class Launcher:
-    def __init__(self, graph: Graph, nodes: list[NodeSpec], *, autostart: bool = True,
-                 shutdown_timeout: float = 20.0, out=sys.stdout) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        nodes: list[NodeSpec],
+        *,
+        autostart: bool = True,
+        shutdown_timeout: float = 20.0,
+        out=sys.stdout,
+    ) -> None:
         self.graph = graph
         self.nodes = nodes
         self.autostart = autostart
@@ -98,14 +116,20 @@ class Launcher:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self._stop.set())
         with tempfile.TemporaryDirectory(prefix="ocelot-launch-") as tmp:
-            commands = [(spec, node_command(spec, write_params(Path(tmp), spec.name, spec.parameters)))
-                        for spec in self.nodes]
-            manager_spec = NodeSpec(MANAGER_NODE, "ocelot_bringup", "lifecycle_manager", {
-                "node_names": [s.name for s in self.nodes], "graph": self.graph.name,
-                "autostart": self.autostart})
+            commands = [
+                (spec, node_command(spec, write_params(Path(tmp), spec.name, spec.parameters))) for spec in self.nodes
+            ]
+            manager_spec = NodeSpec(
+                MANAGER_NODE,
+                "ocelot_bringup",
+                "lifecycle_manager",
+                {"node_names": [s.name for s in self.nodes], "graph": self.graph.name, "autostart": self.autostart},
+            )
             manager_cmd = node_command(manager_spec, write_params(Path(tmp), MANAGER_NODE, manager_spec.parameters))
-            self.say(f"graph '{self.graph.name}' on ROS_DOMAIN_ID={self.env['ROS_DOMAIN_ID']}: "
-                     f"{', '.join(s.name for s in self.nodes)}")
+            self.say(
+                f"graph '{self.graph.name}' on ROS_DOMAIN_ID={self.env['ROS_DOMAIN_ID']}: "
+                f"{', '.join(s.name for s in self.nodes)}"
+            )
             for spec, cmd in commands:
                 self.processes.append(self._spawn(spec, cmd))
             self.manager = self._spawn(manager_spec, manager_cmd)
@@ -113,8 +137,16 @@ class Launcher:
             return self._shutdown()
 
     def _spawn(self, spec: NodeSpec, cmd: list[str]) -> NodeProcess:
-        popen = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True, text=True, errors="replace", preexec_fn=die_with_parent())
+        popen = subprocess.Popen(
+            cmd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            preexec_fn=die_with_parent(),
+        )
         threading.Thread(target=self._relay, args=(spec.name, popen.stdout), daemon=True).start()
         self.say(f"started {spec.name} pid={popen.pid}")
         return NodeProcess(spec, popen)
@@ -157,8 +189,9 @@ class Launcher:
             if proc.popen.poll() is None:
                 _stop_process(proc.popen)
                 proc.reported = True
-                self.say(f"node '{proc.spec.name}' did not finish its shutdown; stopped it "
-                         f"(code {proc.popen.returncode})")
+                self.say(
+                    f"node '{proc.spec.name}' did not finish its shutdown; stopped it (code {proc.popen.returncode})"
+                )
         _stop_process(self.manager.popen)
         self.say("all processes stopped")
         return 1 if self.died else 0

@@ -5,6 +5,7 @@ available transition with its start and goal states, `set` prints
 "Transitioning successful" or "Transitioning failed". Either tool can drive
 nodes started by the other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,12 @@ import sys
 import time
 
 from ocelot_bringup.lifecycle_client import (
-    TRANSITION_LABELS, LifecycleCallError, LifecycleClient, lifecycle_nodes, node_path)
+    TRANSITION_LABELS,
+    LifecycleCallError,
+    LifecycleClient,
+    lifecycle_nodes,
+    node_path,
+)
 from ocelot_common.ros_env import apply_defaults
 
 DISCOVERY_WAIT_S = 3.0
@@ -22,8 +28,7 @@ DISCOVERY_WAIT_S = 3.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="{nodes,list,get,set}")
     verbs.add_parser("nodes", help="list the nodes that have lifecycle services")
-    for verb, text in (("list", "list the transitions available to NODE now"),
-                       ("get", "print NODE's current state")):
+    for verb, text in (("list", "list the transitions available to NODE now"), ("get", "print NODE's current state")):
         verbs.add_parser(verb, help=text).add_argument("node", metavar="NODE")
     set_parser = verbs.add_parser("set", help="trigger TRANSITION on NODE")
     set_parser.add_argument("node", metavar="NODE")
@@ -34,8 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.verb == "set" and args.transition not in TRANSITION_LABELS:
-        print(f"error: unknown transition '{args.transition}'; valid transitions: "
-              f"{', '.join(TRANSITION_LABELS)}", file=sys.stderr)
+        print(
+            f"error: unknown transition '{args.transition}'; valid transitions: {', '.join(TRANSITION_LABELS)}",
+            file=sys.stderr,
+        )
         return 2
     apply_defaults()
     import rclpy
@@ -50,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         target = node_path(args.node)
         known = _discover(node, target, args.timeout)
         if target not in known:
-            print(f"error: node '{target}' not found; lifecycle nodes: {', '.join(known) or 'none'}",
-                  file=sys.stderr)
+            print(f"error: node '{target}' not found; lifecycle nodes: {', '.join(known) or 'none'}", file=sys.stderr)
             return 1
         client = LifecycleClient(node, target, spin=True)
         return _VERBS[args.verb](client, args)
@@ -100,8 +106,10 @@ def _set(client: LifecycleClient, args) -> int:
     _, after = client.get_state(args.timeout)
     available = [t.label for t in client.available_transitions(args.timeout)]
     if args.transition not in available:
-        why = (f"'{args.transition}' is not available from state '{before}'; "
-               f"available: {', '.join(dict.fromkeys(available)) or 'none'}")
+        why = (
+            f"'{args.transition}' is not available from state '{before}'; "
+            f"available: {', '.join(dict.fromkeys(available)) or 'none'}"
+        )
     else:
         why = f"the node's {args.transition} callback failed (see its log); it is now '{after}'"
     print(f"Transitioning failed: {why}", file=sys.stderr)

@@ -3,6 +3,7 @@
 Works in two settings: a plain script that spins the node itself while it waits
 (the CLI), and a node whose executor spins in another thread (the manager).
 """
+
 from __future__ import annotations
 
 import threading
@@ -53,7 +54,8 @@ class LifecycleClient:
         self._get_state = node.create_client(GetState, f"{self.target}/get_state", **kw)
         self._change_state = node.create_client(ChangeState, f"{self.target}/change_state", **kw)
         self._transitions = node.create_client(
-            GetAvailableTransitions, f"{self.target}/get_available_transitions", **kw)
+            GetAvailableTransitions, f"{self.target}/get_available_transitions", **kw
+        )
 
     def destroy(self) -> None:
         for client in (self._get_state, self._change_state, self._transitions):
@@ -72,8 +74,10 @@ class LifecycleClient:
 
     def available_transitions(self, timeout: float = 2.0) -> list[TransitionInfo]:
         response = self._call(self._transitions, GetAvailableTransitions.Request(), timeout)
-        return [TransitionInfo(t.transition.label, t.transition.id, t.start_state.label, t.goal_state.label)
-                for t in response.available_transitions]
+        return [
+            TransitionInfo(t.transition.label, t.transition.id, t.start_state.label, t.goal_state.label)
+            for t in response.available_transitions
+        ]
 
     def change_state(self, label: str, timeout: float = 10.0) -> bool:
         """Request a transition by label; the node itself refuses one not valid from its state."""

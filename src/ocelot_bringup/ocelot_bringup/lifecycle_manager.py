@@ -13,15 +13,16 @@ exits: under `ros2 launch`, where every node gets the signal at once, the nodes
 wait for it (ocelot_common.lifecycle), so launch's shutdown is as orderly as
 `ocelot launch`'s.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
 import rclpy
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy._rclpy_pybind11 import RCLError
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from std_srvs.srv import Trigger
@@ -44,8 +45,13 @@ class LifecycleManager(Node):
         self.declare_parameter("heartbeat_timeout", 1.5)
         self.declare_parameter("bringup_timeout", 60.0)
         self.declare_parameter("transition_timeout", 60.0)
-        refuse_bad_values(self, {name: positive for name in ("heartbeat_period", "heartbeat_timeout",
-                                                              "bringup_timeout", "transition_timeout")})
+        refuse_bad_values(
+            self,
+            {
+                name: positive
+                for name in ("heartbeat_period", "heartbeat_timeout", "bringup_timeout", "transition_timeout")
+            },
+        )
         param = self.get_parameter
         self.node_names = [n for n in param("node_names").value if n]
         self.graph = param("graph").value
@@ -154,7 +160,8 @@ class LifecycleManager(Node):
                             self._alive[name] = False
                             self.get_logger().error(
                                 f"node '{name}' is not responding (last seen "
-                                f"{time.monotonic() - self._last_seen[name]:.1f} s ago): it died or hangs")
+                                f"{time.monotonic() - self._last_seen[name]:.1f} s ago): it died or hangs"
+                            )
             finally:
                 self._lock.release()
             self._publish_health()
@@ -164,9 +171,14 @@ class LifecycleManager(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         now = time.monotonic()
         for name in self.node_names:
-            msg.nodes.append(NodeHealth(
-                name=name, state=self._states[name] if self._alive[name] else "unreachable",
-                alive=self._alive[name], seconds_since_seen=now - self._last_seen[name]))
+            msg.nodes.append(
+                NodeHealth(
+                    name=name,
+                    state=self._states[name] if self._alive[name] else "unreachable",
+                    alive=self._alive[name],
+                    seconds_since_seen=now - self._last_seen[name],
+                )
+            )
         msg.all_active = all(h.alive and h.state == "active" for h in msg.nodes)
         if self.context.ok():  # Ctrl-C may have shut the context down under this thread
             try:

@@ -2,6 +2,7 @@
 
 ROS-free: the lifecycle manager walks these plans, tests check them directly.
 """
+
 from __future__ import annotations
 
 TO_ACTIVE = {
@@ -24,15 +25,15 @@ class PlanError(ValueError):
 def bringup_transitions(state: str) -> list[str]:
     """Transitions from a primary state to active; finalized nodes cannot come back."""
     if state not in TO_ACTIVE:
-        raise PlanError(f"a node in state '{state}' cannot be brought up; "
-                        f"it must be one of {', '.join(TO_ACTIVE)}")
+        raise PlanError(f"a node in state '{state}' cannot be brought up; it must be one of {', '.join(TO_ACTIVE)}")
     return list(TO_ACTIVE[state])
 
 
 def shutdown_transitions(state: str) -> list[str]:
     if state not in TO_FINALIZED:
-        raise PlanError(f"a node in state '{state}' cannot be shut down cleanly; "
-                        f"it must be one of {', '.join(TO_FINALIZED)}")
+        raise PlanError(
+            f"a node in state '{state}' cannot be shut down cleanly; it must be one of {', '.join(TO_FINALIZED)}"
+        )
     return list(TO_FINALIZED[state])
 
 

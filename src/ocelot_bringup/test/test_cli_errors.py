@@ -1,7 +1,9 @@
 """Bad input to `ocelot` gets a one-line error naming the valid choices, and a non-zero exit."""
+
 import pytest
 
 from ocelot_common.processes import fresh_domain_id, run
+
 
 def ocelot(*args):
     return run(["ocelot", *args], fresh_domain_id(), timeout=60)
@@ -12,13 +14,26 @@ def error_line(result):
     return lines[-1]
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["launch", "sims"], "error: unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim"),
-    (["launch", "sim", "seed=3"], "error: malformed argument 'seed=3': expected name:=value"),
-    (["launch", "sim", "speed:=3"], "error: graph 'sim' has no argument 'speed'; valid arguments: lockstep, robot_profile, seed"),
-    (["lifecycle", "set", "sim", "explode"],
-     "error: unknown transition 'explode'; valid transitions: configure, cleanup, activate, deactivate, shutdown"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["launch", "sims"],
+            "error: unknown graph 'sims'; valid graphs: "
+            "collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim",
+        ),
+        (["launch", "sim", "seed=3"], "error: malformed argument 'seed=3': expected name:=value"),
+        (
+            ["launch", "sim", "speed:=3"],
+            "error: graph 'sim' has no argument 'speed'; valid arguments: lockstep, robot_profile, seed",
+        ),
+        (
+            ["lifecycle", "set", "sim", "explode"],
+            "error: unknown transition 'explode'; valid transitions: "
+            "configure, cleanup, activate, deactivate, shutdown",
+        ),
+    ],
+)
 def test_one_line_errors(args, expected):
     result = ocelot(*args)
     assert result.returncode == 2

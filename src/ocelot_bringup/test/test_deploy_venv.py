@@ -4,17 +4,18 @@ then the deploy graph run from there against images published by this test proce
 Builds with scripts/setup_deploy_venv.sh (the README's Pi steps with wheels in place of apt): a couple of
 minutes, most of it the message package.
 """
+
 import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from gate_reports import write_gate_report
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Image
 
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
-from gate_reports import write_gate_report
 from ocelot_train.testing import export_tiny_model
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,23 +25,35 @@ TRAINING_STACK = ("torch", "mujoco", "h5py", "transformers", "mlflow", "matplotl
 @pytest.fixture(scope="module")
 def deploy(tmp_path_factory):
     target = tmp_path_factory.mktemp("deploy")
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "setup_deploy_venv.sh"), str(target)],
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup_deploy_venv.sh"), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return target
 
 
 def deploy_env(target: Path) -> dict:
     """Nothing of the development venv or workspace: the deploy venv first on PATH, then the system."""
-    return {"PATH": f"{target / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
-            "VIRTUAL_ENV": str(target / "venv"), "LANG": "C.UTF-8"}
+    return {
+        "PATH": f"{target / 'venv' / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "VIRTUAL_ENV": str(target / "venv"),
+        "LANG": "C.UTF-8",
+    }
 
 
 def test_deploy_venv_holds_no_training_stack(deploy):
-    code = ("import importlib.util as u; print(' '.join(m for m in " + repr(TRAINING_STACK)
-            + " if u.find_spec(m)))")
-    found = subprocess.run([str(deploy / "venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
-                           env=deploy_env(deploy), timeout=60)
+    code = "import importlib.util as u; print(' '.join(m for m in " + repr(TRAINING_STACK) + " if u.find_spec(m)))"
+    found = subprocess.run(
+        [str(deploy / "venv" / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        env=deploy_env(deploy),
+        timeout=60,
+    )
     assert found.returncode == 0 and found.stdout.strip() == "", found.stdout + found.stderr
     packages = sorted(p.name for p in (deploy / "install").iterdir() if (p / "share").is_dir())
     assert packages == ["ocelot_bringup", "ocelot_common", "ocelot_msgs", "ocelot_vla"]
@@ -50,8 +63,10 @@ def test_deploy_graph_from_the_deploy_venv_steers_on_published_images(deploy, tm
     model = export_tiny_model(tmp_path)
     report = write_gate_report(tmp_path / "eval_results.json", model, True)
     domain = fresh_domain_id()
-    launch = (f". {deploy / 'install' / 'setup.sh'} && exec ocelot launch deploy model_path:={model} "
-              f"eval_report:={report} image_topic:=/robot/camera intra_op_threads:=1")
+    launch = (
+        f". {deploy / 'install' / 'setup.sh'} && exec ocelot launch deploy model_path:={model} "
+        f"eval_report:={report} image_topic:=/robot/camera intra_op_threads:=1"
+    )
     graph = Proc(["bash", "-c", launch], domain, env=deploy_env(deploy), cwd=tmp_path)
     probe = RosProbe(domain)
     try:
@@ -67,7 +82,7 @@ def test_deploy_graph_from_the_deploy_venv_steers_on_published_images(deploy, tm
             msg.data = rng.integers(0, 255, 640 * 480 * 3, dtype=np.uint8).tobytes()
             images.publish(msg)
             before = len(commands)
-            probe.spin_until(lambda: len(commands) > before, 20, "a command for the image")
+            probe.spin_until(lambda before=before: len(commands) > before, 20, "a command for the image")
         assert any(abs(c.angular.z) > 1e-3 for c in commands)  # the tiny model's head bias: it steers
         # the node runs the deploy venv's interpreter, not this one
         vla_pid = next(ln for ln in graph.lines if "started vla pid=" in ln).split("pid=")[1]
@@ -83,8 +98,9 @@ def test_deploy_graph_from_the_deploy_venv_steers_on_published_images(deploy, tm
 def test_deploy_refuses_a_model_whose_report_fails(deploy, tmp_path):
     model = export_tiny_model(tmp_path)
     report = write_gate_report(tmp_path / "eval_results.json", model, False)
-    launch = (f". {deploy / 'install' / 'setup.sh'} && exec ocelot launch deploy model_path:={model} "
-              f"eval_report:={report}")
+    launch = (
+        f". {deploy / 'install' / 'setup.sh'} && exec ocelot launch deploy model_path:={model} eval_report:={report}"
+    )
     graph = Proc(["bash", "-c", launch], fresh_domain_id(), env=deploy_env(deploy), cwd=tmp_path)
     try:
         graph.wait_line("failed its gate", 90)

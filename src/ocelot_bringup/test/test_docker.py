@@ -1,4 +1,5 @@
 """docker/: the images cannot be built here, so they are linted (hadolint) and held to the project's own steps."""
+
 import re
 import shutil
 import subprocess
@@ -13,7 +14,9 @@ DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
 def instructions(path: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
     text = re.sub(r"\\\n\s*", " ", path.read_text())
-    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        tuple(line.split(None, 1)) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def test_both_images_exist():
@@ -24,8 +27,12 @@ def test_both_images_exist():
 def test_hadolint_finds_no_warning(dockerfile):
     hadolint = shutil.which("hadolint")
     assert hadolint, "hadolint is missing: `make setup` installs it (requirements/dev.txt)"
-    result = subprocess.run([hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "warning", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -4,6 +4,7 @@ data flows, and launch's shutdown ends every process with exit code 0 (launch re
 
 Needs launch_testing: `make setup` installs it when ../shared/ros2-tooling is beside the project, and a full
 ROS 2 install has it. Without it the test skips (ocelot launch's own tests cover the graphs there)."""
+
 import os
 import tempfile
 import time
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-launch_testing = pytest.importorskip(
-    "launch_testing", reason="launch_testing is not installed: run `make setup` with ../shared/ros2-tooling beside "
-                             "the project, or use a full ROS 2 install")
+pytest.importorskip(
+    "launch_testing",
+    reason="launch_testing is not installed: run `make setup` with ../shared/ros2-tooling beside "
+    "the project, or use a full ROS 2 install",
+)
 
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
@@ -34,14 +37,23 @@ GRAPHS = {
     "sim": {},
     "collect": {**SHORT_COLLECTION, "output": str(WORK / "collect")},
     "collect_dagger": {**SHORT_COLLECTION, "output": str(WORK / "dagger"), "model_path": str(MODEL)},
-    "eval": {"model_path": str(MODEL), "scenario_file": str(SCENARIOS), "output": str(WORK / "eval"),
-             "episode_frames": "10"},
+    "eval": {
+        "model_path": str(MODEL),
+        "scenario_file": str(SCENARIOS),
+        "output": str(WORK / "eval"),
+        "episode_frames": "10",
+    },
     "eval_oracle": {"scenario_file": str(SCENARIOS), "output": str(WORK / "eval_oracle"), "episode_frames": "10"},
     "eval_zero": {"scenario_file": str(SCENARIOS), "output": str(WORK / "eval_zero"), "episode_frames": "10"},
     "deploy": {"model_path": str(MODEL), "eval_report": str(REPORT), "intra_op_threads": "1"},
 }
-FINISHED = {"collect": "collection finished", "collect_dagger": "collection finished",
-            "eval": "evaluation finished", "eval_oracle": "evaluation finished", "eval_zero": "evaluation finished"}
+FINISHED = {
+    "collect": "collection finished",
+    "collect_dagger": "collection finished",
+    "eval": "evaluation finished",
+    "eval_oracle": "evaluation finished",
+    "eval_zero": "evaluation finished",
+}
 
 
 @pytest.mark.launch_test
@@ -52,8 +64,9 @@ def generate_test_description(graph):
 
     os.environ["ROS_DOMAIN_ID"] = str(fresh_domain_id())  # the graph and this test's probe, apart from others
     launch_file = Path(get_package_share_directory("ocelot_bringup")) / "launch" / f"{graph}_launch.py"
-    include = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
-                                       launch_arguments=GRAPHS[graph].items())
+    include = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(str(launch_file)), launch_arguments=GRAPHS[graph].items()
+    )
     return LaunchDescription([include, launch_testing.actions.ReadyToTest()])
 
 

@@ -1,10 +1,10 @@
 """Graph definitions: parsing, arguments, substitution, and the shipped graphs."""
+
 from pathlib import Path
 
 import pytest
 
-from ocelot_bringup.graphs import (
-    GraphError, argument_values, load_graphs, parse_overrides, resolve, select_graph)
+from ocelot_bringup.graphs import GraphError, argument_values, load_graphs, parse_overrides, resolve, select_graph
 from ocelot_bringup.launch_description import LaunchVar, launch_plan
 
 SRC = Path(__file__).resolve().parents[2]
@@ -38,45 +38,62 @@ def test_defaults_apply_without_overrides(shipped):
 
 def test_embedded_variable_becomes_text(tmp_path):
     path = tmp_path / "g.yaml"
-    path.write_text("g:\n  arguments: {n: 3}\n  nodes:\n    - {name: a, package: p, executable: e,"
-                    " parameters: {out: run_$(var n)/x}}\n")
+    path.write_text(
+        "g:\n  arguments: {n: 3}\n  nodes:\n    - {name: a, package: p, executable: e,"
+        " parameters: {out: run_$(var n)/x}}\n"
+    )
     graph = load_graphs(path)["g"]
     assert resolve(graph, {"n": "5"})[0].parameters["out"] == "run_5/x"
     plan = launch_plan(graph)
     assert plan["nodes"][0]["parameters"]["out"] == ["run_", LaunchVar("n", True), "/x"]
 
 
-@pytest.mark.parametrize("items, message", [
-    (["seed"], "malformed argument 'seed': expected name:=value"),
-    (["=3"], "malformed argument '=3'"),
-    ([":=3"], "malformed argument ':=3'"),
-])
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["seed"], "malformed argument 'seed': expected name:=value"),
+        (["=3"], "malformed argument '=3'"),
+        ([":=3"], "malformed argument ':=3'"),
+    ],
+)
 def test_malformed_overrides(items, message):
     with pytest.raises(GraphError, match=message):
         parse_overrides(items)
 
 
 def test_unknown_argument_names_valid_ones(shipped):
-    with pytest.raises(GraphError, match="graph 'sim' has no argument 'sed'; valid arguments: lockstep, robot_profile, seed"):
+    with pytest.raises(
+        GraphError, match="graph 'sim' has no argument 'sed'; valid arguments: lockstep, robot_profile, seed"
+    ):
         resolve(shipped["sim"], {"sed": "1"})
 
 
 def test_unknown_graph_names_valid_ones(shipped):
-    with pytest.raises(GraphError, match="unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim"):
+    with pytest.raises(
+        GraphError,
+        match="unknown graph 'sims'; valid graphs: collect, collect_dagger, deploy, eval, eval_oracle, eval_zero, sim",
+    ):
         select_graph(shipped, "sims")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("g: [1]\n", "must be a mapping"),
-    ("g:\n  nodes: []\n", "has no nodes"),
-    ("g:\n  nodes:\n    - {name: a, package: p}\n", "node #0 lacks executable"),
-    ("g:\n  nodez: []\n", "unknown key"),
-    ("g:\n  nodes:\n    - {name: a, package: p, executable: e, parameters: {x: $(var y)}}\n",
-     r"uses \$\(var y\) but the graph declares only no arguments"),
-    ("g:\n  nodes:\n    - {name: a, package: p, executable: e}\n    - {name: a, package: p, executable: e}\n",
-     "node names must be unique"),
-    ("g: {nodes: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("g: [1]\n", "must be a mapping"),
+        ("g:\n  nodes: []\n", "has no nodes"),
+        ("g:\n  nodes:\n    - {name: a, package: p}\n", "node #0 lacks executable"),
+        ("g:\n  nodez: []\n", "unknown key"),
+        (
+            "g:\n  nodes:\n    - {name: a, package: p, executable: e, parameters: {x: $(var y)}}\n",
+            r"uses \$\(var y\) but the graph declares only no arguments",
+        ),
+        (
+            "g:\n  nodes:\n    - {name: a, package: p, executable: e}\n    - {name: a, package: p, executable: e}\n",
+            "node names must be unique",
+        ),
+        ("g: {nodes: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_graph_files(tmp_path, text, message):
     path = tmp_path / "graphs.yaml"
     path.write_text(text)

@@ -1,4 +1,5 @@
 """`ocelot launch` and `ocelot lifecycle` over real DDS, with real node processes."""
+
 import os
 import signal
 from pathlib import Path
@@ -53,8 +54,12 @@ def test_drive_a_node_through_its_lifecycle(launch, domain):
     listed = lifecycle(domain, "list", "first")
     assert "- configure [1]\n\tStart: unconfigured\n\tGoal: configuring" in listed.stdout
 
-    for transition, expected in [("configure", "inactive [2]"), ("activate", "active [3]"),
-                                 ("deactivate", "inactive [2]"), ("cleanup", "unconfigured [1]")]:
+    for transition, expected in [
+        ("configure", "inactive [2]"),
+        ("activate", "active [3]"),
+        ("deactivate", "inactive [2]"),
+        ("cleanup", "unconfigured [1]"),
+    ]:
         result = lifecycle(domain, "set", "first", transition)
         assert (result.returncode, result.stdout.strip()) == (0, "Transitioning successful"), result.stderr
         assert state_of(domain, "first") == expected
@@ -91,12 +96,14 @@ def test_manager_publishes_health(launch, domain):
     with RosProbe(domain) as probe:
         seen = []
         probe.node.create_subscription(GraphHealth, "/lifecycle_manager/health", seen.append, 10)
-        healthy = probe.spin_until(lambda: seen and seen[-1].all_active and seen[-1], 10,
-                                   "a health message saying all nodes are active")
+        healthy = probe.spin_until(
+            lambda: seen and seen[-1].all_active and seen[-1], 10, "a health message saying all nodes are active"
+        )
         assert [n.name for n in healthy.nodes] == ["first", "second"]
         os.kill(graph.node_pids()["first"], signal.SIGKILL)
-        report = probe.spin_until(lambda: seen and not seen[-1].nodes[0].alive and seen[-1], 5,
-                                  "a health message saying 'first' is not alive")
+        report = probe.spin_until(
+            lambda: seen and not seen[-1].nodes[0].alive and seen[-1], 5, "a health message saying 'first' is not alive"
+        )
         assert report.nodes[0].state == "unreachable" and report.nodes[1].alive
         assert not report.all_active
 
@@ -114,8 +121,14 @@ def test_a_launcher_whose_output_is_gone_still_takes_its_graph_down(domain):
 
     from ocelot_common.ros_env import ros_environment
 
-    proc = subprocess.Popen(["ocelot", "launch", "pair", "--graphs", GRAPHS], env=ros_environment(domain_id=domain),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["ocelot", "launch", "pair", "--graphs", GRAPHS],
+        env=ros_environment(domain_id=domain),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     pids = []
     for line in proc.stdout:
         if "started " in line and " pid=" in line and "lifecycle_manager" not in line:

@@ -3,15 +3,22 @@ import pytest
 from ocelot_bringup.lifecycle_plan import PlanError, bringup_transitions, shutdown_order, shutdown_transitions
 
 
-@pytest.mark.parametrize("state, plan", [
-    ("unconfigured", ["configure", "activate"]), ("inactive", ["activate"]), ("active", [])])
+@pytest.mark.parametrize(
+    "state, plan", [("unconfigured", ["configure", "activate"]), ("inactive", ["activate"]), ("active", [])]
+)
 def test_bringup(state, plan):
     assert bringup_transitions(state) == plan
 
 
-@pytest.mark.parametrize("state, plan", [
-    ("active", ["deactivate", "cleanup", "shutdown"]), ("inactive", ["cleanup", "shutdown"]),
-    ("unconfigured", ["shutdown"]), ("finalized", [])])
+@pytest.mark.parametrize(
+    "state, plan",
+    [
+        ("active", ["deactivate", "cleanup", "shutdown"]),
+        ("inactive", ["cleanup", "shutdown"]),
+        ("unconfigured", ["shutdown"]),
+        ("finalized", []),
+    ],
+)
 def test_shutdown(state, plan):
     assert shutdown_transitions(state) == plan
 

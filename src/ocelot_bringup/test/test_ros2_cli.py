@@ -4,6 +4,7 @@ that `ros2 launch` started and `ros2 lifecycle` one that `ocelot launch` started
 (SIGINT to the whole process group, which `ros2 launch` forwards once more) ends every process with exit 0.
 
 Needs ros2cli and ros2launch: `make setup` installs them when ../shared/ros2-tooling is beside the project."""
+
 import os
 import re
 import shutil
@@ -14,8 +15,10 @@ import pytest
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("ros2") is None, reason="ros2cli is not installed: run `make setup` with ../shared/ros2-tooling "
-                                         "beside the project, or use a full ROS 2 install")
+    shutil.which("ros2") is None,
+    reason="ros2cli is not installed: run `make setup` with ../shared/ros2-tooling "
+    "beside the project, or use a full ROS 2 install",
+)
 
 
 def ros2(domain, *args, until=None, timeout=30):
@@ -27,18 +30,24 @@ def ros2(domain, *args, until=None, timeout=30):
         nonlocal result
         result = run(["ros2", *args, "--no-daemon"], domain, timeout=60)
         return "Node not found" not in result.stderr and (until is None or until(result))
+
     try:
         wait_for(answered, timeout, f"`ros2 {' '.join(args)}`", interval=0.5)
     except AssertionError:
-        raise AssertionError(f"`ros2 {' '.join(args)}` never answered as expected:\n{result.stdout}\n{result.stderr}") from None
+        raise AssertionError(
+            f"`ros2 {' '.join(args)}` never answered as expected:\n{result.stdout}\n{result.stderr}"
+        ) from None
     return result
 
 
 @pytest.fixture(params=["ros2 launch", "ocelot launch"])
 def sim_graph(request):
     domain = fresh_domain_id()
-    cmd = (["ros2", "launch", "ocelot_bringup", "sim_launch.py"] if request.param == "ros2 launch"
-           else ["ocelot", "launch", "sim"])
+    cmd = (
+        ["ros2", "launch", "ocelot_bringup", "sim_launch.py"]
+        if request.param == "ros2 launch"
+        else ["ocelot", "launch", "sim"]
+    )
     proc = Proc(cmd, domain)
     try:
         proc.wait_line("graph 'sim' active", 120)
@@ -59,8 +68,9 @@ def test_ros2_lifecycle_and_param_drive_the_graph_and_ctrl_c_ends_it_cleanly(sim
     assert run(["ocelot", "lifecycle", "get", "oracle"], domain).stdout.strip() == "active [3]"
 
     refused = ros2(domain, "param", "set", "/sim", "camera_hz", "-1.0")
-    assert "Setting parameter failed: camera_hz=-1.0 refused: must be > 0" in refused.stderr, \
+    assert "Setting parameter failed: camera_hz=-1.0 refused: must be > 0" in refused.stderr, (
         refused.stdout + refused.stderr
+    )
     kept = ros2(domain, "param", "get", "/sim", "camera_hz")
     assert "10.0" in kept.stdout, kept.stdout + kept.stderr
 
@@ -72,5 +82,9 @@ def test_ros2_lifecycle_and_param_drive_the_graph_and_ctrl_c_ends_it_cleanly(sim
         assert sorted(finished) == ["lifecycle_manager", "oracle_node", "sim_node"], proc.output
     # the manager took the graph down in reverse order: the oracle all the way, then the sim
     out = proc.output
-    assert out.index("oracle: deactivate done") < out.index("oracle: shutdown done") < out.index("sim: deactivate done") \
-        < out.index("sim: shutdown done"), out
+    assert (
+        out.index("oracle: deactivate done")
+        < out.index("oracle: shutdown done")
+        < out.index("sim: deactivate done")
+        < out.index("sim: shutdown done")
+    ), out

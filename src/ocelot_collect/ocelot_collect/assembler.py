@@ -9,14 +9,16 @@ restarts at 0, so each stream is ignored until it shows frame 0 (stamp 0) of
 the new episode: stale messages of the previous one, still in flight, can
 never be paired with the new episode's frames.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from ocelot_dataset.episode_io import Episode
 from ocelot_common.stamps import NS_PER_S
+from ocelot_dataset.episode_io import Episode
 
 STREAMS = ("image", "command", "truth")
 APPLIED = "applied"
@@ -38,13 +40,13 @@ class EpisodeAssembler:
 
     def start(self, index: int, info: dict) -> None:
         self.index, self.info = index, info
-        self._parts: dict[str, dict[int, object]] = {s: {} for s in self.streams}
+        self._parts: dict[str, dict[int, Any]] = {s: {} for s in self.streams}
         self._synced = dict.fromkeys(self.streams, False)
 
     @property
     def stamps_wanted(self) -> list[int]:
         """The stamps of the frames to record (after the warm-up), as far as the camera has sent them."""
-        return sorted(self._parts["image"])[self.warmup_frames:self.warmup_frames + self.episode_frames]
+        return sorted(self._parts["image"])[self.warmup_frames : self.warmup_frames + self.episode_frames]
 
     def add(self, stream: str, stamp_ns: int, value) -> None:
         if stream not in self._synced:
@@ -88,6 +90,8 @@ class EpisodeAssembler:
             perturbed=np.array([truth[f][1] for f in frames], bool),
             target_px=np.array([truth[f][2:4] for f in frames], np.float32),
             sim_time=np.array(frames, np.float64) / NS_PER_S,
-            cmd=str(self.info.get("command", "")), label_key=str(self.info.get("label_key", "")),
+            cmd=str(self.info.get("command", "")),
+            label_key=str(self.info.get("label_key", "")),
             metadata=dict(self.info),
-            applied=np.array([self._parts[APPLIED][f] for f in frames], np.float32) if self.record_applied else None)
+            applied=np.array([self._parts[APPLIED][f] for f in frames], np.float32) if self.record_applied else None,
+        )

@@ -8,6 +8,7 @@ at a time writes into a folder (a lock that dies with its holder); killed in
 any way, the command takes its workers with it. With --policy, the ONNX policy
 steers and the oracle only labels (DAgger): the episodes show the states the policy itself reaches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from ocelot_dataset.index import finalize_dataset
+from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
 from ocelot_dataset.episode_io import complete_episodes
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
-from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+from ocelot_dataset.index import finalize_dataset
 
 FINISHED = "collection finished"
 STOPPED = "collection stopped"  # a write failed (a full disk): nothing partial is left, re-running resumes
@@ -39,11 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episode-frames", type=int, default=100)
     parser.add_argument("--scenarios", metavar="FILE", help="scenario YAML; episode i uses entry i")
     parser.add_argument("--label-mix", default="", help="e.g. track:0.4,multi_left:0.15,...")
-    parser.add_argument("--robot", default="ideal", metavar="PROFILE",
-                        help="robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML path")
-    parser.add_argument("--robot-randomise", default="", metavar="RANGES",
-                        help="per-episode draws of profile values, e.g. command_latency_s=0.06:0.15,"
-                             "time_constant_s=0.02:0.08 (each episode records the values it ran under)")
+    parser.add_argument(
+        "--robot",
+        default="ideal",
+        metavar="PROFILE",
+        help="robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML path",
+    )
+    parser.add_argument(
+        "--robot-randomise",
+        default="",
+        metavar="RANGES",
+        help="per-episode draws of profile values, e.g. command_latency_s=0.06:0.15,"
+        "time_constant_s=0.02:0.08 (each episode records the values it ran under)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="parallel sim+collector stacks")
     parser.add_argument("--policy", metavar="MODEL", help="model.onnx that steers while the oracle labels (DAgger)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,8 +93,10 @@ def validate(args: argparse.Namespace) -> str | None:
             return f"--policy: {exc}"
     from ocelot_sim.robot_profile import RobotProfileError, load_profile, parse_randomisation
 
-    for option, check, value in (("--robot", load_profile, args.robot),
-                                  ("--robot-randomise", parse_randomisation, args.robot_randomise)):
+    for option, check, value in (
+        ("--robot", load_profile, args.robot),
+        ("--robot-randomise", parse_randomisation, args.robot_randomise),
+    ):
         try:
             check(value)
         except RobotProfileError as exc:
@@ -120,8 +131,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
-    settings = {k: getattr(args, k) for k in ("base_seed", "base_ep", "perturb_interval", "perturb_range",
-                                              "perturb_hold", "warmup_frames", "episode_frames", "label_mix")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "base_seed",
+            "base_ep",
+            "perturb_interval",
+            "perturb_range",
+            "perturb_hold",
+            "warmup_frames",
+            "episode_frames",
+            "label_mix",
+        )
+    }
     settings["scenarios"] = str(Path(args.scenarios).resolve()) if args.scenarios else ""
     from ocelot_sim.robot_profile import profile_reference
 
@@ -142,12 +164,17 @@ def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
     try:
         metadata = finalize_dataset(output, settings)
     except OSError as exc:
-        print(f"error: could not write the dataset index in {output}: {exc}; the episode files are whole. "
-              "Free space and run the same command again", file=sys.stderr)
+        print(
+            f"error: could not write the dataset index in {output}: {exc}; the episode files are whole. "
+            "Free space and run the same command again",
+            file=sys.stderr,
+        )
         return 1
     have = sum(1 for ep in complete_episodes(output) if ep in wanted)
-    print(f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
-          f"splits {metadata['split_counts']})")
+    print(
+        f"{have} of {len(wanted)} episodes in {output} ({metadata['n_episodes']} in the dataset; "
+        f"splits {metadata['split_counts']})"
+    )
     return code if have == len(wanted) or code else 1
 
 
@@ -155,12 +182,23 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
     """One run of the workers over the range; each records only the episodes still missing."""
     workers = []
     for first, count in shards(args.base_ep, args.n_episodes, args.workers):
-        graph_args = {"output": str(output), "n_episodes": count, "base_seed": args.base_seed + first - args.base_ep,
-                      "base_ep": first, "warmup_frames": args.warmup_frames, "episode_frames": args.episode_frames,
-                      "perturb_interval": args.perturb_interval, "perturb_range": args.perturb_range,
-                      "perturb_hold": args.perturb_hold, "scenario_file": settings["scenarios"],
-                      "label_mix": args.label_mix, "write_index": "false", "settings_json": json.dumps(settings),
-                      "robot_profile": settings["robot"], "robot_randomise": settings["robot_randomise"]}
+        graph_args = {
+            "output": str(output),
+            "n_episodes": count,
+            "base_seed": args.base_seed + first - args.base_ep,
+            "base_ep": first,
+            "warmup_frames": args.warmup_frames,
+            "episode_frames": args.episode_frames,
+            "perturb_interval": args.perturb_interval,
+            "perturb_range": args.perturb_range,
+            "perturb_hold": args.perturb_hold,
+            "scenario_file": settings["scenarios"],
+            "label_mix": args.label_mix,
+            "write_index": "false",
+            "settings_json": json.dumps(settings),
+            "robot_profile": settings["robot"],
+            "robot_randomise": settings["robot_randomise"],
+        }
         graph = "collect"
         if args.policy:
             graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]
@@ -181,8 +219,14 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, 
     from tqdm import tqdm
 
     start_count = sum(1 for ep in complete_episodes(output) if ep in wanted)
-    bar = tqdm(total=len(wanted), initial=start_count, unit="ep", disable=quiet, dynamic_ncols=True,
-               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    bar = tqdm(
+        total=len(wanted),
+        initial=start_count,
+        unit="ep",
+        disable=quiet,
+        dynamic_ncols=True,
+        mininterval=1.0 if sys.stderr.isatty() else 15.0,
+    )
     started, relayed = time.monotonic(), [0] * len(workers)
     try:
         while True:
@@ -193,25 +237,29 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, 
                 bar.set_postfix_str(f"{rate * 3600:.0f} ep/h, {rate * frames_per_episode:.0f} frames/s", refresh=False)
                 bar.update(done - bar.n)
             for i, worker in enumerate(workers):
-                for line in worker.lines[relayed[i]:]:
+                for line in worker.lines[relayed[i] :]:
                     if line.startswith("[ocelot launch] started") or "skipping episode" in line or "died" in line:
                         bar.write(f"[worker {i}] {line}")
                 relayed[i] = len(worker.lines)
             dead = [i for i, w in enumerate(workers) if any("died" in ln and "[ocelot launch]" in ln for ln in w.lines)]
             if dead:
                 bar.write("\n".join(workers[dead[0]].lines[-40:]))
-                bar.write(f"error: a node of worker {dead[0]} died (its last lines are above); "
-                          "re-run the same command to resume where it stopped")
+                bar.write(
+                    f"error: a node of worker {dead[0]} died (its last lines are above); "
+                    "re-run the same command to resume where it stopped"
+                )
                 return 1
             stopped = next((ln for w in workers for ln in w.lines if STOPPED in ln), None)
             if stopped:
-                bar.write("error: " + stopped[stopped.index(STOPPED):])
+                bar.write("error: " + stopped[stopped.index(STOPPED) :])
                 return 1
             if all(any(FINISHED in line for line in w.lines) for w in workers):
                 return 0
             if any(w.popen.poll() is not None for w in workers):
-                bar.write("error: a worker stopped early; its output:\n" + "\n".join(
-                    w.output for w in workers if w.popen.poll() is not None))
+                bar.write(
+                    "error: a worker stopped early; its output:\n"
+                    + "\n".join(w.output for w in workers if w.popen.poll() is not None)
+                )
                 return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ Each tile is the camera's view after the oracle law has tracked the target for
 --frame frames (in-process, no ROS), captioned with seed, label and command;
 a cross marks the target's ground-truth point.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     from ocelot_sim.scenario import ScenarioError, from_entry, generate, load_scenario_file
 
     try:
-        scenarios = ([from_entry(e) for e in load_scenario_file(args.scenarios)] if args.scenarios
-                     else [generate(s) for s in args.seeds])
+        scenarios = (
+            [from_entry(e) for e in load_scenario_file(args.scenarios)]
+            if args.scenarios
+            else [generate(s) for s in args.seeds]
+        )
     except ScenarioError as exc:
         print(f"error: {exc}")
         return 2
@@ -69,11 +73,10 @@ def run(args: argparse.Namespace) -> int:
             (pan, tilt), _ = sim.joints()
             sim.step(*law.command(sim.time, *truth.pixel, pan, tilt, truth.rates))
         truth = sim.ground_truth()[scenario.target]
-        tiles.append(tile(sim.render(), [f"seed {scenario.seed}  {scenario.label_key}", scenario.command],
-                          truth.pixel))
+        tiles.append(tile(sim.render(), [f"seed {scenario.seed}  {scenario.label_key}", scenario.command], truth.pixel))
     sim.close()
     blank = np.zeros_like(tiles[0])
-    rows = [tiles[i:i + args.columns] for i in range(0, len(tiles), args.columns)]
+    rows = [tiles[i : i + args.columns] for i in range(0, len(tiles), args.columns)]
     sheet = np.concatenate([np.concatenate(r + [blank] * (args.columns - len(r)), axis=1) for r in rows], axis=0)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 The label of each frame is the command on command_topic stamped with that frame: what the sim applied
 (/cmd_vel_applied, the oracle in control), or the oracle's answer while a policy steers (DAgger: the
 collect_dagger graph; the applied command is then recorded beside the label, as what the policy's
-previous-command input saw). Driven by the camera, as seed 002 §7B: for each episode index in
+previous-command input saw). Driven by the camera (each recorded frame is one camera frame): for each episode index in
 [base_ep, base_ep + n_episodes) that has no file yet, it calls /sim/reset
 (seed = base_seed + i), lets `warmup_frames` pass, records `episode_frames`
 frames, and writes the episode in a separate writer process while the next one
@@ -14,13 +14,14 @@ failed episode's partial file is removed, the finished ones stay, and the log
 says "collection stopped". Re-running resumes: finished files are kept, leftovers
 of a killed writer are removed. Progress goes to ~/progress.
 """
+
 from __future__ import annotations
 
 import errno
 import json
 import math
-import time
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -31,26 +32,35 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ocelot_collect.assembler import EpisodeAssembler
-from ocelot_common.processes import exit_with_parent
-from ocelot_common.stamps import nanoseconds
-from ocelot_dataset.index import finalize_dataset
-from ocelot_dataset.episode_io import (
-    EpisodeError, complete_episodes, read_summary, remove_partial, write_episode)
 from ocelot_common.camera import CAMERA_PX
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values
 from ocelot_common.preprocessing import to_policy_frame
+from ocelot_common.processes import exit_with_parent
+from ocelot_common.stamps import nanoseconds
+from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
+from ocelot_dataset.index import finalize_dataset
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
 APPLIED_TOPIC = "/cmd_vel_applied"
-PARAMETERS = {"output": "dataset", "n_episodes": 10, "base_seed": 0, "base_ep": 0, "warmup_frames": 10,
-              "episode_frames": 100, "reset_timeout": 10.0, "stall_timeout": 10.0, "write_index": True,
-              "compression_level": 1, "settings_json": "{}",
-              "command_topic": APPLIED_TOPIC}
+PARAMETERS = {
+    "output": "dataset",
+    "n_episodes": 10,
+    "base_seed": 0,
+    "base_ep": 0,
+    "warmup_frames": 10,
+    "episode_frames": 100,
+    "reset_timeout": 10.0,
+    "stall_timeout": 10.0,
+    "write_index": True,
+    "compression_level": 1,
+    "settings_json": "{}",
+    "command_topic": APPLIED_TOPIC,
+}
 
 
 class CollectorNode(ManagedNode):
@@ -58,11 +68,21 @@ class CollectorNode(ManagedNode):
         super().__init__("collector", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
-        refuse_bad_values(self, {"n_episodes": positive, "base_seed": non_negative, "base_ep": non_negative,
-                                 "warmup_frames": non_negative, "episode_frames": positive,
-                                 "reset_timeout": positive, "stall_timeout": positive,
-                                 "compression_level": between(0, 9), "settings_json": json_object,
-                                 "output": not_blank})
+        refuse_bad_values(
+            self,
+            {
+                "n_episodes": positive,
+                "base_seed": non_negative,
+                "base_ep": non_negative,
+                "warmup_frames": non_negative,
+                "episode_frames": positive,
+                "reset_timeout": positive,
+                "stall_timeout": positive,
+                "compression_level": between(0, 9),
+                "settings_json": json_object,
+                "output": not_blank,
+            },
+        )
         self._pubs = {}
         self._writer = None
         self._pending = []
@@ -76,8 +96,9 @@ class CollectorNode(ManagedNode):
             self.base_seed, self.base_ep, n = int(p("base_seed")), int(p("base_ep")), int(p("n_episodes"))
             if n <= 0 or self.base_seed < 0 or self.base_ep < 0:
                 raise ValueError("n_episodes must be > 0, base_seed and base_ep >= 0")
-            self.assembler = EpisodeAssembler(int(p("warmup_frames")), int(p("episode_frames")),
-                                              record_applied=p("command_topic") != APPLIED_TOPIC)
+            self.assembler = EpisodeAssembler(
+                int(p("warmup_frames")), int(p("episode_frames")), record_applied=p("command_topic") != APPLIED_TOPIC
+            )
             self.settings = json.loads(p("settings_json"))
             self.output.mkdir(parents=True, exist_ok=True)
         except (ValueError, OSError) as exc:
@@ -92,10 +113,13 @@ class CollectorNode(ManagedNode):
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
         # spawn, not fork: a forked copy of a process running DDS threads is not safe
         # and it dies with this node, however the node ends (its resource tracker then exits too)
-        self._writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=exit_with_parent)
-        self._pubs = {"progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
-                      "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE))}
+        self._writer = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+        )
+        self._pubs = {
+            "progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
+            "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)),
+        }
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
         self.own(self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE))
         self.own(self.create_subscription(TwistStamped, p("command_topic"), self._on_command, RELIABLE))
@@ -117,8 +141,10 @@ class CollectorNode(ManagedNode):
                 path.unlink()
                 continue
             if summary["n_frames"] != self.assembler.episode_frames:
-                self.get_logger().warning(f"{path.name} has {summary['n_frames']} frames, this run records "
-                                          f"{self.assembler.episode_frames}; keeping it, not re-recording")
+                self.get_logger().warning(
+                    f"{path.name} has {summary['n_frames']} frames, this run records "
+                    f"{self.assembler.episode_frames}; keeping it, not re-recording"
+                )
             done.add(ep)
         return done
 
@@ -148,7 +174,9 @@ class CollectorNode(ManagedNode):
         elif self.state == "resetting" and now - self._episode_started > self.reset_timeout:
             self._skip(f"the sim did not answer the reset within {self.reset_timeout:.0f} s")
         elif self.state == "recording" and now - self._last_progress > self.stall_timeout:
-            self._skip(f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?): {self.assembler.first_gap()}")
+            self._skip(
+                f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?): {self.assembler.first_gap()}"
+            )
 
     @property
     def reset_timeout(self) -> float:
@@ -180,9 +208,14 @@ class CollectorNode(ManagedNode):
             self._skip(f"the sim refused the reset: {response.message}")
             return
         info = json.loads(response.info.scenario_json)
-        info.update(episode_index=ep, seed=response.info.seed, command=response.info.command,
-                    label_key=response.info.label_key, collection=self.settings,
-                    robot=robot_from_msg(response.info.robot).values())  # the values it was collected under
+        info.update(
+            episode_index=ep,
+            seed=response.info.seed,
+            command=response.info.command,
+            label_key=response.info.label_key,
+            collection=self.settings,
+            robot=robot_from_msg(response.info.robot).values(),
+        )  # the values it was collected under
         self.assembler.info = info
         self.state, self._last_progress = "recording", time.monotonic()
 
@@ -200,8 +233,9 @@ class CollectorNode(ManagedNode):
             self.state = "idle"
             level = int(self.get_parameter("compression_level").value)
             self._pending.append(self._writer.submit(write_episode, self.output, episode, level))
-            self._publish_progress(f"episode {episode.index} recorded ({episode.label_key})",
-                                   len(episode.frames) / max(elapsed, 1e-6))
+            self._publish_progress(
+                f"episode {episode.index} recorded ({episode.label_key})", len(episode.frames) / max(elapsed, 1e-6)
+            )
             self._next_episode()
 
     def _on_image(self, msg: Image) -> None:
@@ -225,7 +259,11 @@ class CollectorNode(ManagedNode):
         if 0 <= msg.target_index < len(msg.faces):
             face = msg.faces[msg.target_index]
             u, v = (face.pixel_u, face.pixel_v) if face.visible else (math.nan, math.nan)
-            self._feed("truth", msg.header.stamp, (math.hypot(u - CAMERA_PX[0] / 2, v - CAMERA_PX[1] / 2), face.perturbed, u, v))
+            self._feed(
+                "truth",
+                msg.header.stamp,
+                (math.hypot(u - CAMERA_PX[0] / 2, v - CAMERA_PX[1] / 2), face.perturbed, u, v),
+            )
 
     def _skip(self, why: str) -> None:
         ep = self.todo.pop(0)
@@ -249,8 +287,10 @@ class CollectorNode(ManagedNode):
         why = " ".join(str(exc).split())  # HDF5's messages span lines; the log line must stay whole
         if "No space left on device" in why or getattr(exc, "errno", None) == errno.ENOSPC:
             why = "no space left on the device"
-        message = (f"collection stopped: writing an episode failed ({why[:300]}); {done} complete episodes in "
-                   f"{self.output}, no partial one. Free space and run the same command again to resume")
+        message = (
+            f"collection stopped: writing an episode failed ({why[:300]}); {done} complete episodes in "
+            f"{self.output}, no partial one. Free space and run the same command again to resume"
+        )
         self.get_logger().error(message)
         self._publish_progress(message, 0.0)
 
@@ -262,18 +302,24 @@ class CollectorNode(ManagedNode):
             self.state = "finished"
             if self.get_parameter("write_index").value:
                 finalize_dataset(self.output, self.settings)
-            self.get_logger().info(f"collection finished: {len(self._done_now())} episodes in {self.output}"
-                                   + (f", {len(self.skipped)} skipped" if self.skipped else ""))
+            self.get_logger().info(
+                f"collection finished: {len(self._done_now())} episodes in {self.output}"
+                + (f", {len(self.skipped)} skipped" if self.skipped else "")
+            )
         self._publish_progress("finished", 0.0)
 
     def _done_now(self) -> list[int]:
         return [ep for ep in complete_episodes(self.output) if ep in self.wanted]
 
     def _publish_progress(self, message: str, fps: float) -> None:
-        msg = CollectionProgress(episodes_done=len(self.wanted) - len(self.todo) - len(self.skipped),
-                                 episodes_total=len(self.wanted), episodes_skipped=len(self.skipped),
-                                 frames_per_second=float(fps), finished=self.state == "finished",
-                                 last_message=message)
+        msg = CollectionProgress(
+            episodes_done=len(self.wanted) - len(self.todo) - len(self.skipped),
+            episodes_total=len(self.wanted),
+            episodes_skipped=len(self.skipped),
+            frames_per_second=float(fps),
+            finished=self.state == "finished",
+            last_message=message,
+        )
         msg.header.stamp = self.get_clock().now().to_msg()
         self._pubs["progress"].publish(msg)
 

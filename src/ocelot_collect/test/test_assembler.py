@@ -8,8 +8,11 @@ def feed(a, frames, streams=("image", "command", "truth"), offset=0, period_ns=1
     for f in frames:
         t = f * period_ns
         for s in streams:
-            value = {"image": np.full((2, 2, 3), f + offset, np.uint8), "command": (0.01 * (f + offset), 0.0),
-                     "truth": (float(f), f % 2 == 0, 300.0 + f, 200.0 - f)}[s]
+            value = {
+                "image": np.full((2, 2, 3), f + offset, np.uint8),
+                "command": (0.01 * (f + offset), 0.0),
+                "truth": (float(f), f % 2 == 0, 300.0 + f, 200.0 - f),
+            }[s]
             a.add(s, t, value)
 
 
@@ -32,9 +35,9 @@ def test_pairs_streams_by_frame_after_warmup():
 def test_stale_messages_before_frame_zero_are_ignored():
     a = EpisodeAssembler(warmup_frames=1, episode_frames=2)
     a.start(1, {})
-    feed(a, [1, 2], offset=100)          # the previous episode, still in flight
+    feed(a, [1, 2], offset=100)  # the previous episode, still in flight
     assert a.recorded == 0
-    feed(a, [0, 1, 2])                   # the new episode starts at frame 0
+    feed(a, [0, 1, 2])  # the new episode starts at frame 0
     assert a.complete and [int(x[0, 0, 0]) for x in a.episode().frames] == [1, 2]
 
 

@@ -1,20 +1,29 @@
 """`ocelot collect` and friends refuse bad input before starting anything, naming the problem."""
+
 import pytest
 
 from ocelot_collect.cli_collect import shards
 from ocelot_common.processes import fresh_domain_id, run
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--n-episodes", "0"], "--n-episodes must be > 0"),
-    (["--n-episodes", "3", "--perturb-interval", "5", "--perturb-hold", "5"], "--perturb-hold must be shorter"),
-    (["--n-episodes", "3", "--label-mix", "track:1,multi_up:2"], "label_mix: bad entry 'multi_up:2'"),
-    (["--n-episodes", "3", "--scenarios", "/nonexistent.yaml"], "cannot read scenario file"),
-    (["--n-episodes", "3", "--policy", "/nonexistent/model.onnx"], "--policy: /nonexistent/model.onnx does not exist"),
-    (["--n-episodes", "3", "--robot", "pi5"], "--robot: no robot profile 'pi5'; profiles: ideal, pi4"),
-    (["--n-episodes", "3", "--robot-randomise", "latency=1:2"], "--robot-randomise: robot randomisation 'latency=1:2' "
-                                                               "must be VALUE=LOW:HIGH"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n-episodes", "0"], "--n-episodes must be > 0"),
+        (["--n-episodes", "3", "--perturb-interval", "5", "--perturb-hold", "5"], "--perturb-hold must be shorter"),
+        (["--n-episodes", "3", "--label-mix", "track:1,multi_up:2"], "label_mix: bad entry 'multi_up:2'"),
+        (["--n-episodes", "3", "--scenarios", "/nonexistent.yaml"], "cannot read scenario file"),
+        (
+            ["--n-episodes", "3", "--policy", "/nonexistent/model.onnx"],
+            "--policy: /nonexistent/model.onnx does not exist",
+        ),
+        (["--n-episodes", "3", "--robot", "pi5"], "--robot: no robot profile 'pi5'; profiles: ideal, pi4"),
+        (
+            ["--n-episodes", "3", "--robot-randomise", "latency=1:2"],
+            "--robot-randomise: robot randomisation 'latency=1:2' must be VALUE=LOW:HIGH",
+        ),
+    ],
+)
 def test_collect_rejects(tmp_path, args, message):
     result = run(["ocelot", "collect", "--output", str(tmp_path / "ds"), *args], fresh_domain_id())
     assert result.returncode == 2 and message in result.stderr, result.stderr

@@ -1,14 +1,15 @@
 """`ocelot collect` over real DDS: a few short episodes under a randomised pi4 robot, checked; then a SIGKILLed
 collector resumed exactly; DAgger under a profile."""
+
 import os
 import signal
 
 import numpy as np
 import pytest
 
-from ocelot_dataset.index import read_split
-from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_dataset.episode_io import complete_episodes, read_episode
+from ocelot_dataset.index import read_split
 
 SCENARIOS = """\
 - {seed: 1, label_key: track, faces: [{motion: sine, speed: 0.3}]}
@@ -22,8 +23,24 @@ ROBOT = ["--robot", "pi4", "--robot-randomise", "command_latency_s=0.05:0.15"]
 
 
 def collect_cmd(output, n, scenarios=None, frames=20, extra=()):
-    cmd = ["ocelot", "collect", "--n-episodes", str(n), "--output", str(output), "--warmup-frames", "3",
-           "--episode-frames", str(frames), "--perturb-interval", "6", "--perturb-hold", "2", "--quiet", *extra]
+    cmd = [
+        "ocelot",
+        "collect",
+        "--n-episodes",
+        str(n),
+        "--output",
+        str(output),
+        "--warmup-frames",
+        "3",
+        "--episode-frames",
+        str(frames),
+        "--perturb-interval",
+        "6",
+        "--perturb-hold",
+        "2",
+        "--quiet",
+        *extra,
+    ]
     return cmd + (["--scenarios", str(scenarios)] if scenarios else [])
 
 

@@ -1,27 +1,48 @@
 """A collection killed outright takes its whole graph with it, and one folder takes one live collection."""
+
 import os
 import signal
 
-from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from process_table import alive, cmdline, descendants
+
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 
 
 def test_sigkill_of_collect_stops_its_graph_and_a_second_collection_is_refused_meanwhile(tmp_path):
     output = tmp_path / "data"
-    cmd = ["ocelot", "collect", "--n-episodes", "50", "--output", str(output), "--warmup-frames", "2",
-           "--episode-frames", "30", "--quiet"]
+    cmd = [
+        "ocelot",
+        "collect",
+        "--n-episodes",
+        "50",
+        "--output",
+        str(output),
+        "--warmup-frames",
+        "2",
+        "--episode-frames",
+        "30",
+        "--quiet",
+    ]
     first = Proc(cmd, fresh_domain_id())
     try:
-        graph = wait_for(lambda: (lambda d: d if any("collector_node" in cmdline(p) for p in d) else None)(
-            descendants(first.popen.pid)), 60, "the collection's nodes to start")
+        graph = wait_for(
+            lambda: (lambda d: d if any("collector_node" in cmdline(p) for p in d) else None)(
+                descendants(first.popen.pid)
+            ),
+            60,
+            "the collection's nodes to start",
+        )
         second = run(cmd, fresh_domain_id(), timeout=60)
         assert second.returncode == 2 and "another collection" in second.stderr, second.stderr
         assert str(first.popen.pid) in second.stderr  # names the holder
         graph |= descendants(first.popen.pid)
         os.kill(first.popen.pid, signal.SIGKILL)  # no clean-up of its own can run
-        wait_for(lambda: not any(alive(pid) for pid in graph), 60,
-                 f"the graph to stop after its command was killed (left: {[cmdline(p) for p in graph if alive(p)]})")
+        wait_for(
+            lambda: not any(alive(pid) for pid in graph),
+            60,
+            f"the graph to stop after its command was killed (left: {[cmdline(p) for p in graph if alive(p)]})",
+        )
         os.close(lock_folder(output))  # the folder is free again
     finally:
         first.kill()

@@ -1,4 +1,5 @@
 """Each node's config/*.yaml names exactly the parameters the node declares, with the same defaults."""
+
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ SRC = Path(__file__).resolve().parents[2]
 BUILT_IN = {"use_sim_time", "start_type_description_service"}  # every rclpy node has these
 
 
-@pytest.mark.parametrize("node_class, path", [
-    (SimNode, SRC / "ocelot_sim" / "config" / "sim.yaml"),
-    (OracleNode, SRC / "ocelot_oracle" / "config" / "oracle.yaml"),
-    (VLANode, SRC / "ocelot_vla" / "config" / "vla.yaml"),
-])
+@pytest.mark.parametrize(
+    "node_class, path",
+    [
+        (SimNode, SRC / "ocelot_sim" / "config" / "sim.yaml"),
+        (OracleNode, SRC / "ocelot_oracle" / "config" / "oracle.yaml"),
+        (VLANode, SRC / "ocelot_vla" / "config" / "vla.yaml"),
+    ],
+)
 def test_config_matches_declared_parameters(node_class, path):
-    (name, body), = yaml.safe_load(path.read_text()).items()
+    ((name, body),) = yaml.safe_load(path.read_text()).items()
     context = rclpy.Context()
     rclpy.init(context=context, args=[])
     try:

@@ -1,4 +1,5 @@
 """Haar finds the rendered target face at 1-3 m in >= 90% of frames (generated scenarios, oracle in control)."""
+
 import numpy as np
 
 from ocelot_oracle.oracle_law import OracleLaw

@@ -2,6 +2,7 @@
 
 Nothing partial may be left and nothing finished may be lost; re-running the same command finishes the set.
 """
+
 import contextlib
 import os
 import resource
@@ -10,16 +11,31 @@ import subprocess
 
 import pytest
 
-from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_dataset.episode_io import complete_episodes, read_episode
 
 pytestmark = pytest.mark.faults
 FRAMES = 40
 
 
 def collect_cmd(output, n):
-    return ["ocelot", "collect", "--n-episodes", str(n), "--output", str(output), "--warmup-frames", "3",
-            "--episode-frames", str(FRAMES), "--perturb-interval", "6", "--perturb-hold", "2", "--quiet"]
+    return [
+        "ocelot",
+        "collect",
+        "--n-episodes",
+        str(n),
+        "--output",
+        str(output),
+        "--warmup-frames",
+        "3",
+        "--episode-frames",
+        str(FRAMES),
+        "--perturb-interval",
+        "6",
+        "--perturb-hold",
+        "2",
+        "--quiet",
+    ]
 
 
 def assert_whole(output, expected: list[int]) -> None:
@@ -46,8 +62,12 @@ def test_collection_killed_mid_write_three_times_resumes_without_loss(tmp_path):
         try:
             before = len(complete_episodes(output))
             # the moment a writer has a half-written file on disk
-            wait_for(lambda: list((output / "episodes").glob("*.tmp")) if (output / "episodes").is_dir() else [],
-                     240, f"an episode being written (kill {kill + 1})", interval=0.01)
+            wait_for(
+                lambda: list((output / "episodes").glob("*.tmp")) if (output / "episodes").is_dir() else [],
+                240,
+                f"an episode being written (kill {kill + 1})",
+                interval=0.01,
+            )
         finally:
             kill_session(proc)
         assert len(complete_episodes(output)) >= before
@@ -63,8 +83,12 @@ def small_disk(path, size_mib: int):
     """A tmpfs of size_mib mounted at path; None where this machine may not mount (then the caller limits
     file size instead)."""
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(path)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
     try:
         yield mounted
     finally:
@@ -91,8 +115,10 @@ def test_disk_full_stops_collection_cleanly_and_the_rerun_resumes(tmp_path):
         kept = sorted(complete_episodes(output))
         assert_whole(output, kept)
         assert len(kept) < 6
-        print(f"{'tmpfs 5 MiB' if mounted else 'RLIMIT_FSIZE 256 KiB'}: stopped with {len(kept)} whole episodes, "
-              f"no partial file; stop line: {next(ln for ln in proc.lines if 'collection stopped' in ln)[-200:]}")
+        print(
+            f"{'tmpfs 5 MiB' if mounted else 'RLIMIT_FSIZE 256 KiB'}: stopped with {len(kept)} whole episodes, "
+            f"no partial file; stop line: {next(ln for ln in proc.lines if 'collection stopped' in ln)[-200:]}"
+        )
         if mounted:
             subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)  # space freed
         done = run(collect_cmd(output, 6), fresh_domain_id(), timeout=400)

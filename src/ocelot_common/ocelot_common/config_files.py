@@ -3,6 +3,7 @@
 Installed files live under share/<package>/ of the colcon workspace; from a
 plain checkout the caller falls back to its source tree.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -11,15 +11,18 @@ configured to accept, and only if every model file is the one that report measur
 DEPLOY_GATE is written out here because the robot does not carry the evaluator's files; a test recomputes
 it from them, so changing the deploy gate's thresholds or scenarios is a deliberate edit of this file too.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 
 DEPLOY_ROBOT = "ideal"  # the profile the deploy gate measures under (pi4 once a shipped model passes there)
-DEPLOY_GATE = {"gates_sha256": "3b4b6556d88fd8c26df819b1b61881df23ea2982ab5f01247b06fd0c632a6fa1",
-               "scenarios_sha256": "899d13138099f493f2951a105b5ca42dbda9700fba6d6e01484402bffd111bca",
-               "robot_sha256": "1a85c884e819a89843b3727131f58c1c7a944b02714f520a239192b00332581d"}
+DEPLOY_GATE = {
+    "gates_sha256": "3b4b6556d88fd8c26df819b1b61881df23ea2982ab5f01247b06fd0c632a6fa1",
+    "scenarios_sha256": "899d13138099f493f2951a105b5ca42dbda9700fba6d6e01484402bffd111bca",
+    "robot_sha256": "1a85c884e819a89843b3727131f58c1c7a944b02714f520a239192b00332581d",
+}
 BINDING_KEYS = ("gates_sha256", "scenarios_sha256", "robot_sha256")
 MODEL_FILE_KINDS = ("policy", "text", "tokenizer")  # every file the node loads
 
@@ -38,8 +41,11 @@ def binding(gates: dict, scenarios: list, robot: dict) -> dict:
     """The binding of a run: its gate thresholds (one section of a gates file), its scenario entries and its
     robot profile's values (the name aside: the same values are the same loop)."""
     values = {key: value for key, value in robot.items() if key != "name"}
-    return {"gates_sha256": canonical_sha256(gates), "scenarios_sha256": canonical_sha256(scenarios),
-            "robot_sha256": canonical_sha256(values)}
+    return {
+        "gates_sha256": canonical_sha256(gates),
+        "scenarios_sha256": canonical_sha256(scenarios),
+        "robot_sha256": canonical_sha256(values),
+    }
 
 
 def parse_accepted(text: str) -> list[dict]:
@@ -49,9 +55,11 @@ def parse_accepted(text: str) -> list[dict]:
     for item in filter(None, (part.strip() for part in str(text).split(","))):
         parts = item.split(":")
         if len(parts) != len(BINDING_KEYS) or any(len(part) != 64 for part in parts):
-            raise GateBindingError(f"accepted gate {item!r} must be GATES_SHA256:SCENARIOS_SHA256:ROBOT_SHA256 "
-                                   "(the report's binding.gates_sha256, binding.scenarios_sha256 and "
-                                   "binding.robot_sha256)")
+            raise GateBindingError(
+                f"accepted gate {item!r} must be GATES_SHA256:SCENARIOS_SHA256:ROBOT_SHA256 "
+                "(the report's binding.gates_sha256, binding.scenarios_sha256 and "
+                "binding.robot_sha256)"
+            )
         accepted.append(dict(zip(BINDING_KEYS, (part.lower() for part in parts))))
     return accepted
 
@@ -62,17 +70,21 @@ def gated_files(report: dict, accepted: list[dict], where: str = "the report") -
     if not isinstance(report, dict) or not isinstance(report.get("model_files"), dict):
         raise GateBindingError(f"{where} is not an `ocelot eval` report of a model (no model_files)")
     if report.get("pass") is not True:
-        gates = report.get("gates") if isinstance(report.get("gates"), dict) else {}
+        gates = report["gates"] if isinstance(report.get("gates"), dict) else {}
         failed = [name for name, gate in gates.items() if isinstance(gate, dict) and gate.get("pass") is False]
-        raise GateBindingError(f"{where}: the model failed its gate (verdict {report.get('verdict', '?')}"
-                               + (f"; failed: {', '.join(failed)}" if failed else "")
-                               + "); only a model whose eval report passes may be deployed")
+        raise GateBindingError(
+            f"{where}: the model failed its gate (verdict {report.get('verdict', '?')}"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+            + "); only a model whose eval report passes may be deployed"
+        )
     bound = report.get("binding")
     key = tuple(bound.get(k) for k in BINDING_KEYS) if isinstance(bound, dict) else None
     if key not in {tuple(a[k] for k in BINDING_KEYS) for a in accepted}:
-        raise GateBindingError(f"{where} passed a gate that is not the deploy gate (binding {bound}); run "
-                               "`make eval` (the deploy gate) for this model, or accept that gate explicitly "
-                               "with the node's accepted_gates parameter")
+        raise GateBindingError(
+            f"{where} passed a gate that is not the deploy gate (binding {bound}); run "
+            "`make eval` (the deploy gate) for this model, or accept that gate explicitly "
+            "with the node's accepted_gates parameter"
+        )
     files = report["model_files"]
     missing = [kind for kind in MODEL_FILE_KINDS if not isinstance(files.get(kind), str) or len(files[kind]) != 64]
     if missing:
@@ -86,6 +98,7 @@ def gated_latency_s(report: dict, where: str = "the report") -> float:
     robot = report.get("robot") if isinstance(report, dict) else None
     latency = robot.get("command_latency_s") if isinstance(robot, dict) else None
     if isinstance(latency, bool) or not isinstance(latency, (int, float)):
-        raise GateBindingError(f"{where} records no robot profile (robot.command_latency_s); evaluate the model "
-                               "again with `ocelot eval`")
+        raise GateBindingError(
+            f"{where} records no robot profile (robot.command_latency_s); evaluate the model again with `ocelot eval`"
+        )
     return float(latency)

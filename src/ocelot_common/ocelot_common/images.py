@@ -1,4 +1,5 @@
 """sensor_msgs/Image -> numpy RGB, without cv_bridge (which does not install here)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,24 +13,24 @@ in order (deactivate, clean up, shut down, in reverse) before it goes down on it
 own; a node without one goes down on its own at once, through deactivate and
 cleanup, so a policy node still sends its last zero command.
 """
+
 from __future__ import annotations
 
 import signal
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.client import Client
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.service import Service
 from rclpy.signals import SignalHandlerOptions
 from rclpy.timer import Timer
 
 from ocelot_common.ros_env import MANAGER_NODE, apply_defaults
-
 
 # how long a node that was asked to stop waits for its manager's ordered shutdown; `ros2 launch` sends SIGTERM
 # 5 s after its SIGINT and SIGKILL 5 s after that, so the graph is down in order well before either

@@ -3,11 +3,11 @@ input/output names of its two graphs.
 
 `ocelot export` writes them and the policy node reads them; both name them here.
 """
+
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
 
 POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
 PREVIOUS_ACTION = "previous_action"  # an optional policy input: the command sent for the frame before
@@ -20,8 +20,12 @@ def model_files(model_path: str | Path) -> dict[str, Path]:
     """model.onnx -> {policy: model.onnx, text: model.text.onnx, tokenizer: model.tokenizer.json, card: ...}."""
     path = Path(model_path)
     stem = path.with_suffix("")
-    return {"policy": path, "text": Path(f"{stem}.text.onnx"), "tokenizer": Path(f"{stem}.tokenizer.json"),
-            "card": Path(f"{stem}.card.json")}
+    return {
+        "policy": path,
+        "text": Path(f"{stem}.text.onnx"),
+        "tokenizer": Path(f"{stem}.tokenizer.json"),
+        "card": Path(f"{stem}.card.json"),
+    }
 
 
 def sha256_of(path: str | Path) -> str:

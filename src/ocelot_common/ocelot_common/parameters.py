@@ -5,10 +5,12 @@ one check over its parameters together (e.g. a hold shorter than an interval). T
 already enforced by ROS: a declared integer refuses a string before these checks run.
 Values given at start-up are checked by the node's on_configure, which fails with the same reasons.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rcl_interfaces.msg import SetParametersResult
 
@@ -29,6 +31,7 @@ def at_least(low) -> Check:
     def check(value) -> None:
         if not value >= low:
             raise ValueError(f"must be >= {low}")
+
     return check
 
 
@@ -36,6 +39,7 @@ def between(low, high) -> Check:
     def check(value) -> None:
         if not low <= value <= high:
             raise ValueError(f"must be in [{low}, {high}]")
+
     return check
 
 
@@ -43,6 +47,7 @@ def one_of(choices) -> Check:
     def check(value) -> None:
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
+
     return check
 
 
@@ -60,12 +65,17 @@ def json_object(value) -> None:
         raise ValueError("must be a JSON object")
 
 
-def refuse_bad_values(node, checks: dict[str, Check], together: Callable[[dict], None] | None = None,
-                      then: Callable[[dict], None] | None = None) -> None:
+def refuse_bad_values(
+    node,
+    checks: dict[str, Check],
+    together: Callable[[dict], None] | None = None,
+    then: Callable[[dict], None] | None = None,
+) -> None:
     """Register the checks as node's on-set-parameters callback.
 
     `together` sees every parameter as it would be after the update; `then` runs with the
     updated values only once everything passed (for nodes that apply a change at once)."""
+
     def callback(params) -> SetParametersResult:
         updates = {p.name: p.value for p in params}
         for name, value in updates.items():

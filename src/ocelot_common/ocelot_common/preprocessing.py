@@ -5,6 +5,7 @@ frame (what episodes store); `frames_to_input` turns stored frames into the
 model's float input. The policy node runs both on live images, training runs
 the second on stored frames, so the model sees the same pixels everywhere.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ message saying what never happened. Every child is also told to die with its
 parent (Linux's PR_SET_PDEATHSIG): a command killed with SIGKILL, which can
 run no clean-up of its own, still takes its processes with it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -15,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ocelot_common.ros_env import MAX_DOMAIN_ID, ros_environment
 
@@ -45,6 +46,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
         _set_parent_death_signal(sig)
         if os.getppid() != parent:
             os._exit(1)
+
     return preexec
 
 
@@ -69,8 +71,15 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 class Proc:
     """A child process whose combined output is collected line by line."""
 
-    def __init__(self, cmd: Sequence[str], domain_id: int, env: dict | None = None, cwd=None,
-                 preexec_fn: Callable[[], None] | None = None, pass_fds: Sequence[int] = ()) -> None:
+    def __init__(
+        self,
+        cmd: Sequence[str],
+        domain_id: int,
+        env: dict | None = None,
+        cwd=None,
+        preexec_fn: Callable[[], None] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> None:
         full_env = ros_environment(env, domain_id=domain_id)
         full_env["PYTHONUNBUFFERED"] = "1"
         orphan_guard = die_with_parent()
@@ -79,9 +88,20 @@ class Proc:
             orphan_guard()
             if preexec_fn is not None:
                 preexec_fn()
-        self.popen = subprocess.Popen(list(cmd), env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=preexec,
-                                      start_new_session=True, text=True, errors="replace", pass_fds=pass_fds)
+
+        self.popen = subprocess.Popen(
+            list(cmd),
+            env=full_env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=preexec,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            pass_fds=pass_fds,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -96,8 +116,11 @@ class Proc:
 
     def wait_line(self, needle: str, timeout: float) -> str:
         try:
-            return wait_for(lambda: next((ln for ln in self.lines if needle in ln), None), timeout,
-                            f"an output line containing {needle!r}")
+            return wait_for(
+                lambda: next((ln for ln in self.lines if needle in ln), None),
+                timeout,
+                f"an output line containing {needle!r}",
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}; exit code {self.popen.poll()}, output:\n{self.output}") from None
 
@@ -125,6 +148,7 @@ class Proc:
 
 def sigterm_as_interrupt() -> None:
     """Treat SIGTERM like Ctrl-C, so a terminated CLI still stops the node processes it started."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -133,8 +157,9 @@ def sigterm_as_interrupt() -> None:
 
 def run(cmd: Sequence[str], domain_id: int, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """Run a command to completion in the given domain; output captured as text."""
-    return subprocess.run(list(cmd), env=ros_environment(domain_id=domain_id), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        list(cmd), env=ros_environment(domain_id=domain_id), capture_output=True, text=True, timeout=timeout
+    )
 
 
 class LaunchProc(Proc):
@@ -144,7 +169,7 @@ class LaunchProc(Proc):
         pids = {}
         for line in self.lines:
             if line.startswith("[ocelot launch] started ") and " pid=" in line:
-                name, _, pid = line[len("[ocelot launch] started "):].partition(" pid=")
+                name, _, pid = line[len("[ocelot launch] started ") :].partition(" pid=")
                 pids[name] = int(pid)
         return pids
 
@@ -175,6 +200,7 @@ class RosProbe:
         def step():
             self.executor.spin_once(timeout_sec=0.05)
             return predicate()
+
         return wait_for(step, timeout, what, interval=0.0)
 
     def close(self) -> None:
@@ -183,7 +209,7 @@ class RosProbe:
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 
-    def __enter__(self) -> "RosProbe":
+    def __enter__(self) -> RosProbe:
         return self
 
     def __exit__(self, *exc) -> None:

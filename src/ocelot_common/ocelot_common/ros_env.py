@@ -4,11 +4,12 @@ DDS discovery stays on this machine (otherwise it multicasts on the network),
 the RMW is named explicitly, and each stack gets an explicit domain so that
 separate stacks (test workers, collection workers) never hear each other.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 DEFAULTS = {
     "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",

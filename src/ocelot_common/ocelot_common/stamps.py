@@ -4,6 +4,7 @@ Every stream of one camera frame (the image, its ground truth, the answer to it)
 stamp, so streams are paired by the integer nanoseconds, and the camera's period is whatever the stamps
 say: nothing downstream of the sim assumes a frame rate.
 """
+
 from __future__ import annotations
 
 NS_PER_S = 1_000_000_000

@@ -5,7 +5,10 @@ encoder's fast tokenizer, the node loads the tokenizer.json saved beside the
 model). Commands are lower-cased and stripped first, padded or cut to a fixed
 length, so every graph sees the same shapes.
 """
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +33,7 @@ def tokenize(tokenizer, texts: list[str], max_tokens: int, pad_id: int = 0) -> t
     return ids, mask
 
 
-def load_tokenizer(path: str):
+def load_tokenizer(path: str | Path):
     """A tokenizer.json written by export; raises ValueError naming the file if it is not one."""
     from tokenizers import Tokenizer
 

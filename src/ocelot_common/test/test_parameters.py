@@ -1,4 +1,5 @@
 """Parameter checks on a real rclpy node: bad values refused with the reason, good ones taken and applied."""
+
 import pytest
 import rclpy
 from rclpy.parameter import Parameter
@@ -11,8 +12,15 @@ def node():
     context = rclpy.Context()
     rclpy.init(context=context, args=[])
     node = rclpy.create_node("checked", context=context, start_parameter_services=False)
-    for name, value in (("rate", 10.0), ("threads", 1), ("level", 4), ("text", "hi"), ("settings", "{}"),
-                        ("low", 1.0), ("high", 2.0)):
+    for name, value in (
+        ("rate", 10.0),
+        ("threads", 1),
+        ("level", 4),
+        ("text", "hi"),
+        ("settings", "{}"),
+        ("low", 1.0),
+        ("high", 2.0),
+    ):
         node.declare_parameter(name, value)
     yield node
     node.destroy_node()
@@ -30,12 +38,21 @@ def test_each_check_refuses_with_the_reason_and_keeps_the_old_value(node):
         if not values["low"] < values["high"]:
             raise ValueError("low must be below high")
 
-    refuse_bad_values(node, {"rate": positive, "threads": at_least(1), "level": between(0, 9), "text": not_blank,
-                             "settings": json_object}, together=ordered, then=applied.append)
-    for name, value, reason in (("rate", 0.0, "rate=0.0 refused: must be > 0"), ("threads", 0, "must be >= 1"),
-                                ("level", 12, "must be in [0, 9]"), ("text", "  ", "must not be empty"),
-                                ("settings", "[1]", "must be a JSON object"), ("settings", "{", "is not JSON"),
-                                ("low", 3.0, "refused: low must be below high")):
+    refuse_bad_values(
+        node,
+        {"rate": positive, "threads": at_least(1), "level": between(0, 9), "text": not_blank, "settings": json_object},
+        together=ordered,
+        then=applied.append,
+    )
+    for name, value, reason in (
+        ("rate", 0.0, "rate=0.0 refused: must be > 0"),
+        ("threads", 0, "must be >= 1"),
+        ("level", 12, "must be in [0, 9]"),
+        ("text", "  ", "must not be empty"),
+        ("settings", "[1]", "must be a JSON object"),
+        ("settings", "{", "is not JSON"),
+        ("low", 3.0, "refused: low must be below high"),
+    ):
         result = set_one(node, name, value)
         assert not result.successful and reason in result.reason
     assert node.get_parameter("rate").value == 10.0 and node.get_parameter("low").value == 1.0

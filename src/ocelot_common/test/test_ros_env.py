@@ -27,4 +27,6 @@ def test_fast_dds_profile_ships_and_is_the_default():
     profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"])
     assert profile.is_file() and "heartbeat_period" in profile.read_text()
     assert env["FASTDDS_BUILTIN_TRANSPORTS"] == "LARGE_DATA"
-    assert ros_environment({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
+    assert (
+        ros_environment({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"})["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
+    )

@@ -6,6 +6,7 @@ from ocelot_common.text import load_tokenizer, normalise_command, tokenize
 
 class WordTokenizer:
     """Stands in for a tokenizers.Tokenizer: [CLS]=1 words... [SEP]=2, no padding configured."""
+
     padding = truncation = None
 
     class Encoding:

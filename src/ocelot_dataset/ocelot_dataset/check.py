@@ -3,6 +3,7 @@
 The splits are checked for what they promise: every episode sits in the split its group key gives (so
 growing the dataset moved none), and no face of a val or test episode appears in a training episode.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ocelot_common.labels import LABELS, parse_label_mix
+from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
 from ocelot_dataset.index import load_metadata, read_split
 from ocelot_dataset.splits import group_key, split_of_group
-from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
 
 MIN_LABEL_SHARE = 0.05
 MIN_PAN_STD = 0.1
@@ -53,8 +54,11 @@ def check_dataset(root: Path, deep: bool = False, recovery_threshold: float = RE
     listed = {int(k): v for k, v in metadata.get("episodes", {}).items()}
     if set(files) != set(listed):
         missing, extra = sorted(set(listed) - set(files)), sorted(set(files) - set(listed))
-        report.add("FAIL", f"metadata.json and episodes/ disagree: missing files {missing[:10]}, "
-                           f"unlisted files {extra[:10]} (rebuild with `ocelot merge-datasets --rebuild {root}`)")
+        report.add(
+            "FAIL",
+            f"metadata.json and episodes/ disagree: missing files {missing[:10]}, "
+            f"unlisted files {extra[:10]} (rebuild with `ocelot merge-datasets --rebuild {root}`)",
+        )
     else:
         report.add("OK", f"{len(files)} episode files found")
     if not files:
@@ -83,8 +87,10 @@ def check_dataset(root: Path, deep: bool = False, recovery_threshold: float = RE
     total = sum(labels.values())
     for label in sorted(set(labels) | expected_labels(metadata.get("settings", {}))):
         share = labels.get(label, 0) / total
-        report.add("OK" if share >= MIN_LABEL_SHARE else "FAIL",
-                   f"label {label:<14} {labels.get(label, 0):6d} ({share:.1%}, >= {MIN_LABEL_SHARE:.0%} needed)")
+        report.add(
+            "OK" if share >= MIN_LABEL_SHARE else "FAIL",
+            f"label {label:<14} {labels.get(label, 0):6d} ({share:.1%}, >= {MIN_LABEL_SHARE:.0%} needed)",
+        )
 
     _check_splits(root, summaries, report)
     _check_commands(files, broken, report, recovery_threshold)
@@ -103,27 +109,43 @@ def _check_splits(root: Path, summaries: dict, report: Report) -> None:
     covered = set().union(*splits.values())
     split_of = {ep: name for name, eps in splits.items() for ep in eps}
     if sum(len(eps) for eps in splits.values()) != len(covered) or covered != set(summaries):
-        report.add("FAIL", f"splits list {sum(len(v) for v in splits.values())} entries for {len(covered)} episodes; "
-                           f"the dataset has {len(summaries)} (rebuild with `ocelot merge-datasets --rebuild {root}`)")
+        report.add(
+            "FAIL",
+            f"splits list {sum(len(v) for v in splits.values())} entries for {len(covered)} episodes; "
+            f"the dataset has {len(summaries)} (rebuild with `ocelot merge-datasets --rebuild {root}`)",
+        )
         return
     belongs = {ep: split_of_group(group_key(s)) for ep, s in summaries.items()}
     moved = sorted(ep for ep in summaries if split_of[ep] != belongs[ep])
     if moved:
-        report.add("FAIL", f"{len(moved)} episodes are not in the split of their group (their faces' partition): "
-                           + ", ".join(f"{ep} in {split_of[ep]}, belongs in {belongs[ep]}" for ep in moved[:10])
-                           + f" (rebuild with `ocelot merge-datasets --rebuild {root}`)")
+        report.add(
+            "FAIL",
+            f"{len(moved)} episodes are not in the split of their group (their faces' partition): "
+            + ", ".join(f"{ep} in {split_of[ep]}, belongs in {belongs[ep]}" for ep in moved[:10])
+            + f" (rebuild with `ocelot merge-datasets --rebuild {root}`)",
+        )
     else:
         report.add("OK", "splits follow the face partitions: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
     trained_on: dict[str, int] = {}
     for ep in sorted(splits["train"]):
         for texture in summaries[ep].get("textures") or []:
             trained_on.setdefault(texture, ep)
-    leaks = [(ep, name, texture, trained_on[texture]) for name in ("val", "test") for ep in sorted(splits[name])
-             for texture in summaries[ep].get("textures") or [] if texture in trained_on]
+    leaks = [
+        (ep, name, texture, trained_on[texture])
+        for name in ("val", "test")
+        for ep in sorted(splits[name])
+        for texture in summaries[ep].get("textures") or []
+        if texture in trained_on
+    ]
     if leaks:
-        report.add("FAIL", f"{len(leaks)} held-out faces also appear in training episodes: " + ", ".join(
-            f"{name} episode {ep} holds {texture}, which training episode {train_ep} holds"
-            for ep, name, texture, train_ep in leaks[:10]))
+        report.add(
+            "FAIL",
+            f"{len(leaks)} held-out faces also appear in training episodes: "
+            + ", ".join(
+                f"{name} episode {ep} holds {texture}, which training episode {train_ep} holds"
+                for ep, name, texture, train_ep in leaks[:10]
+            ),
+        )
     else:
         report.add("OK", "no face of a val or test episode appears in a training episode")
     unrecorded = sum(not s.get("textures") for s in summaries.values())
@@ -137,7 +159,7 @@ def _check_splits(root: Path, summaries: dict, report: Report) -> None:
 def _check_commands(files, broken, report, threshold) -> None:
     """Velocity statistics read the small per-frame arrays of every file (frames are not loaded)."""
     pans, tilts = [], []
-    for ep, path in files.items():
+    for path in files.values():
         if any(str(path) in b for b in broken):
             continue
         try:
@@ -151,8 +173,11 @@ def _check_commands(files, broken, report, threshold) -> None:
         return
     pan, tilt = np.concatenate(pans), np.concatenate(tilts)
     for name, v in (("pan_vel", pan), ("tilt_vel", tilt)):
-        report.add("info", f"{name}: mean {v.mean():+.3f} std {v.std():.3f} min {v.min():+.3f} max {v.max():+.3f} "
-                           f"p95|.| {np.percentile(np.abs(v), 95):.3f}")
+        report.add(
+            "info",
+            f"{name}: mean {v.mean():+.3f} std {v.std():.3f} min {v.min():+.3f} max {v.max():+.3f} "
+            f"p95|.| {np.percentile(np.abs(v), 95):.3f}",
+        )
     report.add("OK" if pan.std() > MIN_PAN_STD else "FAIL", f"pan_vel std {pan.std():.3f} (> {MIN_PAN_STD} needed)")
     recovery = np.mean(np.maximum(np.abs(pan), np.abs(tilt)) > threshold)
     report.add("info", f"recovery frames (|command| > {threshold} rad/s): {recovery:.1%}")

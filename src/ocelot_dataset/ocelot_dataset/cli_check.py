@@ -1,4 +1,5 @@
 """`ocelot check-dataset`: the dataset checks, and optionally sample frames as PNGs to look at."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ def write_samples(root: Path, out: Path, k: int) -> int:
     files = list(complete_episodes(root).values())
     rng = np.random.default_rng(0)
     written = 0
-    for path in rng.choice(files, size=min(k, len(files)), replace=False):
+    for path in [files[i] for i in rng.choice(len(files), size=min(k, len(files)), replace=False)]:
         try:
             episode = read_episode(path)
         except EpisodeError:
@@ -53,7 +54,9 @@ def write_samples(root: Path, out: Path, k: int) -> int:
         tip = (int(224 - pan * 180), int(224 - tilt * 180))  # + pan turns left, + tilt looks up
         cv2.arrowedLine(image, (224, 224), tip, (255, 255, 0), 3, tipLength=0.25)
         cv2.putText(image, f"{episode.cmd[:40]}", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
-        cv2.putText(image, f"pan {pan:+.2f} tilt {tilt:+.2f}", (6, 440), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        cv2.putText(
+            image, f"pan {pan:+.2f} tilt {tilt:+.2f}", (6, 440), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1
+        )
         cv2.imwrite(str(out / f"{Path(path).stem}_f{i:03d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         written += 1
     return written

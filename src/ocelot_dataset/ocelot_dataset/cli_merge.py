@@ -4,6 +4,7 @@ Episode files keep their names; two shards holding the same episode index must
 hold the same scenario (it is then taken once), otherwise the merge stops and
 names both files. `--rebuild DIR` only rebuilds DIR's metadata and splits.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ocelot_dataset.index import finalize_dataset
 from ocelot_dataset.episode_io import EPISODE_DIR, EpisodeError, complete_episodes, read_summary
+from ocelot_dataset.index import finalize_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,13 +49,15 @@ def merge(shards: list[Path], output: Path, copy: bool = False) -> dict:
         for ep, path in files.items():
             if ep in chosen:
                 if read_summary(chosen[ep])["scenario_id"] != read_summary(path)["scenario_id"]:
-                    raise FileExistsError(f"episode {ep} differs between {chosen[ep]} and {path}; "
-                                          "collect shards with non-overlapping --base-ep")
+                    raise FileExistsError(
+                        f"episode {ep} differs between {chosen[ep]} and {path}; "
+                        "collect shards with non-overlapping --base-ep"
+                    )
                 continue
             chosen[ep] = path
     target = output / EPISODE_DIR
     target.mkdir(parents=True, exist_ok=True)
-    for ep, path in sorted(chosen.items()):
+    for _, path in sorted(chosen.items()):
         destination = target / path.name
         if destination.exists():
             continue

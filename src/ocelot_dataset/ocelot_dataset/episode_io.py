@@ -15,6 +15,7 @@ Schema (what training, offline evaluation and the checks read):
                               `robot`, the robot profile values the episode was collected under)
   attrs: schema_version, n_frames, episode_index, scenario_id
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ def episode_path(root: Path, index: int) -> Path:
 
 
 def episode_index_of(path: Path) -> int:
-    return int(Path(path).name[len("ep_"):len("ep_") + 6])
+    return int(Path(path).name[len("ep_") : len("ep_") + 6])
 
 
 def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> Path:
@@ -81,10 +82,20 @@ def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
 
     n = len(episode.frames)
     with h5py.File(tmp, "w") as f:
-        f.create_dataset("frames", data=episode.frames, chunks=(1, *episode.frames.shape[1:]),
-                         compression="gzip", compression_opts=compression_level)
-        for name, dtype in (("pan_vel", np.float32), ("tilt_vel", np.float32), ("gt_error_px", np.float32),
-                            ("perturbed", bool), ("sim_time", np.float64)):
+        f.create_dataset(
+            "frames",
+            data=episode.frames,
+            chunks=(1, *episode.frames.shape[1:]),
+            compression="gzip",
+            compression_opts=compression_level,
+        )
+        for name, dtype in (
+            ("pan_vel", np.float32),
+            ("tilt_vel", np.float32),
+            ("gt_error_px", np.float32),
+            ("perturbed", bool),
+            ("sim_time", np.float64),
+        ):
             f.create_dataset(name, data=np.asarray(getattr(episode, name), dtype=dtype))
         for name in ("applied", "target_px"):
             if getattr(episode, name) is not None:
@@ -92,8 +103,9 @@ def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
         f["cmd"] = episode.cmd
         f["label_key"] = episode.label_key
         f["metadata"] = json.dumps(episode.metadata, sort_keys=True)
-        f.attrs.update(schema_version=SCHEMA_VERSION, n_frames=n, episode_index=episode.index,
-                       scenario_id=episode.scenario_id)
+        f.attrs.update(
+            schema_version=SCHEMA_VERSION, n_frames=n, episode_index=episode.index, scenario_id=episode.scenario_id
+        )
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
 
@@ -105,11 +117,17 @@ def read_summary(path: Path) -> dict:
     try:
         with h5py.File(path, "r") as f:
             n = int(f.attrs["n_frames"])
-            summary = {"episode": int(f.attrs["episode_index"]), "n_frames": n,
-                       "scenario_id": str(f.attrs["scenario_id"]), "label_key": f["label_key"][()].decode(),
-                       "cmd": f["cmd"][()].decode(), "frames_shape": tuple(f["frames"].shape),
-                       "frames_dtype": str(f["frames"].dtype),
-                       "textures": _textures(f), "camera_period_s": _period(f["sim_time"][()])}
+            summary = {
+                "episode": int(f.attrs["episode_index"]),
+                "n_frames": n,
+                "scenario_id": str(f.attrs["scenario_id"]),
+                "label_key": f["label_key"][()].decode(),
+                "cmd": f["cmd"][()].decode(),
+                "frames_shape": tuple(f["frames"].shape),
+                "frames_dtype": str(f["frames"].dtype),
+                "textures": _textures(f),
+                "camera_period_s": _period(f["sim_time"][()]),
+            }
             for name in ("pan_vel", "tilt_vel", "gt_error_px", "perturbed"):
                 if f[name].shape != (n,):
                     raise EpisodeError(f"{path}: {name} has shape {f[name].shape}, expected ({n},)")
@@ -143,11 +161,17 @@ def read_episode(path: Path, frames: bool = True) -> Episode:
             return Episode(
                 index=int(f.attrs["episode_index"]),
                 frames=f["frames"][()] if frames else np.empty((0, 224, 224, 3), np.uint8),
-                pan_vel=f["pan_vel"][()], tilt_vel=f["tilt_vel"][()], gt_error_px=f["gt_error_px"][()],
-                perturbed=f["perturbed"][()], sim_time=f["sim_time"][()], cmd=f["cmd"][()].decode(),
-                label_key=f["label_key"][()].decode(), metadata=json.loads(f["metadata"][()]),
+                pan_vel=f["pan_vel"][()],
+                tilt_vel=f["tilt_vel"][()],
+                gt_error_px=f["gt_error_px"][()],
+                perturbed=f["perturbed"][()],
+                sim_time=f["sim_time"][()],
+                cmd=f["cmd"][()].decode(),
+                label_key=f["label_key"][()].decode(),
+                metadata=json.loads(f["metadata"][()]),
                 applied=f["applied"][()] if "applied" in f else None,
-                target_px=f["target_px"][()] if "target_px" in f else None)
+                target_px=f["target_px"][()] if "target_px" in f else None,
+            )
     except (OSError, KeyError, ValueError) as exc:
         raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
 

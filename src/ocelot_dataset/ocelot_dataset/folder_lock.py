@@ -5,6 +5,7 @@ of them runs; a second collection into the same folder is refused with the holde
 belong to open files, so a holder killed outright (SIGKILL, a crash) frees the folder without a stale lock
 file to clean up.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -27,8 +28,10 @@ def lock_folder(root: Path) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise FolderBusy(f"another collection (pid {holder}) is writing into {root}; wait for it to finish or "
-                         "stop it, then run this command again (it resumes)") from None
+        raise FolderBusy(
+            f"another collection (pid {holder}) is writing into {root}; wait for it to finish or "
+            "stop it, then run this command again (it resumes)"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

@@ -6,6 +6,7 @@ files are rebuilt from the episode files themselves, so a merge or a resumed
 collection gets the same splits as a single run would; `ocelot check-dataset`
 verifies both properties.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ def camera_hz(periods) -> float | list[float] | None:
 
 def _git_hash() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -66,8 +72,13 @@ def finalize_dataset(root: Path, settings: dict | None = None) -> dict:
         "label_counts": dict(sorted(Counter(s["label_key"] for s in summaries.values()).items())),
         "split_counts": {name: len(eps) for name, eps in splits.items()},
         "settings": settings if settings is not None else previous.get("settings", {}),
-        "episodes": {f"{ep:06d}": {**{k: s[k] for k in ("n_frames", "scenario_id", "label_key", "cmd", "textures")},
-                                   "group": group_key(s)} for ep, s in sorted(summaries.items())},
+        "episodes": {
+            f"{ep:06d}": {
+                **{k: s[k] for k in ("n_frames", "scenario_id", "label_key", "cmd", "textures")},
+                "group": group_key(s),
+            }
+            for ep, s in sorted(summaries.items())
+        },
     }
     _atomic_write(root / "metadata.json", json.dumps(metadata, indent=1, sort_keys=True))
     return metadata

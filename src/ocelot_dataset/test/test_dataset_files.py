@@ -1,16 +1,25 @@
 """Episode files, the dataset index and the checker, on files the tests write themselves."""
+
 import json
 
 import numpy as np
 import pytest
+from dataset_fixtures import face_in, faces_metadata, split_by_tenth
 
 from ocelot_dataset.check import check_dataset
+from ocelot_dataset.cli_merge import merge
+from ocelot_dataset.episode_io import (
+    Episode,
+    EpisodeError,
+    complete_episodes,
+    episode_path,
+    read_episode,
+    read_summary,
+    remove_partial,
+    write_episode,
+)
 from ocelot_dataset.index import finalize_dataset, read_split
 from ocelot_dataset.splits import assign_splits
-from ocelot_dataset.episode_io import (
-    Episode, EpisodeError, complete_episodes, episode_path, read_episode, read_summary, remove_partial, write_episode)
-from ocelot_dataset.cli_merge import merge
-from dataset_fixtures import face_in, faces_metadata, split_by_tenth
 
 LABELS = ["track", "multi_left", "multi_right", "multi_closest", "multi_attr"]
 
@@ -18,18 +27,30 @@ LABELS = ["track", "multi_left", "multi_right", "multi_closest", "multi_attr"]
 def make_episode(index, scenario=None, n=12, label=None, faces=None):
     rng = np.random.default_rng(index)
     label = label or LABELS[index % len(LABELS)]
-    return Episode(index=index, frames=rng.integers(0, 255, (n, 224, 224, 3), dtype=np.uint8),
-                   pan_vel=rng.normal(0, 0.4, n).astype(np.float32), tilt_vel=rng.normal(0, 0.1, n).astype(np.float32),
-                   gt_error_px=rng.uniform(0, 30, n).astype(np.float32), perturbed=rng.random(n) < 0.3,
-                   sim_time=np.arange(n) * 0.1, cmd=f"command {index}", label_key=label,
-                   metadata={"scenario_id": scenario or f"s{index}", "seed": index,
-                             **({"faces": faces} if faces is not None else {})})
+    return Episode(
+        index=index,
+        frames=rng.integers(0, 255, (n, 224, 224, 3), dtype=np.uint8),
+        pan_vel=rng.normal(0, 0.4, n).astype(np.float32),
+        tilt_vel=rng.normal(0, 0.1, n).astype(np.float32),
+        gt_error_px=rng.uniform(0, 30, n).astype(np.float32),
+        perturbed=rng.random(n) < 0.3,
+        sim_time=np.arange(n) * 0.1,
+        cmd=f"command {index}",
+        label_key=label,
+        metadata={
+            "scenario_id": scenario or f"s{index}",
+            "seed": index,
+            **({"faces": faces} if faces is not None else {}),
+        },
+    )
 
 
 @pytest.fixture
 def dataset(tmp_path):
     for i in range(20):  # two episodes per scenario (and face); scenario j's face from partition split_by_tenth(j)
-        write_episode(tmp_path, make_episode(i, scenario=f"s{i // 2}", faces=faces_metadata(split_by_tenth(i // 2), i // 2)))
+        write_episode(
+            tmp_path, make_episode(i, scenario=f"s{i // 2}", faces=faces_metadata(split_by_tenth(i // 2), i // 2))
+        )
     finalize_dataset(tmp_path, {"label_mix": ""})
     return tmp_path
 
@@ -152,14 +173,17 @@ def test_a_write_that_fails_leaves_no_file(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np; from ocelot_dataset.episode_io import Episode, write_episode\n"
-            "frames = np.random.default_rng(0).integers(0, 255, (12, 224, 224, 3), dtype=np.uint8)\n"
-            "z = np.zeros(12)\n"
-            "ep = Episode(0, frames, z, z, z, z.astype(bool), z, 'track the face', 'track', {})\n"
-            "try:\n    write_episode(sys.argv[1], ep)\nexcept OSError as exc:\n    print('OSError', exc.errno)\n")
+    code = (
+        "import sys, numpy as np; from ocelot_dataset.episode_io import Episode, write_episode\n"
+        "frames = np.random.default_rng(0).integers(0, 255, (12, 224, 224, 3), dtype=np.uint8)\n"
+        "z = np.zeros(12)\n"
+        "ep = Episode(0, frames, z, z, z, z.astype(bool), z, 'track the face', 'track', {})\n"
+        "try:\n    write_episode(sys.argv[1], ep)\nexcept OSError as exc:\n    print('OSError', exc.errno)\n"
+    )
     limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))  # noqa: E731  like a full disk
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], preexec_fn=limit, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], preexec_fn=limit, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.startswith("OSError"), result.stdout + result.stderr  # incompressible frames: EFBIG
     assert list((tmp_path / "episodes").iterdir()) == []
 

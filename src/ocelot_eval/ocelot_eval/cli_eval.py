@@ -7,6 +7,7 @@ and writes OUTPUT/eval_results.json, plots and summary.md. Exit 0: PASS,
 a node that died or stalled) - then no report is written, and an earlier one
 in OUTPUT is removed first, so no stale result can pass for this run's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", required=True, metavar="FILE", help="scenario YAML; one episode per entry")
     parser.add_argument("--output", required=True, metavar="DIR", help="report directory (created)")
     parser.add_argument("--controller", choices=sorted(GRAPHS), default="vla")
-    parser.add_argument("--realtime", action="store_true",
-                        help="real-time sim (controller latency counts) instead of lockstep")
-    parser.add_argument("--robot", default=DEPLOY_ROBOT, metavar="PROFILE",
-                        help=f"robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML "
-                             f"path (default: {DEPLOY_ROBOT}, the deploy gate's)")
+    parser.add_argument(
+        "--realtime", action="store_true", help="real-time sim (controller latency counts) instead of lockstep"
+    )
+    parser.add_argument(
+        "--robot",
+        default=DEPLOY_ROBOT,
+        metavar="PROFILE",
+        help=f"robot profile the loop runs under: ideal, pi4 (ocelot_sim/config/robots) or a YAML "
+        f"path (default: {DEPLOY_ROBOT}, the deploy gate's)",
+    )
     parser.add_argument("--episode-frames", type=int, default=100, help="frames scored per episode")
     parser.add_argument("--gates", metavar="FILE", help="gate thresholds (default: ocelot_eval/config/gates.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -65,12 +71,17 @@ def validate(args: argparse.Namespace) -> tuple[dict, int]:
                 raise ScenarioError(f"{args.scenarios}: entry {i}: {exc}") from None
     except (GateConfigError, ScenarioError) as exc:
         raise EvalError(str(exc)) from None
-    run = {"controller": args.controller, "scenario_file": str(Path(args.scenarios).resolve()),
-           "gates_file": str(Path(args.gates).resolve()) if args.gates else str(default_gates_file()),
-           "binding": binding(gate_section(args.gates, "closed_loop"), entries, robot.values()),
-           "robot": robot.values(),
-           "mode": "real time" if args.realtime else "lockstep", "episode_frames": args.episode_frames,
-           "model_path": None, "model_sha256": None}
+    run = {
+        "controller": args.controller,
+        "scenario_file": str(Path(args.scenarios).resolve()),
+        "gates_file": str(Path(args.gates).resolve()) if args.gates else str(default_gates_file()),
+        "binding": binding(gate_section(args.gates, "closed_loop"), entries, robot.values()),
+        "robot": robot.values(),
+        "mode": "real time" if args.realtime else "lockstep",
+        "episode_frames": args.episode_frames,
+        "model_path": None,
+        "model_sha256": None,
+    }
     if args.controller == "vla":
         run.update(check_model(args.model))
     return run, len(entries)
@@ -94,8 +105,12 @@ def check_model(model: str | None) -> dict:
 
     files = model_files(model)
     hashes = {kind: sha256_of(files[kind]) for kind in MODEL_FILE_KINDS}
-    return {"model_path": str(Path(model).resolve()), "model_sha256": hashes["policy"],
-            "text_model_sha256": hashes["text"], "model_files": hashes}
+    return {
+        "model_path": str(Path(model).resolve()),
+        "model_sha256": hashes["policy"],
+        "text_model_sha256": hashes["text"],
+        "model_files": hashes,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,9 +141,13 @@ def run(args: argparse.Namespace) -> int:
 def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
     from ocelot_sim.robot_profile import profile_reference
 
-    graph_args = {"scenario_file": str(Path(args.scenarios).resolve()), "output": str(output),
-                  "episode_frames": args.episode_frames, "lockstep": "false" if args.realtime else "true",
-                  "robot_profile": profile_reference(args.robot)}
+    graph_args = {
+        "scenario_file": str(Path(args.scenarios).resolve()),
+        "output": str(output),
+        "episode_frames": args.episode_frames,
+        "lockstep": "false" if args.realtime else "true",
+        "robot_profile": profile_reference(args.robot),
+    }
     if args.controller == "vla":
         graph_args["model_path"] = str(Path(args.model).resolve())
     cmd = ["ocelot", "launch", GRAPHS[args.controller], *(f"{k}:={v}" for k, v in graph_args.items())]
@@ -149,8 +168,14 @@ def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> 
     from ocelot_eval.evaluator_node import EPISODES_FILE
 
     episodes_file = output / EPISODES_FILE
-    bar = tqdm(total=n, unit="ep", disable=quiet, dynamic_ncols=True, desc="evaluating",
-               mininterval=1.0 if sys.stderr.isatty() else 15.0)
+    bar = tqdm(
+        total=n,
+        unit="ep",
+        disable=quiet,
+        dynamic_ncols=True,
+        desc="evaluating",
+        mininterval=1.0 if sys.stderr.isatty() else 15.0,
+    )
     started = last_progress = time.monotonic()
     try:
         while True:
@@ -167,8 +192,10 @@ def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> 
             if proc.popen.poll() is not None:
                 raise EvalError("the evaluation graph stopped early; its output:\n" + proc.output)
             if time.monotonic() - last_progress > NO_PROGRESS_TIMEOUT_S:
-                raise EvalError(f"no episode finished for {NO_PROGRESS_TIMEOUT_S:.0f} s; last output:\n"
-                                + "\n".join(proc.lines[-30:]))
+                raise EvalError(
+                    f"no episode finished for {NO_PROGRESS_TIMEOUT_S:.0f} s; last output:\n"
+                    + "\n".join(proc.lines[-30:])
+                )
             time.sleep(0.25)
     finally:
         bar.close()

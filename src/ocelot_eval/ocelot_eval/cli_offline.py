@@ -9,6 +9,7 @@ target estimate gets its own on the frame before. Reports MSE on
 (config/gates.yaml: overall_mse < 0.05, no label's MSE >= 0.2), writes
 offline_results.json, and exits 0 on PASS, 1 on FAIL, 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate(policy, dataset: Path, split: str) -> dict:
     """MSE per episode, per label and overall (frames pooled)."""
-    from ocelot_dataset.index import load_metadata, read_split
+    from ocelot_common.episode_context import previous_actions
     from ocelot_dataset.episode_io import EpisodeError, episode_path, read_episode
+    from ocelot_dataset.index import load_metadata, read_split
 
     table = load_metadata(dataset).get("episodes", {})
     rows, squared = [], {}
@@ -44,9 +46,8 @@ def evaluate(policy, dataset: Path, split: str) -> dict:
             raise ValueError(f"{path}: {exc}; `ocelot check-dataset` lists the broken files") from None
         labels = np.stack([episode.pan_vel, episode.tilt_vel], 1).astype(np.float32)
         applied = labels if episode.applied is None else episode.applied.astype(np.float32)
-        previous = np.concatenate([np.zeros((1, 2), np.float32), applied[:-1]])
         policy.set_command(episode.cmd)
-        error = ((policy.act_on_frames(episode.frames, previous) - labels) ** 2).mean(1)
+        error = ((policy.act_on_frames(episode.frames, previous_actions(applied)) - labels) ** 2).mean(1)
         label = table.get(f"{ep:06d}", {}).get("label_key", episode.label_key)
         squared.setdefault(label, []).append(error)
         rows.append({"episode": ep, "label_key": label, "command": episode.cmd, "mse": float(error.mean())})
@@ -54,8 +55,12 @@ def evaluate(policy, dataset: Path, split: str) -> dict:
         raise ValueError(f"the {split} split of {dataset} is empty")
     per_label = {label: float(np.concatenate(errors).mean()) for label, errors in sorted(squared.items())}
     overall = float(np.concatenate([e for errors in squared.values() for e in errors]).mean())
-    return {"overall_mse": overall, "worst_label_mse": max(per_label.values()), "per_label_mse": per_label,
-            "episodes": rows}
+    return {
+        "overall_mse": overall,
+        "worst_label_mse": max(per_label.values()),
+        "per_label_mse": per_label,
+        "episodes": rows,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +77,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     passed, gate_results = check_gates(gates, metrics)
-    report = {"pass": passed, "verdict": "PASS" if passed else "FAIL", "gates": gate_results, **metrics,
-              "model_path": str(Path(args.model).resolve()), "model_sha256": sha256_of(args.model),
-              "dataset": str(dataset.resolve()), "split": args.split}
+    report = {
+        "pass": passed,
+        "verdict": "PASS" if passed else "FAIL",
+        "gates": gate_results,
+        **metrics,
+        "model_path": str(Path(args.model).resolve()),
+        "model_sha256": sha256_of(args.model),
+        "dataset": str(dataset.resolve()),
+        "split": args.split,
+    }
     output = Path(args.output) if args.output else Path(args.model).resolve().parent
     output.mkdir(parents=True, exist_ok=True)
     (output / RESULTS_FILE).write_text(json.dumps(report, indent=2) + "\n")

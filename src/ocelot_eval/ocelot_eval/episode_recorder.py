@@ -9,11 +9,12 @@ new episode's frames. The controller's status for a frame (its latency and, for 
 policy with a target read-out, where it placed the commanded face) arrives after
 the frame and is joined to it when the episode finishes.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -47,8 +48,11 @@ class EpisodeRecorder:
         return self.episode is not None and self._synced[stream]
 
     def add_image(self, stamp_ns: int, rgb: np.ndarray) -> list[FrameScore]:
-        if self._accept("image", stamp_ns) and stamp_ns not in self._frame_of \
-                and len(self._frame_of) < self.episode_frames:
+        if (
+            self._accept("image", stamp_ns)
+            and stamp_ns not in self._frame_of
+            and len(self._frame_of) < self.episode_frames
+        ):
             self._frame_of[stamp_ns] = len(self._frame_of)
             self._images[stamp_ns] = rgb
         return self._score_ready()
@@ -73,7 +77,7 @@ class EpisodeRecorder:
             truth = faces[target] if 0 <= target < len(faces) else None
             self._truth_point[stamp] = (truth.u, truth.v) if truth is not None and truth.visible else None
             score = score_frame(self._frame_of[stamp], self.detector(self._images.pop(stamp)), faces, target)
-            self.episode.frames.append(score)
+            self._current().frames.append(score)
             scored.append(score)
         return scored
 
@@ -83,16 +87,23 @@ class EpisodeRecorder:
 
     def finish(self) -> EpisodeScore:
         """The finished episode, frames in order, with the latencies and target estimates that arrived."""
-        episode, self.episode = self.episode, None
+        episode, self.episode = self._current(), None
         stamp_of = {frame: stamp for stamp, frame in self._frame_of.items()}
         in_order = sorted(episode.frames, key=lambda f: f.frame)
         episode.frames = [self._with_estimate(f, stamp_of.get(f.frame)) for f in in_order]
         episode.latency_ms = [self._latency[t] for t in sorted(self._latency) if t in self._frame_of]
         return episode
 
+    def _current(self) -> EpisodeScore:
+        if self.episode is None:
+            raise RuntimeError("no episode is being recorded: start() one first")
+        return self.episode
+
     def _with_estimate(self, score: FrameScore, stamp: int | None) -> FrameScore:
         """Grounding (the policy's target point to the truth) and control (the image centre to the policy's
         point), on a frame with the target in view and an estimate for it."""
+        if stamp is None:
+            return score
         estimate, truth = self._estimate.get(stamp), self._truth_point.get(stamp)
         if estimate is None or truth is None:
             return score

@@ -17,6 +17,7 @@ episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
   parameter or scenario file (node alive, unconfigured).
 - on_activate: episodes start as soon as /sim/reset is available.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,8 @@ from std_msgs.msg import Header
 
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import ManagedNode, run_node
-from ocelot_common.stamps import nanoseconds
 from ocelot_common.parameters import not_blank, positive, refuse_bad_values
+from ocelot_common.stamps import nanoseconds
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
 from ocelot_msgs.msg import EpisodeMetrics, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
@@ -41,8 +42,15 @@ from ocelot_sim.scenario import check_scenario_file
 
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 EPISODES_FILE = "episodes.jsonl"
-PARAMETERS = {"scenario_file": "", "output": "", "episode_frames": 100, "reset_timeout": 10.0,
-              "stall_timeout": 10.0, "image_topic": "/camera/image_raw", "status_topic": "/vla/status"}
+PARAMETERS = {
+    "scenario_file": "",
+    "output": "",
+    "episode_frames": 100,
+    "reset_timeout": 10.0,
+    "stall_timeout": 10.0,
+    "image_topic": "/camera/image_raw",
+    "status_topic": "/vla/status",
+}
 
 
 class EvaluatorNode(ManagedNode):
@@ -50,8 +58,17 @@ class EvaluatorNode(ManagedNode):
         super().__init__("evaluator", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
-        refuse_bad_values(self, {"episode_frames": positive, "reset_timeout": positive, "stall_timeout": positive,
-                                 "output": not_blank, "image_topic": not_blank, "scenario_file": check_scenario_file})
+        refuse_bad_values(
+            self,
+            {
+                "episode_frames": positive,
+                "reset_timeout": positive,
+                "stall_timeout": positive,
+                "output": not_blank,
+                "image_topic": not_blank,
+                "scenario_file": check_scenario_file,
+            },
+        )
         self._pubs = {}
         self.recorder: EpisodeRecorder | None = None
 
@@ -84,8 +101,10 @@ class EvaluatorNode(ManagedNode):
         self.own(self.create_subscription(Image, p("image_topic"), self._on_image, RECORDED))
         self.own(self.create_subscription(PolicyStatus, p("status_topic"), self._on_status, RECORDED))
         self.own(self.create_timer(0.2, self._on_timer))
-        self.get_logger().info(f"configured: {len(self.entries)} scenarios from {p('scenario_file')}, "
-                               f"{self.recorder.episode_frames} frames each")
+        self.get_logger().info(
+            f"configured: {len(self.entries)} scenarios from {p('scenario_file')}, "
+            f"{self.recorder.episode_frames} frames each"
+        )
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -116,8 +135,9 @@ class EvaluatorNode(ManagedNode):
     def _next_episode(self) -> None:
         if not self.todo:
             self.state = "finished"
-            self.get_logger().info(f"evaluation finished: {len(self.entries)} episodes in "
-                                   f"{self.output / EPISODES_FILE}")
+            self.get_logger().info(
+                f"evaluation finished: {len(self.entries)} episodes in {self.output / EPISODES_FILE}"
+            )
             return
         if not self._reset_client.service_is_ready():
             return
@@ -168,17 +188,26 @@ class EvaluatorNode(ManagedNode):
 
     def _on_status(self, msg: PolicyStatus) -> None:
         if self.state in ("resetting", "running"):
-            self.recorder.add_status(nanoseconds(msg.header.stamp), float(msg.latency_ms),
-                                     (msg.target_u, msg.target_v) if msg.has_target else None)
+            self.recorder.add_status(
+                nanoseconds(msg.header.stamp),
+                float(msg.latency_ms),
+                (msg.target_u, msg.target_v) if msg.has_target else None,
+            )
 
     def _publish_scores(self, scores) -> None:
         if not scores:
             return
         self._since = time.monotonic()
         for s in scores:
-            msg = TrackingMetrics(episode_index=self.recorder.episode.index, frame_index=s.frame,
-                                  error_px=s.error_px, gt_error_px=s.gt_error_px, face_lost=s.face_lost,
-                                  target_selected=s.target_selected, latency_ms=math.nan)
+            msg = TrackingMetrics(
+                episode_index=self.recorder.episode.index,
+                frame_index=s.frame,
+                error_px=s.error_px,
+                gt_error_px=s.gt_error_px,
+                face_lost=s.face_lost,
+                target_selected=s.target_selected,
+                latency_ms=math.nan,
+            )
             msg.header.stamp = self.get_clock().now().to_msg()
             self._pubs["tracking"].publish(msg)
         self._check_complete()
@@ -190,15 +219,22 @@ class EvaluatorNode(ManagedNode):
         with open(self.output / EPISODES_FILE, "a") as f:
             f.write(json.dumps(episode.to_dict()) + "\n")
         summary = episode.summary()
-        msg = EpisodeMetrics(episode_index=episode.index, label_key=episode.label_key,
-                             num_frames=summary["num_frames"], response_frames=summary["response_frames"],
-                             mean_error_px=summary["mean_error_px"], p95_error_px=summary["p95_error_px"],
-                             face_lost_rate=summary["face_lost_rate"],
-                             target_selection_accuracy=summary["target_selection"])
+        msg = EpisodeMetrics(
+            episode_index=episode.index,
+            label_key=episode.label_key,
+            num_frames=summary["num_frames"],
+            response_frames=summary["response_frames"],
+            mean_error_px=summary["mean_error_px"],
+            p95_error_px=summary["p95_error_px"],
+            face_lost_rate=summary["face_lost_rate"],
+            target_selection_accuracy=summary["target_selection"],
+        )
         msg.header.stamp = self.get_clock().now().to_msg()
         self._pubs["episode"].publish(msg)
-        self.get_logger().info(f"episode {episode.index} done ({episode.label_key}): "
-                               f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}")
+        self.get_logger().info(
+            f"episode {episode.index} done ({episode.label_key}): "
+            f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}"
+        )
         self.todo.pop(0)
         self.state = "idle"
         self._next_episode()

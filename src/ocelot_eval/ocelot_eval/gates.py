@@ -4,6 +4,7 @@ A gate whose metric is missing (None: no detected frame, no multi-face episode)
 fails, except target_selection on a scenario set without multi-face episodes,
 which does not apply and is reported as such.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,15 +24,24 @@ class GateConfigError(ValueError):
 @dataclass(frozen=True)
 class Gate:
     metric: str
-    kind: str          # "max": value < threshold; "min": value >= threshold
+    kind: str  # "max": value < threshold; "min": value >= threshold
     threshold: float
 
     def check(self, value) -> dict:
         applies = not (value is None and self.metric in NOT_APPLICABLE_WHEN_MISSING)
-        ok = (value is not None and math.isfinite(value)
-              and (value < self.threshold if self.kind == "max" else value >= self.threshold))
-        return {"metric": self.metric, "kind": self.kind, "threshold": self.threshold, "value": value,
-                "applies": applies, "pass": ok or not applies}
+        ok = (
+            value is not None
+            and math.isfinite(value)
+            and (value < self.threshold if self.kind == "max" else value >= self.threshold)
+        )
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "threshold": self.threshold,
+            "value": value,
+            "applies": applies,
+            "pass": ok or not applies,
+        }
 
 
 def default_gates_file() -> Path:
@@ -48,13 +58,17 @@ def gate_section(path: str | Path | None = None, section: str = "closed_loop") -
     return raw[section]
 
 
-def load_gates(path: str | Path | None = None, section: str = "closed_loop", known: set[str] | None = None) -> list[Gate]:
+def load_gates(
+    path: str | Path | None = None, section: str = "closed_loop", known: set[str] | None = None
+) -> list[Gate]:
     """The gates of one section; with `known`, a gate on any other metric is an error (found before a run)."""
     path = Path(path) if path else default_gates_file()
     gates = []
     for metric, rule in gate_section(path, section).items():
         if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in ("max", "min"):
-            raise GateConfigError(f"{path}: {section}.{metric} must be {{max: number}} or {{min: number}}, got {rule!r}")
+            raise GateConfigError(
+                f"{path}: {section}.{metric} must be {{max: number}} or {{min: number}}, got {rule!r}"
+            )
         kind, threshold = next(iter(rule.items()))
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
             raise GateConfigError(f"{path}: {section}.{metric}.{kind} must be a number, got {threshold!r}")

@@ -19,11 +19,12 @@ is its distance from the truth (did it find the right face, and where), control
 the distance of the estimate from the image centre (how well it centred what it
 found). The two say whether to work on seeing or on steering.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -35,7 +36,8 @@ RESPONSE_THRESHOLD_PX = 20.0
 @dataclass(frozen=True)
 class TruthFace:
     """What the simulator knows of one face in one frame."""
-    u: float          # projected target point, px
+
+    u: float  # projected target point, px
     v: float
     visible: bool
 
@@ -43,14 +45,14 @@ class TruthFace:
 @dataclass(frozen=True)
 class FrameScore:
     frame: int
-    error_px: float        # image centre to the target's detected box centre; NaN when lost
-    gt_error_px: float     # image centre to the target's projection; NaN when out of view
+    error_px: float  # image centre to the target's detected box centre; NaN when lost
+    gt_error_px: float  # image centre to the target's projection; NaN when out of view
     face_lost: bool
     target_selected: bool  # the target is the visible face nearest the image centre
     haar_offset_px: float = math.nan  # scored box centre to the target's projection (2D); NaN: none scored
-    wrong_match: bool = False         # the scored box's centre is nearer another visible face's point
-    grounding_px: float = math.nan    # the policy's target estimate to the target's projection; NaN: none / out of view
-    control_px: float = math.nan      # the image centre to the policy's target estimate (same frames)
+    wrong_match: bool = False  # the scored box's centre is nearer another visible face's point
+    grounding_px: float = math.nan  # the policy's target estimate to the target's projection; NaN: none / out of view
+    control_px: float = math.nan  # the image centre to the policy's target estimate (same frames)
 
 
 def _distance(u: float, v: float, centre: tuple[float, float] = IMAGE_CENTRE) -> float:
@@ -92,6 +94,7 @@ def score_frame(frame: int, boxes: np.ndarray, faces: Sequence[TruthFace], targe
 @dataclass
 class EpisodeScore:
     """One episode's frames and what they add up to."""
+
     index: int
     seed: int
     label_key: str
@@ -111,7 +114,7 @@ class EpisodeScore:
 
     def _from_response(self, column: str) -> np.ndarray:
         """A per-frame value from the response frame on (all frames when the episode never responds), NaN out."""
-        values = np.array([getattr(f, column) for f in self.frames], dtype=np.float64)[max(self.response_frames(), 0):]
+        values = np.array([getattr(f, column) for f in self.frames], dtype=np.float64)[max(self.response_frames(), 0) :]
         return values[~np.isnan(values)]
 
     def grounding_errors(self) -> np.ndarray:
@@ -148,17 +151,35 @@ class EpisodeScore:
         return _json_safe(record)
 
     @classmethod
-    def from_dict(cls, record: dict) -> "EpisodeScore":
+    def from_dict(cls, record: dict) -> EpisodeScore:
         columns = record["frames"]
         n = len(columns["frame"])
         offsets, wrong = columns.get("haar_offset_px", [None] * n), columns.get("wrong_match", [False] * n)
         grounding, control = columns.get("grounding_px", [None] * n), columns.get("control_px", [None] * n)
-        frames = [FrameScore(int(columns["frame"][i]), _num(columns["error_px"][i]), _num(columns["gt_error_px"][i]),
-                             bool(columns["face_lost"][i]), bool(columns["target_selected"][i]), _num(offsets[i]),
-                             bool(wrong[i]), _num(grounding[i]), _num(control[i])) for i in range(n)]
-        return cls(int(record["index"]), int(record["seed"]), record["label_key"], record["command"],
-                   int(record["num_faces"]), list(record["textures"]), frames,
-                   [float(x) for x in record.get("latency_ms", [])])
+        frames = [
+            FrameScore(
+                int(columns["frame"][i]),
+                _num(columns["error_px"][i]),
+                _num(columns["gt_error_px"][i]),
+                bool(columns["face_lost"][i]),
+                bool(columns["target_selected"][i]),
+                _num(offsets[i]),
+                bool(wrong[i]),
+                _num(grounding[i]),
+                _num(control[i]),
+            )
+            for i in range(n)
+        ]
+        return cls(
+            int(record["index"]),
+            int(record["seed"]),
+            record["label_key"],
+            record["command"],
+            int(record["num_faces"]),
+            list(record["textures"]),
+            frames,
+            [float(x) for x in record.get("latency_ms", [])],
+        )
 
 
 def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
@@ -176,34 +197,49 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
     grounding = np.concatenate([ep.grounding_errors() for ep in episodes])
     control = np.concatenate([ep.control_errors() for ep in episodes])
     agreement = haar_agreement(frames)
-    return _json_safe({
-        "episodes": len(episodes),
-        "frames": len(frames),
-        "mean_error_px": _mean(tracking),
-        "p95_error_px": _percentile(tracking, 95),
-        "mean_error_all_frames_px": _mean(detected),
-        "face_lost_rate": float(np.mean([f.face_lost for f in frames])),
-        "response_frames": float(np.mean([r if r >= 0 else len(ep.frames) for r, ep in zip(responses, episodes)])),
-        "episodes_never_responding": sum(r < 0 for r in responses),
-        "target_selection": float(np.mean([f.target_selected for f in multi])) if multi else None,
-        "gt_mean_error_px": _mean(truth),
-        "gt_p95_error_px": _percentile(truth[~np.isnan(truth)], 95),
-        "haar_position_error_px": agreement["mean_position_error_px"],
-        "haar_wrong_match_rate": agreement["wrong_match_rate"],
-        "haar_vs_truth": agreement,
-        "latency_ms_p50": _percentile(latency, 50),
-        "latency_ms_p95": _percentile(latency, 95),
-        "grounding_error_px": _mean(grounding),
-        "grounding_p95_px": _percentile(grounding, 95),
-        "control_error_px": _mean(control),
-        "control_p95_px": _percentile(control, 95),
-        "frames_with_estimate": int(len(grounding)),
-    })
+    return _json_safe(
+        {
+            "episodes": len(episodes),
+            "frames": len(frames),
+            "mean_error_px": _mean(tracking),
+            "p95_error_px": _percentile(tracking, 95),
+            "mean_error_all_frames_px": _mean(detected),
+            "face_lost_rate": float(np.mean([f.face_lost for f in frames])),
+            "response_frames": float(np.mean([r if r >= 0 else len(ep.frames) for r, ep in zip(responses, episodes)])),
+            "episodes_never_responding": sum(r < 0 for r in responses),
+            "target_selection": float(np.mean([f.target_selected for f in multi])) if multi else None,
+            "gt_mean_error_px": _mean(truth),
+            "gt_p95_error_px": _percentile(truth[~np.isnan(truth)], 95),
+            "haar_position_error_px": agreement["mean_position_error_px"],
+            "haar_wrong_match_rate": agreement["wrong_match_rate"],
+            "haar_vs_truth": agreement,
+            "latency_ms_p50": _percentile(latency, 50),
+            "latency_ms_p95": _percentile(latency, 95),
+            "grounding_error_px": _mean(grounding),
+            "grounding_p95_px": _percentile(grounding, 95),
+            "control_error_px": _mean(control),
+            "control_p95_px": _percentile(control, 95),
+            "frames_with_estimate": int(len(grounding)),
+        }
+    )
 
 
-CLOSED_LOOP_METRICS = frozenset({
-    "mean_error_px", "p95_error_px", "mean_error_all_frames_px", "face_lost_rate", "response_frames", "target_selection", "gt_mean_error_px",
-    "gt_p95_error_px", "haar_position_error_px", "haar_wrong_match_rate", "latency_ms_p50", "latency_ms_p95"})
+CLOSED_LOOP_METRICS = frozenset(
+    {
+        "mean_error_px",
+        "p95_error_px",
+        "mean_error_all_frames_px",
+        "face_lost_rate",
+        "response_frames",
+        "target_selection",
+        "gt_mean_error_px",
+        "gt_p95_error_px",
+        "haar_position_error_px",
+        "haar_wrong_match_rate",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    }
+)
 
 
 def haar_agreement(frames: Sequence[FrameScore]) -> dict:
@@ -217,10 +253,16 @@ def haar_agreement(frames: Sequence[FrameScore]) -> dict:
     misses = sum(math.isnan(f.haar_offset_px) for f in in_view)
     wrong = sum(f.wrong_match for f in in_view)
     n = len(in_view)
-    return {"frames_in_view": n, "frames_scored": int(len(scored)),
-            "mean_position_error_px": _mean(scored), "p95_position_error_px": _percentile(scored, 95),
-            "misses": int(misses), "miss_rate": misses / n if n else math.nan,
-            "wrong_matches": int(wrong), "wrong_match_rate": wrong / n if n else math.nan}
+    return {
+        "frames_in_view": n,
+        "frames_scored": int(len(scored)),
+        "mean_position_error_px": _mean(scored),
+        "p95_position_error_px": _percentile(scored, 95),
+        "misses": int(misses),
+        "miss_rate": misses / n if n else math.nan,
+        "wrong_matches": int(wrong),
+        "wrong_match_rate": wrong / n if n else math.nan,
+    }
 
 
 def per_label(episodes: Sequence[EpisodeScore]) -> dict[str, dict]:

@@ -5,11 +5,12 @@ eval_results.json: `pass`, `gates` (threshold, value, pass per gate), `aggregate
 them), and what was evaluated (model, its sha256, controller, scenario file, mode,
 `robot`: the robot profile's name and every value it ran under).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ocelot_eval.gates import Gate, check_gates
 from ocelot_eval.metrics import EpisodeScore, aggregate, per_label
@@ -23,10 +24,26 @@ def build_report(episodes: Sequence[EpisodeScore], gates: list[Gate], run: dict)
     """The report of a finished evaluation; `run` says what was evaluated (model, controller, ...)."""
     metrics = aggregate(episodes)
     passed, gate_results = check_gates(gates, metrics)
-    rows = [{"index": ep.index, "seed": ep.seed, "label_key": ep.label_key, "command": ep.command,
-             "textures": ep.textures, **ep.to_dict()["summary"]} for ep in episodes]
-    return {"pass": passed, "verdict": "PASS" if passed else "FAIL", "gates": gate_results, "aggregate": metrics,
-            "per_label": per_label(episodes), "episodes": rows, **run}
+    rows = [
+        {
+            "index": ep.index,
+            "seed": ep.seed,
+            "label_key": ep.label_key,
+            "command": ep.command,
+            "textures": ep.textures,
+            **ep.to_dict()["summary"],
+        }
+        for ep in episodes
+    ]
+    return {
+        "pass": passed,
+        "verdict": "PASS" if passed else "FAIL",
+        "gates": gate_results,
+        "aggregate": metrics,
+        "per_label": per_label(episodes),
+        "episodes": rows,
+        **run,
+    }
 
 
 def clear_outputs(output: Path) -> None:
@@ -73,32 +90,47 @@ def robot_line(robot: dict | None) -> str:
 def summary_markdown(report: dict) -> str:
     agg = report["aggregate"]
     haar = agg["haar_vs_truth"]
-    out = [f"# Evaluation: {report['verdict']}", "",
-           f"- controller: {report.get('controller')}, model: `{report.get('model_path')}` "
-           f"(sha256 `{report.get('model_sha256')}`)",
-           f"- scenarios: `{report.get('scenario_file')}`, {agg['episodes']} episodes, {agg['frames']} frames, "
-           f"{report.get('mode')}",
-           f"- robot profile: {robot_line(report.get('robot'))}", "",
-           "## Gates", "", "| metric | value | threshold | result |", "|---|---|---|---|"]
+    out = [
+        f"# Evaluation: {report['verdict']}",
+        "",
+        f"- controller: {report.get('controller')}, model: `{report.get('model_path')}` "
+        f"(sha256 `{report.get('model_sha256')}`)",
+        f"- scenarios: `{report.get('scenario_file')}`, {agg['episodes']} episodes, {agg['frames']} frames, "
+        f"{report.get('mode')}",
+        f"- robot profile: {robot_line(report.get('robot'))}",
+        "",
+        "## Gates",
+        "",
+        "| metric | value | threshold | result |",
+        "|---|---|---|---|",
+    ]
     for metric, g in report["gates"].items():
         relation, result = _relation_and_result(g)
         result = "**FAIL**" if result == "FAIL" else result
         out.append(f"| {metric} | {_fmt(g['value'], 3)} | {relation} {_fmt(g['threshold'], 3)} | {result} |")
-    out += ["", f"Haar against ground truth ({haar['frames_in_view']} frames with the target in view): scored box "
-            f"centre {_fmt(haar['mean_position_error_px'])} px from the projected point (p95 "
-            f"{_fmt(haar['p95_position_error_px'])}), {haar['misses']} misses ({_fmt(haar['miss_rate'], 3)}), "
-            f"{haar['wrong_matches']} wrong matches ({_fmt(haar['wrong_match_rate'], 3)}). "
-            f"Ground-truth error: mean {_fmt(agg['gt_mean_error_px'])} px, p95 {_fmt(agg['gt_p95_error_px'])} px.", "",
-            "## Per label", "",
-            "Grounding: the policy's own estimate of the target's point against the truth; control: the image "
-            "centre to that estimate (frames from the response on; n/a for a controller without an estimate).", "",
-            "| label | episodes | mean px | p95 px | lost | response | target sel. | grounding px | control px |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        f"Haar against ground truth ({haar['frames_in_view']} frames with the target in view): scored box "
+        f"centre {_fmt(haar['mean_position_error_px'])} px from the projected point (p95 "
+        f"{_fmt(haar['p95_position_error_px'])}), {haar['misses']} misses ({_fmt(haar['miss_rate'], 3)}), "
+        f"{haar['wrong_matches']} wrong matches ({_fmt(haar['wrong_match_rate'], 3)}). "
+        f"Ground-truth error: mean {_fmt(agg['gt_mean_error_px'])} px, p95 {_fmt(agg['gt_p95_error_px'])} px.",
+        "",
+        "## Per label",
+        "",
+        "Grounding: the policy's own estimate of the target's point against the truth; control: the image "
+        "centre to that estimate (frames from the response on; n/a for a controller without an estimate).",
+        "",
+        "| label | episodes | mean px | p95 px | lost | response | target sel. | grounding px | control px |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, m in report["per_label"].items():
-        out.append(f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
-                   f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | "
-                   f"{_fmt(m['target_selection'], 3)} | {_fmt(m.get('grounding_error_px'))} | "
-                   f"{_fmt(m.get('control_error_px'))} |")
+        out.append(
+            f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
+            f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | "
+            f"{_fmt(m['target_selection'], 3)} | {_fmt(m.get('grounding_error_px'))} | "
+            f"{_fmt(m.get('control_error_px'))} |"
+        )
     out += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
     return "\n".join(out)
 
@@ -126,8 +158,11 @@ def write_plots(episodes: Sequence[EpisodeScore], report: dict, output: Path) ->
 
     labels = list(report["per_label"])
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
-    for ax, key, title in zip(axes, ("mean_error_px", "face_lost_rate", "response_frames"),
-                              ("mean error (px)", "face-lost rate", "response (frames)")):
+    for ax, key, title in zip(
+        axes,
+        ("mean_error_px", "face_lost_rate", "response_frames"),
+        ("mean error (px)", "face-lost rate", "response (frames)"),
+    ):
         values = [report["per_label"][label][key] or 0.0 for label in labels]
         ax.bar(labels, values, color="tab:blue")
         ax.set_title(title)

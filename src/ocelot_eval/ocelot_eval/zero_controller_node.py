@@ -6,6 +6,7 @@ a lockstep sim advances at once instead of waiting out its timeout).
 - on_configure: publishers and the image subscription. Always SUCCESS.
 - on_activate: frames are answered from now on.
 """
+
 from __future__ import annotations
 
 from geometry_msgs.msg import Twist, TwistStamped
@@ -26,8 +27,10 @@ class ZeroControllerNode(ManagedNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive."""
-        self._pubs = {"cmd": self.own(self.create_lifecycle_publisher(Twist, "/cmd_vel", 10)),
-                      "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10))}
+        self._pubs = {
+            "cmd": self.own(self.create_lifecycle_publisher(Twist, "/cmd_vel", 10)),
+            "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
+        }
         self.own(self.create_subscription(Image, self.get_parameter("image_topic").value, self._on_image, IMAGES))
         return TransitionCallbackReturn.SUCCESS
 

@@ -1,6 +1,7 @@
 """`ocelot eval` end to end over DDS: the gate rejects a camera that never moves and a broken model,
 passes the oracle (ideal and pi4 robot profiles), gives identical metrics twice in lockstep under pi4, scores
 a policy's own target estimate, and refuses bad input with exit 2."""
+
 import json
 
 import pytest
@@ -26,8 +27,22 @@ def scenario_file(tmp_path_factory):
 
 
 def evaluate(output, scenario_file, *extra):
-    result = run(["ocelot", "eval", "--scenarios", str(scenario_file), "--output", str(output),
-                  "--episode-frames", FRAMES, "--quiet", *extra], fresh_domain_id(), timeout=240)
+    result = run(
+        [
+            "ocelot",
+            "eval",
+            "--scenarios",
+            str(scenario_file),
+            "--output",
+            str(output),
+            "--episode-frames",
+            FRAMES,
+            "--quiet",
+            *extra,
+        ],
+        fresh_domain_id(),
+        timeout=240,
+    )
     report = output / RESULTS_FILE
     return result, (json.loads(report.read_text()) if report.exists() else None)
 
@@ -65,7 +80,9 @@ def test_same_model_twice_in_lockstep_gives_identical_metrics_even_with_the_cpu_
     model = export_tiny_model(tmp_path / "tiny", head_bias=(0.3, 0.1), previous_action=True, previous_target=True)
     runs = []
     for name in ("quiet", "loaded"):
-        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3 if name == "loaded" else 0)]
+        burners = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3 if name == "loaded" else 0)
+        ]
         try:
             result, report = evaluate(tmp_path / name, scenario_file, "--model", str(model), "--robot", "pi4")
         finally:
@@ -75,18 +92,22 @@ def test_same_model_twice_in_lockstep_gives_identical_metrics_even_with_the_cpu_
         assert result.returncode in (0, 1) and report is not None, result.stdout + result.stderr
         runs.append(report)
     timing = ("latency_ms_p50", "latency_ms_p95")
-    assert {k: v for k, v in runs[0]["aggregate"].items() if k not in timing} == \
-        {k: v for k, v in runs[1]["aggregate"].items() if k not in timing}
-    frames = [[json.loads(line)["frames"] for line in (tmp_path / name / "episodes.jsonl").read_text().splitlines()]
-              for name in ("quiet", "loaded")]
+    assert {k: v for k, v in runs[0]["aggregate"].items() if k not in timing} == {
+        k: v for k, v in runs[1]["aggregate"].items() if k not in timing
+    }
+    frames = [
+        [json.loads(line)["frames"] for line in (tmp_path / name / "episodes.jsonl").read_text().splitlines()]
+        for name in ("quiet", "loaded")
+    ]
     assert sorted(map(json.dumps, frames[0])) == sorted(map(json.dumps, frames[1]))  # frame by frame
     assert runs[0]["model_sha256"] == runs[1]["model_sha256"] and len(runs[0]["model_sha256"]) == 64
     assert runs[0]["robot"]["name"] == "pi4"
     # the policy's own target estimate is scored on every frame from the response on, per label too
     aggregate = runs[0]["aggregate"]
     assert aggregate["frames_with_estimate"] > 0 and aggregate["grounding_error_px"] > 0
-    assert all(m["grounding_error_px"] is not None and m["control_error_px"] is not None
-               for m in runs[0]["per_label"].values())
+    assert all(
+        m["grounding_error_px"] is not None and m["control_error_px"] is not None for m in runs[0]["per_label"].values()
+    )
 
 
 def test_broken_model_fails_the_gate(tmp_path, scenario_file):
@@ -96,11 +117,14 @@ def test_broken_model_fails_the_gate(tmp_path, scenario_file):
     assert not report["pass"]
 
 
-@pytest.mark.parametrize("scenarios, message", [
-    ("scenarios: [\n", "is not valid YAML"),
-    ("- {seed: 1, faces: [{texture: 'photo:mona_lisa'}]}\n", "unknown texture 'photo:mona_lisa'"),
-    ("- {seed: 1, label_key: multi_up}\n", "unknown label 'multi_up'"),
-])
+@pytest.mark.parametrize(
+    "scenarios, message",
+    [
+        ("scenarios: [\n", "is not valid YAML"),
+        ("- {seed: 1, faces: [{texture: 'photo:mona_lisa'}]}\n", "unknown texture 'photo:mona_lisa'"),
+        ("- {seed: 1, label_key: multi_up}\n", "unknown label 'multi_up'"),
+    ],
+)
 def test_bad_scenario_files_exit_2_and_leave_no_report(tmp_path, scenarios, message):
     (tmp_path / "bad.yaml").write_text(scenarios)
     (tmp_path / "out").mkdir()
@@ -120,12 +144,21 @@ def test_a_model_that_does_not_load_exits_2(tmp_path, scenario_file):
     assert missing.returncode == 2 and "--model is required" in missing.stderr
 
 
-@pytest.mark.parametrize("robot, message", [
-    ("pi5", "no robot profile 'pi5'; profiles: ideal, pi4"),
-    ("bad.yaml", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "robot, message",
+    [
+        ("pi5", "no robot profile 'pi5'; profiles: ideal, pi4"),
+        ("bad.yaml", "does not exist"),
+    ],
+)
 def test_an_unknown_robot_profile_exits_2(tmp_path, scenario_file, robot, message):
-    result, report = evaluate(tmp_path / "out", scenario_file, "--controller", "oracle", "--robot", str(tmp_path / robot)
-                              if robot.endswith(".yaml") else robot)
+    result, report = evaluate(
+        tmp_path / "out",
+        scenario_file,
+        "--controller",
+        "oracle",
+        "--robot",
+        str(tmp_path / robot) if robot.endswith(".yaml") else robot,
+    )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert report is None

@@ -9,6 +9,7 @@ track failing it). Where launch_testing is not installed (a pip-only workspace
 without ../shared/ros2-tooling) it is skipped; `ocelot eval` runs the same gate
 there (test_shipped_model_gate.py).
 """
+
 import json
 import os
 import tempfile
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
-launch_testing = pytest.importorskip(
-    "launch_testing", reason="launch_testing is not installed: run `make setup` with ../shared/ros2-tooling beside "
-                             "the project, or use a full ROS 2 install; `ocelot eval` runs the same gate meanwhile")
+pytest.importorskip(
+    "launch_testing",
+    reason="launch_testing is not installed: run `make setup` with ../shared/ros2-tooling beside "
+    "the project, or use a full ROS 2 install; `ocelot eval` runs the same gate meanwhile",
+)
 
 import launch_testing.actions  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
@@ -42,9 +45,15 @@ def generate_test_description():
     from launch import LaunchDescription
 
     eval_launch = Path(get_package_share_directory("ocelot_bringup")) / "launch" / "eval_launch.py"
-    include = IncludeLaunchDescription(PythonLaunchDescriptionSource(str(eval_launch)), launch_arguments={
-        "model_path": str(MODEL), "scenario_file": str(SCENARIOS), "output": str(OUTPUT),
-        "robot_profile": DEPLOY_ROBOT}.items())
+    include = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(str(eval_launch)),
+        launch_arguments={
+            "model_path": str(MODEL),
+            "scenario_file": str(SCENARIOS),
+            "output": str(OUTPUT),
+            "robot_profile": DEPLOY_ROBOT,
+        }.items(),
+    )
     return LaunchDescription([include, launch_testing.actions.ReadyToTest()])
 
 

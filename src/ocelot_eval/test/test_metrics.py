@@ -1,4 +1,5 @@
 """Per-frame scoring, episode summaries, aggregation and gates (ROS-free)."""
+
 import json
 import math
 
@@ -8,7 +9,14 @@ import pytest
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.gates import GateConfigError, check_gates, load_gates
 from ocelot_eval.metrics import (
-    CLOSED_LOOP_METRICS, EpisodeScore, FrameScore, TruthFace, aggregate, per_label, score_frame)
+    CLOSED_LOOP_METRICS,
+    EpisodeScore,
+    FrameScore,
+    TruthFace,
+    aggregate,
+    per_label,
+    score_frame,
+)
 
 
 def box_at(u, v, size=60):
@@ -35,8 +43,10 @@ def test_no_box_on_the_target_or_target_out_of_view_is_a_lost_face():
 
 
 def episode(errors, num_faces=1, label="track", selected=True):
-    frames = [FrameScore(i, e, 0.0 if math.isnan(e) else e + 0.5, math.isnan(e), selected, 0.5 if e == e else math.nan)
-              for i, e in enumerate(errors)]
+    frames = [
+        FrameScore(i, e, 0.0 if math.isnan(e) else e + 0.5, math.isnan(e), selected, 0.5 if e == e else math.nan)
+        for i, e in enumerate(errors)
+    ]
     return EpisodeScore(0, 1, label, "track the face", num_faces, ["procedural:1"] * num_faces, frames)
 
 
@@ -44,15 +54,17 @@ def test_tracking_error_counts_from_the_response_on_and_response_is_the_first_fr
     ep = episode([200.0, 60.0, 18.0, 2.0, 4.0, math.nan])
     assert ep.response_frames() == 2
     summary = ep.summary()
-    assert summary["mean_error_px"] == pytest.approx(8.0)          # 18, 2, 4
+    assert summary["mean_error_px"] == pytest.approx(8.0)  # 18, 2, 4
     assert summary["mean_error_all_frames_px"] == pytest.approx(56.8)
     assert summary["face_lost_rate"] == pytest.approx(1 / 6)
     assert episode([50.0, 40.0]).response_frames() == -1
 
 
 def test_aggregate_pools_frames_counts_never_responding_as_the_whole_episode_and_survives_json():
-    eps = [episode([30.0, 10.0, 10.0]), episode([50.0, 50.0, 50.0, 50.0], num_faces=2, label="multi_left",
-                                               selected=False)]
+    eps = [
+        episode([30.0, 10.0, 10.0]),
+        episode([50.0, 50.0, 50.0, 50.0], num_faces=2, label="multi_left", selected=False),
+    ]
     agg = aggregate(eps)
     assert agg["response_frames"] == pytest.approx((1 + 4) / 2)
     assert agg["episodes_never_responding"] == 1
@@ -80,13 +92,16 @@ def test_gates_use_strict_max_and_inclusive_min(tmp_path):
     assert not check_gates(gates, {"mean_error_px": 5.0, "target_selection": 0.89})[0]
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("closed_loop:\n  mean_eror_px: {max: 10}\n", "unknown metric"),
-    ("closed_loop:\n  mean_error_px: {below: 10}\n", "max: number"),
-    ("closed_loop:\n  mean_error_px: {max: ten}\n", "must be a number"),
-    ("closed_loop: [\n", "not valid YAML"),
-    ("offline: {}\n", "needs a 'closed_loop'"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("closed_loop:\n  mean_eror_px: {max: 10}\n", "unknown metric"),
+        ("closed_loop:\n  mean_error_px: {below: 10}\n", "max: number"),
+        ("closed_loop:\n  mean_error_px: {max: ten}\n", "must be a number"),
+        ("closed_loop: [\n", "not valid YAML"),
+        ("offline: {}\n", "needs a 'closed_loop'"),
+    ],
+)
 def test_bad_gate_files_name_the_entry(tmp_path, text, problem):
     path = tmp_path / "gates.yaml"
     path.write_text(text)
@@ -121,15 +136,19 @@ def test_the_policys_target_estimate_is_scored_as_grounding_and_control():
     recorder = EpisodeRecorder(4, detector=lambda rgb: np.array([box_at(330, 240)]))
     recorder.start(EpisodeScore(0, 0, "multi_left", "", 2, []))
     ms = 1_000_000
-    truths = [TruthFace(330.0, 240.0, True), TruthFace(330.0, 240.0, True), TruthFace(330.0, 240.0, True),
-              TruthFace(-50.0, 240.0, False)]
+    truths = [
+        TruthFace(330.0, 240.0, True),
+        TruthFace(330.0, 240.0, True),
+        TruthFace(330.0, 240.0, True),
+        TruthFace(-50.0, 240.0, False),
+    ]
     for k, truth in enumerate(truths):
         recorder.add_truth(k * 100 * ms, [truth, TruthFace(500.0, 240.0, True)], 0)
         recorder.add_image(k * 100 * ms, np.zeros((2, 2, 3), np.uint8))
-    recorder.add_status(0, 9.0, (333.0, 244.0))        # 5 px from the truth, 5 px from the centre
-    recorder.add_status(100 * ms, 9.0, None)           # a controller without an estimate on this frame
+    recorder.add_status(0, 9.0, (333.0, 244.0))  # 5 px from the truth, 5 px from the centre
+    recorder.add_status(100 * ms, 9.0, None)  # a controller without an estimate on this frame
     recorder.add_status(200 * ms, 9.0, (math.nan, 1))  # NaN: none
-    recorder.add_status(300 * ms, 9.0, (10.0, 10.0))   # the target is out of view: nothing to score against
+    recorder.add_status(300 * ms, 9.0, (10.0, 10.0))  # the target is out of view: nothing to score against
     episode = recorder.finish()
     assert [f.grounding_px for f in episode.frames][0] == pytest.approx(5.0)
     assert episode.frames[0].control_px == pytest.approx(math.hypot(13, 4))

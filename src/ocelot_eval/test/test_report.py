@@ -1,4 +1,5 @@
 """The report files: JSON that parses, plots, the summary; stale results are removed."""
+
 import json
 import math
 
@@ -10,9 +11,19 @@ from ocelot_eval.report import PLOTS, RESULTS_FILE, SUMMARY_FILE, build_report, 
 def test_report_files_are_written_and_parse(tmp_path):
     frames = [FrameScore(i, e, e, math.isnan(e), True) for i, e in enumerate([40.0, 5.0, math.nan, 3.0])]
     episodes = [EpisodeScore(0, 10000, "track", "track the face", 1, ["procedural:3"], frames, [4.0, 5.0])]
-    report = build_report(episodes, load_gates(), {"controller": "oracle", "model_path": None, "model_sha256": None,
-                                                   "scenario_file": "x.yaml", "mode": "lockstep"})
+    report = build_report(
+        episodes,
+        load_gates(),
+        {
+            "controller": "oracle",
+            "model_path": None,
+            "model_sha256": None,
+            "scenario_file": "x.yaml",
+            "mode": "lockstep",
+        },
+    )
     write_report(report, episodes, tmp_path)
+
     def no_nan(name):
         raise AssertionError(f"{name} in the report: strict JSON parsers reject it")
 

@@ -3,6 +3,7 @@ and photo sets behind the `gate` marker (CI's deploy-gate job, `make test PYTEST
 
 A FAIL verdict fails the test: a change to training, the VLA node or the simulator that makes the shipped
 model fail its gate does not land, and the deploy-gate job is what blocks deployment."""
+
 import json
 from pathlib import Path
 
@@ -19,8 +20,11 @@ CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 def gate(scenarios: Path, output: Path, timeout: float) -> tuple[int, dict]:
-    result = run(["ocelot", "eval", "--model", str(MODEL), "--scenarios", str(scenarios), "--output", str(output),
-                  "--quiet"], fresh_domain_id(), timeout=timeout)
+    result = run(
+        ["ocelot", "eval", "--model", str(MODEL), "--scenarios", str(scenarios), "--output", str(output), "--quiet"],
+        fresh_domain_id(),
+        timeout=timeout,
+    )
     assert result.returncode in (0, 1), f"the gate did not run to a verdict:\n{result.stdout}\n{result.stderr}"
     report = json.loads((output / RESULTS_FILE).read_text())
     assert report["pass"] == (result.returncode == 0)

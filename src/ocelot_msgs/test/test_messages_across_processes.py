@@ -1,4 +1,5 @@
 """Each custom message crosses a process boundary over DDS and arrives intact; so does the service."""
+
 import importlib.util
 import sys
 from pathlib import Path

@@ -16,13 +16,14 @@ not while a perturbation jump holds the face), else from its rate and the rate's
 last change. The command is the one whose predicted turn over the period it
 holds removes `gain` of that error and follows the target's mean rate over it.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from ocelot_sim.actuation import Actuation, ticks
 from ocelot_common.camera import CAMERA_PERIOD_S, Camera
+from ocelot_sim.actuation import Actuation, ticks
 from ocelot_sim.motion import MotionSpec, angles_at
 from ocelot_sim.robot_profile import RobotProfile
 
@@ -31,9 +32,9 @@ SOLVE_ITERATIONS = 30  # bisection on the command: 2 rad / 2^30, far below a pix
 
 @dataclass(frozen=True)
 class OracleGains:
-    gain: float = 0.7            # share of the angular error removed per camera period
+    gain: float = 0.7  # share of the angular error removed per camera period
     period_s: float = CAMERA_PERIOD_S
-    max_velocity: float = 1.0    # joint limit, rad/s
+    max_velocity: float = 1.0  # joint limit, rad/s
     feed_forward: bool = True
 
     def __post_init__(self) -> None:
@@ -54,6 +55,7 @@ class LoopState:
     """What a controller knows of the loop at a frame: the joints' velocity then (rad/s), the commands
     that answered earlier frames, as (frame time, (pan, tilt)), some of which may not have taken effect, and
     the target's motion when it follows its scenario path (None: unknown, or a jump holds it)."""
+
     joint_rates: tuple[float, float] = (0.0, 0.0)
     commands: tuple[tuple[float, tuple[float, float]], ...] = field(default_factory=tuple)
     target_motion: MotionSpec | None = None
@@ -62,8 +64,9 @@ class LoopState:
 class OracleLaw:
     """Stateful: remembers the target's last world bearing to estimate its rate."""
 
-    def __init__(self, gains: OracleGains = OracleGains(), camera: Camera = Camera(),
-                 robot: RobotProfile = RobotProfile()) -> None:
+    def __init__(
+        self, gains: OracleGains = OracleGains(), camera: Camera = Camera(), robot: RobotProfile = RobotProfile()
+    ) -> None:
         self.gains = gains
         self.camera = camera
         self.robot = robot
@@ -73,8 +76,16 @@ class OracleLaw:
     def reset(self) -> None:
         self._last = self._last_rate = None
 
-    def command(self, t: float, u: float, v: float, pan: float, tilt: float,
-                rate: tuple[float, float] | None = None, loop: LoopState | None = None) -> tuple[float, float]:
+    def command(
+        self,
+        t: float,
+        u: float,
+        v: float,
+        pan: float,
+        tilt: float,
+        rate: tuple[float, float] | None = None,
+        loop: LoopState | None = None,
+    ) -> tuple[float, float]:
         """(pan_vel, tilt_vel) for target pixel (u, v) seen at time t with joints at (pan, tilt).
 
         `rate`: the target's true (azimuth, elevation) rate at t, when known. `loop`: the joints' rates,
@@ -106,15 +117,16 @@ class OracleLaw:
         rate_now = rate if rate is not None else (ff_pan, ff_tilt)
         return self._command_ahead(t, (err_pan, err_tilt), rate_now, change, loop or LoopState())
 
-    def _target_motion(self, t: float, rate: float, change: float, path: MotionSpec | None,
-                       axis: int) -> tuple[float, float]:
+    def _target_motion(
+        self, t: float, rate: float, change: float, path: MotionSpec | None, axis: int
+    ) -> tuple[float, float]:
         """How far the target turns until the command takes effect, and its mean rate over the period the
         command holds: from its path when known, else from its rate and the rate's recent change."""
         lead, period = self.robot.command_latency_s, self.gains.period_s
         if not self.gains.feed_forward:
             return 0.0, 0.0
         if path is None:
-            return rate * lead + 0.5 * change * lead ** 2, rate + change * (lead + 0.5 * period)
+            return rate * lead + 0.5 * change * lead**2, rate + change * (lead + 0.5 * period)
         now, effect, end = (angles_at(path, t + d)[axis] for d in (0.0, lead, lead + period))
         return effect - now, (end - effect) / period
 
@@ -141,6 +153,7 @@ class OracleLaw:
 
     def _solve(self, state: Actuation, axis: int, wanted: float, steps: int) -> float:
         """The command (within the joint limit) whose turn over `steps` from `state` is nearest `wanted`."""
+
         def turn(command: float) -> float:
             trial = state.copy()
             trial.setpoint = (command, command)

@@ -9,6 +9,7 @@ slowly, the law predicts the loop from the joints' rates, the commands that
 answered the frames before (/cmd_vel_applied: whoever steered - the oracle itself,
 or a policy in DAgger collection) and the target's motion in the scenario.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,18 +19,17 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import JointState
 
-from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_common.camera import CAMERA_PERIOD_S
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
 from ocelot_common.stamps import seconds
 from ocelot_msgs.msg import EpisodeInfo, GroundTruthFaceArray
+from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_sim.motion import MotionSpec, motion_from_dict
-from ocelot_sim.ros_convert import robot_from_msg
 from ocelot_sim.robot_profile import RobotProfile
+from ocelot_sim.ros_convert import robot_from_msg
 
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 APPLIED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # as the sim publishes it
 KEPT_COMMANDS = 8  # earlier answers kept for the prediction: enough for latencies of several periods
 
@@ -44,8 +44,9 @@ class OracleNode(ManagedNode):
         self.declare_parameter("faces_topic", "/ground_truth/faces")
         self.declare_parameter("cmd_topic", "/cmd_vel")
         self.declare_parameter("answer_topic", "/cmd_vel_stamped")
-        refuse_bad_values(self, {}, together=lambda v: OracleGains(v["gain"], v["period_s"], v["max_velocity"],
-                                                                   v["feed_forward"]))
+        refuse_bad_values(
+            self, {}, together=lambda v: OracleGains(v["gain"], v["period_s"], v["max_velocity"], v["feed_forward"])
+        )
         self._law = None
         self._joints = (0.0, 0.0)
         self._joint_rates = (0.0, 0.0)
@@ -58,8 +59,7 @@ class OracleNode(ManagedNode):
         """unconfigured -> inactive; FAILURE (stays unconfigured) on invalid gains."""
         p = self.get_parameter
         try:
-            gains = OracleGains(p("gain").value, p("period_s").value, p("max_velocity").value,
-                                p("feed_forward").value)
+            gains = OracleGains(p("gain").value, p("period_s").value, p("max_velocity").value, p("feed_forward").value)
         except ValueError as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -128,8 +128,13 @@ class OracleNode(ManagedNode):
             face = msg.faces[msg.target_index]
             earlier = tuple(sorted((s, c) for s, c in self._commands.items() if s < t))
             twist.angular.z, twist.angular.y = self._law.command(
-                t, face.pixel_u, face.pixel_v, *self._joints, rate=(face.azimuth_rate, face.elevation_rate),
-                loop=LoopState(self._joint_rates, earlier, None if face.perturbed else self._target_motion))
+                t,
+                face.pixel_u,
+                face.pixel_v,
+                *self._joints,
+                rate=(face.azimuth_rate, face.elevation_rate),
+                loop=LoopState(self._joint_rates, earlier, None if face.perturbed else self._target_motion),
+            )
         else:
             self._law.reset()
         if t not in self._commands:  # ours, until the sim says what it applied

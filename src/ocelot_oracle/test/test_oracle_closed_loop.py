@@ -1,13 +1,14 @@
 """The oracle law in closed loop with the real rig over generated scenarios: <= 2 px mean, <= 6 px p95, under
 the ideal and the pi4 robot profiles; one period of latency hurts a naive controller and not the oracle."""
+
 from dataclasses import replace
 
 import numpy as np
 
+from ocelot_common.labels import LABELS
 from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_sim.rig import PanTiltSim
 from ocelot_sim.robot_profile import RobotProfile, load_profile
-from ocelot_common.labels import LABELS
 from ocelot_sim.scenario import generate
 
 WARMUP_FRAMES = 10  # 1 s at 10 Hz
@@ -15,8 +16,9 @@ IDEAL = RobotProfile()
 ONE_PERIOD_LATE = replace(IDEAL, name="one_period_late", command_latency_s=0.1)
 
 
-def closed_loop(robot: RobotProfile, law_of, seeds=range(20), frames=140,
-                knows_path: bool = True) -> tuple[np.ndarray, set, set]:
+def closed_loop(
+    robot: RobotProfile, law_of, seeds=range(20), frames=140, knows_path: bool = True
+) -> tuple[np.ndarray, set, set]:
     """Ground-truth pixel errors after the warm-up of a law (made per episode by `law_of`) steering the rig
     under `robot` (told the target's scenario path, if `knows_path`); and the labels and target motions it met."""
     sim = PanTiltSim(render=False)  # ground truth only: the law does not look at images
@@ -33,8 +35,14 @@ def closed_loop(robot: RobotProfile, law_of, seeds=range(20), frames=140,
                 errors.append(np.hypot(truth.pixel[0] - 320, truth.pixel[1] - 240))
             (pan, tilt), rates = sim.joints()
             path = scenario.faces[scenario.target].motion if knows_path and not truth.perturbed else None
-            command = law.command(sim.time, *truth.pixel, pan, tilt, truth.rates,
-                                  loop=LoopState((rates[0], rates[1]), tuple(commands[-4:]), path))
+            command = law.command(
+                sim.time,
+                *truth.pixel,
+                pan,
+                tilt,
+                truth.rates,
+                loop=LoopState((rates[0], rates[1]), tuple(commands[-4:]), path),
+            )
             commands.append((sim.time, command))
             sim.step(*command)
     return np.array(errors), labels, motions
@@ -67,10 +75,14 @@ def test_one_period_of_latency_hurts_a_naive_controller_and_not_the_latency_awar
     oracle_now, _, _ = closed_loop(IDEAL, OracleLaw)
     oracle_late, _, _ = closed_loop(ONE_PERIOD_LATE, lambda: OracleLaw(robot=ONE_PERIOD_LATE))
     rates_late, _, _ = closed_loop(ONE_PERIOD_LATE, lambda: OracleLaw(robot=ONE_PERIOD_LATE), knows_path=False)
-    for name, errors in [("naive P, no latency", naive_now), ("naive P, one period late", naive_late),
-                         ("oracle unaware, one period late", blind_late), ("oracle, no latency", oracle_now),
-                         ("oracle aware, one period late", oracle_late),
-                         ("oracle aware of the latency, not of the path", rates_late)]:
+    for name, errors in [
+        ("naive P, no latency", naive_now),
+        ("naive P, one period late", naive_late),
+        ("oracle unaware, one period late", blind_late),
+        ("oracle, no latency", oracle_now),
+        ("oracle aware, one period late", oracle_late),
+        ("oracle aware of the latency, not of the path", rates_late),
+    ]:
         print(_summary(name, errors))
     # the profile really acts on the loop (measured: 6.8 -> 10.3 px mean, 18.8 -> 30.5 px p95)
     assert naive_late.mean() > 1.3 * naive_now.mean()

@@ -6,6 +6,7 @@ holds. Each axis' velocity then follows the command in effect with a first-order
 stepped exactly: v += (u - v)(1 - exp(-dt / tau))) and never changes faster than the acceleration limit.
 With no latency, lag or limit the velocity is the command itself, as an ideal velocity servo.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,6 +25,7 @@ def ticks(seconds: float, step_s: float = STEP_S) -> int:
 @dataclass
 class Actuation:
     """The command pipeline and the velocity state of both axes."""
+
     profile: RobotProfile
     step_s: float = STEP_S
     tick: int = 0
@@ -61,6 +63,6 @@ class Actuation:
             total += self.step()[axis] * self.step_s
         return total
 
-    def copy(self) -> "Actuation":
+    def copy(self) -> Actuation:
         clone = Actuation(self.profile, self.step_s, self.tick, list(self.velocity), self.setpoint, list(self.pending))
         return clone

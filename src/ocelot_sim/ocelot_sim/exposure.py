@@ -6,6 +6,7 @@ blur is the same over the whole frame: a face the camera follows smears as much 
 overstates the blur on a well tracked face and understates it on a face that moves while the camera is
 still. Lines shorter than a pixel leave the image as it is.
 """
+
 from __future__ import annotations
 
 import math

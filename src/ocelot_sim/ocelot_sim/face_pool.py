@@ -12,6 +12,7 @@ Any other procedural index still works in a scenario file (checked on load).
 The pool is partitioned into train / val / test faces by ocelot_dataset.splits
 (a hash of each face's index), so generation can draw from one partition.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def face_pool() -> dict[int, tuple[float, float]]:
         with open(path, newline="") as handle:
             pool = {int(row["index"]): (float(row["u"]), float(row["v"])) for row in csv.DictReader(handle)}
     except (OSError, KeyError, ValueError) as exc:
-        raise FileNotFoundError(f"cannot read the face pool {path} ({exc}); rebuild it with "
-                                "`python -m ocelot_sim.face_pool`") from None
+        raise FileNotFoundError(
+            f"cannot read the face pool {path} ({exc}); rebuild it with `python -m ocelot_sim.face_pool`"
+        ) from None
     if not pool:
         raise FileNotFoundError(f"the face pool {path} is empty; rebuild it with `python -m ocelot_sim.face_pool`")
     return pool

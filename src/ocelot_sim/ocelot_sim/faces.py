@@ -8,6 +8,7 @@ texture's target point is the centre of the Haar box found on it, so the
 oracle, the labels and the evaluator all aim at the same spot.
 The photos (`photo:astronaut`, `photo:grace_hopper`) are for evaluation only.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -21,12 +22,28 @@ from ocelot_sim.haar import box_centre, detect_faces
 
 TEXTURE_PX = 256
 POSTER_PX_AT = (277, 139, 92)  # the 0.5 m poster at 1, 2 and 3 m through the 554 px focal-length camera
-SKIN_TONES = {"light": (236, 204, 178), "medium": (214, 170, 130), "tan": (184, 136, 96),
-              "brown": (140, 96, 66), "dark": (98, 66, 46)}
-HAIR_COLOURS = {"black": (30, 26, 24), "brown": (96, 62, 36), "blonde": (218, 186, 118),
-                "red": (168, 68, 32), "grey": (168, 168, 168)}
-SHIRT_COLOURS = {"red": (190, 40, 40), "blue": (40, 70, 180), "green": (40, 140, 60),
-                 "white": (235, 235, 235), "black": (30, 30, 30), "yellow": (220, 200, 50)}
+SKIN_TONES = {
+    "light": (236, 204, 178),
+    "medium": (214, 170, 130),
+    "tan": (184, 136, 96),
+    "brown": (140, 96, 66),
+    "dark": (98, 66, 46),
+}
+HAIR_COLOURS = {
+    "black": (30, 26, 24),
+    "brown": (96, 62, 36),
+    "blonde": (218, 186, 118),
+    "red": (168, 68, 32),
+    "grey": (168, 168, 168),
+}
+SHIRT_COLOURS = {
+    "red": (190, 40, 40),
+    "blue": (40, 70, 180),
+    "green": (40, 140, 60),
+    "white": (235, 235, 235),
+    "black": (30, 30, 30),
+    "yellow": (220, 200, 50),
+}
 PHOTOS = ("astronaut", "grace_hopper")
 
 
@@ -48,8 +65,8 @@ class Attributes:
 
 @dataclass(frozen=True)
 class FaceTexture:
-    name: str                       # procedural:<int> | photo:<name>
-    image: np.ndarray               # (256, 256, 3) uint8 RGB, row 0 at the top
+    name: str  # procedural:<int> | photo:<name>
+    image: np.ndarray  # (256, 256, 3) uint8 RGB, row 0 at the top
     attributes: Attributes
     target_uv: tuple[float, float]  # Haar box centre on the flat texture, in [0, 1] (u right, v down)
 
@@ -84,12 +101,21 @@ def draw_procedural_face(index: int) -> np.ndarray:
     ax, ay = 58 * scale, 76 * scale  # head half-width, half-height
     # shoulders and neck
     cv2.ellipse(img, (int(cx), int(s + 30)), (int(118 * scale), 70), 0, 180, 360, shirt.tolist(), -1)
-    cv2.rectangle(img, (int(cx - 20 * scale), int(cy + ay * 0.7)), (int(cx + 20 * scale), int(s - 30)),
-                  (skin * 0.85).tolist(), -1)
+    cv2.rectangle(
+        img, (int(cx - 20 * scale), int(cy + ay * 0.7)), (int(cx + 20 * scale), int(s - 30)), (skin * 0.85).tolist(), -1
+    )
     # hair behind the head (long hair reaches the shoulders)
     long_hair = rng.random() < 0.4
-    cv2.ellipse(img, (int(cx), int(cy - 6 * scale)), (int(ax * 1.12), int(ay * (1.12 if long_hair else 1.02))),
-                0, 180 if not long_hair else 0, 360, hair.tolist(), -1)
+    cv2.ellipse(
+        img,
+        (int(cx), int(cy - 6 * scale)),
+        (int(ax * 1.12), int(ay * (1.12 if long_hair else 1.02))),
+        0,
+        180 if not long_hair else 0,
+        360,
+        hair.tolist(),
+        -1,
+    )
     # head with soft shading: lighter towards a random side
     head = np.zeros((s, s), np.uint8)
     cv2.ellipse(head, (int(cx), int(cy)), (int(ax), int(ay)), 0, 0, 360, 255, -1)
@@ -97,15 +123,23 @@ def draw_procedural_face(index: int) -> np.ndarray:
     light = rng.uniform(-1, 1)
     shade = 1.0 + 0.12 * light * (xx - cx) / ax - 0.1 * ((xx - cx) / ax) ** 2 - 0.06 * ((yy - cy) / ay) ** 2
     mask = head > 0
-    img[mask] = (skin[None, :] * shade[mask][:, None])
+    img[mask] = skin[None, :] * shade[mask][:, None]
     # fringe: hair over the forehead
     cv2.ellipse(img, (int(cx), int(cy - ay * 0.62)), (int(ax * 0.98), int(ay * 0.42)), 0, 180, 360, hair.tolist(), -1)
     # eyes
     eye_dx, eye_y = ax * 0.42, cy - ay * 0.12
     iris = np.array(rng.choice([(60, 40, 30), (50, 90, 140), (70, 100, 60), (30, 30, 30)]), np.float64)
     for side in (-1, 1):  # eye sockets: the dark band across the eyes is what Haar keys on
-        cv2.ellipse(img, (int(cx + side * eye_dx), int(eye_y - ay * 0.02)), (int(ax * 0.3), int(ay * 0.14)),
-                    0, 0, 360, (skin * 0.72).tolist(), -1)
+        cv2.ellipse(
+            img,
+            (int(cx + side * eye_dx), int(eye_y - ay * 0.02)),
+            (int(ax * 0.3), int(ay * 0.14)),
+            0,
+            0,
+            360,
+            (skin * 0.72).tolist(),
+            -1,
+        )
     for side in (-1, 1):
         ex = cx + side * eye_dx
         cv2.ellipse(img, (int(ex), int(eye_y)), (int(ax * 0.2), int(ay * 0.075)), 0, 0, 360, (245, 245, 240), -1)
@@ -113,8 +147,13 @@ def draw_procedural_face(index: int) -> np.ndarray:
         cv2.circle(img, (int(ex), int(eye_y)), int(ay * 0.035), (15, 15, 15), -1)
         # brows
         by = eye_y - ay * 0.17
-        cv2.line(img, (int(ex - ax * 0.22), int(by + 2)), (int(ex + ax * 0.22), int(by)),
-                 (np.minimum(hair, skin) * 0.5).tolist(), max(3, int(ay * 0.07)))
+        cv2.line(
+            img,
+            (int(ex - ax * 0.22), int(by + 2)),
+            (int(ex + ax * 0.22), int(by)),
+            (np.minimum(hair, skin) * 0.5).tolist(),
+            max(3, int(ay * 0.07)),
+        )
     # nose: a shaded wedge and nostrils
     ny = cy + ay * 0.2
     pts = np.array([[cx, eye_y + 4], [cx - ax * 0.14, ny], [cx + ax * 0.14, ny]], np.int32)
@@ -135,9 +174,10 @@ def draw_procedural_face(index: int) -> np.ndarray:
         hat = np.array(rng.integers(20, 220, size=3), np.float64).tolist()
         top = int(cy - ay * 1.35)
         cv2.rectangle(img, (int(cx - ax * 0.95), top), (int(cx + ax * 0.95), int(cy - ay * 0.72)), hat, -1)
-        cv2.rectangle(img, (int(cx - ax * 1.35), int(cy - ay * 0.8)), (int(cx + ax * 1.35), int(cy - ay * 0.68)), hat, -1)
-    img = cv2.GaussianBlur(np.clip(img, 0, 255).astype(np.uint8), (3, 3), 0.8)
-    return img
+        cv2.rectangle(
+            img, (int(cx - ax * 1.35), int(cy - ay * 0.8)), (int(cx + ax * 1.35), int(cy - ay * 0.68)), hat, -1
+        )
+    return cv2.GaussianBlur(np.clip(img, 0, 255).astype(np.uint8), (3, 3), 0.8)
 
 
 def _photo_source(name: str) -> np.ndarray:
@@ -173,7 +213,7 @@ def _photo_texture(name: str) -> np.ndarray:
     pad = side
     padded = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     x0, y0 = int(fx - side / 2) + pad, int(fy - side / 2 + side * 0.06) + pad
-    crop = padded[y0:y0 + side, x0:x0 + side]
+    crop = padded[y0 : y0 + side, x0 : x0 + side]
     return cv2.resize(crop, (TEXTURE_PX, TEXTURE_PX), interpolation=cv2.INTER_AREA)
 
 
@@ -188,8 +228,7 @@ def parse_texture_name(name: str) -> tuple[str, str | int]:
             return kind, index
     if sep and kind == "photo" and value in PHOTOS:
         return kind, value
-    raise TextureError(f"unknown texture '{name}'; use procedural:<non-negative int> or "
-                       f"photo:<{'|'.join(PHOTOS)}>")
+    raise TextureError(f"unknown texture '{name}'; use procedural:<non-negative int> or photo:<{'|'.join(PHOTOS)}>")
 
 
 # Small on purpose: the per-frame lookups need only the current and the prefetched scenario's faces; with
@@ -197,7 +236,7 @@ def parse_texture_name(name: str) -> tuple[str, str | int]:
 @lru_cache(maxsize=32)
 def load_texture(name: str) -> FaceTexture:
     kind, value = parse_texture_name(name)
-    if kind == "procedural":
+    if isinstance(value, int):  # procedural
         image, attributes = draw_procedural_face(value), procedural_attributes(value)
     else:
         image, attributes = _photo_texture(value), PHOTO_ATTRIBUTES[value]
@@ -206,8 +245,10 @@ def load_texture(name: str) -> FaceTexture:
         return FaceTexture(name, image, attributes, face_pool()[value])  # checked when the pool was built
     boxes = detect_faces(image)
     if len(boxes) == 0:
-        raise TextureError(f"texture '{name}' has no face the Haar cascade detects; "
-                           "choose another procedural index (see detectable_procedural)")
+        raise TextureError(
+            f"texture '{name}' has no face the Haar cascade detects; "
+            "choose another procedural index (see detectable_procedural)"
+        )
     u, v = box_centre(boxes[0])
     return FaceTexture(name, image, attributes, (u / TEXTURE_PX, v / TEXTURE_PX))
 
@@ -228,14 +269,15 @@ def is_detectable(index: int) -> bool:
         seen = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA if side < TEXTURE_PX else cv2.INTER_LINEAR)
         seen = (seen.astype(np.float32) * 0.6).astype(np.uint8)
         canvas = np.full((side + 80, side + 80, 3), 90, np.uint8)
-        canvas[40:40 + side, 40:40 + side] = seen
+        canvas[40 : 40 + side, 40 : 40 + side] = seen
         if len(detect_faces(canvas)) == 0:
             return False
     return True
 
 
-def detectable_procedural(rng: np.random.Generator, accept=lambda attrs: True, max_tries: int = 400,
-                          split: str | None = None) -> int:
+def detectable_procedural(
+    rng: np.random.Generator, accept=lambda attrs: True, max_tries: int = 400, split: str | None = None
+) -> int:
     """Draw from the pool of Haar-detectable faces (one partition of it, if `split`) until one's attributes
     pass `accept`."""
     pool = list(face_pool()) if split is None else list(pool_of_split(split))

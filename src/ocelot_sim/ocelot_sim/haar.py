@@ -4,6 +4,7 @@ The face textures' target points, the evaluator's per-frame scores and the
 detection-rate checks all go through `detect_faces`, so they agree on what a
 detected face is.
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,11 +30,13 @@ def _cascade():
 def _load_cascade():
     import cv2
 
-    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
-        raise RuntimeError(f"OpenCV could not load its Haar cascade from {path}; "
-                           "reinstall opencv-python-headless < 5 (5.x has no CascadeClassifier)")
+        raise RuntimeError(
+            f"OpenCV could not load its Haar cascade from {path}; "
+            "reinstall opencv-python-headless < 5 (5.x has no CascadeClassifier)"
+        )
     return cascade
 
 
@@ -42,8 +45,9 @@ def detect_faces(rgb: np.ndarray, min_size: int = MIN_SIZE_PX) -> np.ndarray:
     import cv2
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    boxes = _cascade().detectMultiScale(gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS,
-                                        minSize=(min_size, min_size))
+    boxes = _cascade().detectMultiScale(
+        gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS, minSize=(min_size, min_size)
+    )
     boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
     return boxes[np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")]
 

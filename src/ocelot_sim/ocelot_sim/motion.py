@@ -4,10 +4,12 @@ A face moves along a direction (mostly horizontal) inside its own azimuth
 lane, so faces never cross: the one on the left stays on the left. Each
 pattern's peak angular speed is the face's `speed` (rad/s).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 
 MOTIONS = ("static", "linear", "sine", "random_walk")
@@ -16,11 +18,11 @@ MOTIONS = ("static", "linear", "sine", "random_walk")
 @dataclass(frozen=True)
 class MotionSpec:
     pattern: str
-    speed: float                # peak angular speed, rad/s
+    speed: float  # peak angular speed, rad/s
     centre: tuple[float, float]  # (azimuth, elevation) at the lane centre, rad; + is left / up
-    half_width: float           # how far along `direction` the face may go from the centre, rad
-    direction: float            # angle of travel from horizontal, rad
-    phase: float                # in [0, 1): where in its cycle the pattern starts
+    half_width: float  # how far along `direction` the face may go from the centre, rad
+    direction: float  # angle of travel from horizontal, rad
+    phase: float  # in [0, 1): where in its cycle the pattern starts
     seed: int
 
     def __post_init__(self) -> None:
@@ -30,9 +32,15 @@ class MotionSpec:
 
 def motion_from_dict(values: dict) -> MotionSpec:
     """A MotionSpec from its dict form (a scenario's JSON, as /episode/info carries it)."""
-    return MotionSpec(str(values["pattern"]), float(values["speed"]), tuple(float(x) for x in values["centre"]),
-                      float(values["half_width"]), float(values["direction"]), float(values["phase"]),
-                      int(values["seed"]))
+    return MotionSpec(
+        str(values["pattern"]),
+        float(values["speed"]),
+        (float(values["centre"][0]), float(values["centre"][1])),
+        float(values["half_width"]),
+        float(values["direction"]),
+        float(values["phase"]),
+        int(values["seed"]),
+    )
 
 
 ROUNDING = 0.97  # < 1 rounds the turnarounds of `linear` (a real head needs time to reverse)
@@ -57,11 +65,11 @@ def _smooth_walk(seed: int, t: float) -> float:
     k = int(t / WALK_KNOT_S)
     knots = _walk_knots(seed, k + 2)
     # each full segment between knots a, b integrates to (a + b) / 2 * WALK_KNOT_S
-    total = float(np.sum((knots[:k] + knots[1:k + 1]) / 2)) * WALK_KNOT_S
+    total = float(np.sum((knots[:k] + knots[1 : k + 1]) / 2)) * WALK_KNOT_S
     x = t / WALK_KNOT_S - k
     a, b = knots[k], knots[k + 1]
     # integral of a + (b - a) * (3s^2 - 2s^3) over s in [0, x], times the segment length
-    return total + (a * x + (b - a) * (x ** 3 - x ** 4 / 2)) * WALK_KNOT_S
+    return total + (a * x + (b - a) * (x**3 - x**4 / 2)) * WALK_KNOT_S
 
 
 def offset_along(spec: MotionSpec, t: float) -> float:

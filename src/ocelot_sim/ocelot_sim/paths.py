@@ -1,4 +1,5 @@
 """Where the world files are: installed with the package, or the checkout's worlds/."""
+
 from __future__ import annotations
 
 from pathlib import Path

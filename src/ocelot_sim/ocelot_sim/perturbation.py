@@ -8,6 +8,7 @@ tilt, so the face stays in the frame. The RNG is seeded from seed ^ 0xBEEF,
 independent of the scenario and camera-noise streams, and each jump k draws
 from its own stream, so any frame's offset is known without replaying the past.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ TILT_SHARE = 0.78  # vertical / horizontal half field of view of the 640x480, 60
 
 @dataclass(frozen=True)
 class Perturbation:
-    interval: int = 0          # frames between jumps; 0 turns perturbation off
-    range_rad: float = 0.5     # pan offset bound
-    hold: int = 5              # frames the face stays at the jumped-to place
+    interval: int = 0  # frames between jumps; 0 turns perturbation off
+    range_rad: float = 0.5  # pan offset bound
+    hold: int = 5  # frames the face stays at the jumped-to place
 
     def __post_init__(self) -> None:
         if self.interval < 0 or self.hold < 0 or self.range_rad < 0:

@@ -5,10 +5,12 @@ them (~0.2–0.3 s); done on demand it stalls every episode start. Collection
 asks for consecutive seeds (or scenario-file entries), so the sim guesses the
 next key and builds it in a thread (OpenCV and numpy release the GIL).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

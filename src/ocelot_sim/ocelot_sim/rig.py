@@ -9,6 +9,7 @@ and how much the frame smears while the camera turns (ocelot_sim.exposure); the
 ground truth are a pure function of the scenario, the perturbation settings, the
 profile and the commands: the same inputs give byte-identical outputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocelot_sim.actuation import STEP_S, Actuation
 from ocelot_common.camera import CAMERA_HZ, CAMERA_PX, HFOV_DEG
+from ocelot_sim.actuation import STEP_S, Actuation
 from ocelot_sim.exposure import blur_extent_px, motion_blur
 from ocelot_sim.faces import load_texture
 from ocelot_sim.motion import angles_at, rates_at
@@ -37,14 +38,14 @@ NOISE_SLACK = 65536  # frames read the episode's noise bank from offsets within 
 class FaceState:
     index: int
     texture: str
-    position: tuple[float, float, float]   # face centre, world frame (m)
+    position: tuple[float, float, float]  # face centre, world frame (m)
     quaternion: tuple[float, float, float, float]  # w, x, y, z
     distance_m: float
-    pixel: tuple[float, float]              # projected target point (u right, v down)
+    pixel: tuple[float, float]  # projected target point (u right, v down)
     visible: bool
     perturbed: bool
-    angles: tuple[float, float]             # (azimuth, elevation) from the camera pivot, rad; + left / up
-    rates: tuple[float, float]              # their time derivatives, rad/s (0 while a jump holds)
+    angles: tuple[float, float]  # (azimuth, elevation) from the camera pivot, rad; + left / up
+    rates: tuple[float, float]  # their time derivatives, rad/s (0 while a jump holds)
 
 
 def sanitise_velocity(value: float) -> float:
@@ -71,8 +72,10 @@ class PanTiltSim:
         self.data = mujoco.MjData(self.model)
         self.period = 1.0 / camera_hz
         if abs(self.model.opt.timestep - STEP_S) > 1e-12:
-            raise ValueError(f"{WORLD_FILE} has timestep {self.model.opt.timestep}; the actuation model steps "
-                             f"at {STEP_S} s (ocelot_sim.actuation.STEP_S): change both together")
+            raise ValueError(
+                f"{WORLD_FILE} has timestep {self.model.opt.timestep}; the actuation model steps "
+                f"at {STEP_S} s (ocelot_sim.actuation.STEP_S): change both together"
+            )
         self.substeps = max(1, round(self.period / self.model.opt.timestep))
         self.width, self.height = width, height
         self.focal_px = (width / 2) / math.tan(math.radians(HFOV_DEG / 2))
@@ -96,8 +99,9 @@ class PanTiltSim:
         self._noise = None
 
     # -- episode ---------------------------------------------------------------
-    def reset(self, scenario: Scenario, perturbation: Perturbation = Perturbation(),
-              robot: RobotProfile | None = None) -> None:
+    def reset(
+        self, scenario: Scenario, perturbation: Perturbation = Perturbation(), robot: RobotProfile | None = None
+    ) -> None:
         """Start an episode at rest (no command in flight); `robot`: its profile (None: keep the last one)."""
         if len(scenario.faces) > FACE_SLOTS:
             raise ValueError(f"the world has {FACE_SLOTS} face slots; the scenario has {len(scenario.faces)} faces")
@@ -131,7 +135,7 @@ class PanTiltSim:
 
             image = cv2.resize(image, (int(w), int(h)), interpolation=cv2.INTER_AREA)
         adr = m.tex_adr[tex_id]
-        m.tex_data[adr:adr + h * w * 3] = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1)
+        m.tex_data[adr : adr + h * w * 3] = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1)
         if self.renderer is not None:
             # The renderer keeps textures on the GPU; push the new pixels there.
             self._mj.mjr_uploadTexture(m, self.renderer._mjr_context, tex_id)
@@ -160,8 +164,11 @@ class PanTiltSim:
                 continue
             (az, el), _ = self.face_angles(i)
             r = self.scenario.faces[i].distance_m
-            d.mocap_pos[mocap] = [r * math.cos(el) * math.cos(az), r * math.cos(el) * math.sin(az),
-                                  self._camera_height + r * math.sin(el)]
+            d.mocap_pos[mocap] = [
+                r * math.cos(el) * math.cos(az),
+                r * math.cos(el) * math.sin(az),
+                self._camera_height + r * math.sin(el),
+            ]
             d.mocap_quat[mocap] = _yaw_pitch_quat(az, el)
 
     def step(self, pan_vel: float, tilt_vel: float) -> None:
@@ -213,12 +220,17 @@ class PanTiltSim:
                 rng = np.random.default_rng([s.seed, 0xCA3])
                 bank = np.rint(rng.standard_normal(n + NOISE_SLACK, dtype=np.float32) * s.camera_noise_sigma * 255)
                 bank = np.clip(bank, -255, 255).astype(np.int16)
-                self._noise = ((s.seed, s.camera_noise_sigma, n), np.clip(bank, 0, 255).astype(np.uint8),
-                               np.clip(-bank, 0, 255).astype(np.uint8))
+                self._noise = (
+                    (s.seed, s.camera_noise_sigma, n),
+                    np.clip(bank, 0, 255).astype(np.uint8),
+                    np.clip(-bank, 0, 255).astype(np.uint8),
+                )
             _, up, down = self._noise
             offset = int(np.random.default_rng([s.seed, self.frame, 0xCA3]).integers(0, NOISE_SLACK))
-            image = cv2.subtract(cv2.add(image, up[offset:offset + n].reshape(image.shape)),
-                                 down[offset:offset + n].reshape(image.shape))
+            image = cv2.subtract(
+                cv2.add(image, up[offset : offset + n].reshape(image.shape)),
+                down[offset : offset + n].reshape(image.shape),
+            )
         return image
 
     def project(self, point: np.ndarray) -> tuple[float, float, float]:
@@ -229,8 +241,11 @@ class PanTiltSim:
         depth = -cam[2]
         if depth <= 1e-6:
             return math.nan, math.nan, depth
-        return (self.width / 2 + self.focal_px * cam[0] / depth,
-                self.height / 2 - self.focal_px * cam[1] / depth, depth)
+        return (
+            self.width / 2 + self.focal_px * cam[0] / depth,
+            self.height / 2 - self.focal_px * cam[1] / depth,
+            depth,
+        )
 
     def ground_truth(self) -> list[FaceState]:
         states = []
@@ -252,9 +267,20 @@ class PanTiltSim:
             visible = bool(depth > 0 and facing and 0 <= u < self.width and 0 <= v < self.height)
             angles, perturbed = self.face_angles(i)
             rates = (0.0, 0.0) if perturbed else rates_at(face.motion, self.time)
-            states.append(FaceState(i, face.texture, tuple(float(x) for x in centre),
-                                    tuple(float(x) for x in quat), float(np.linalg.norm(centre - cam_pos)),
-                                    (float(u), float(v)), visible, perturbed, angles, rates))
+            states.append(
+                FaceState(
+                    i,
+                    face.texture,
+                    tuple(float(x) for x in centre),
+                    tuple(float(x) for x in quat),
+                    float(np.linalg.norm(centre - cam_pos)),
+                    (float(u), float(v)),
+                    visible,
+                    perturbed,
+                    angles,
+                    rates,
+                )
+            )
         return states
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ Profiles are YAML files in ocelot_sim/config/robots/ (`ideal`: the instant, idea
 Raspberry Pi 4 rig), named on the command line or given as a path. Collection may draw each episode's
 values from ranges (`Randomisation`), seeded by the episode's seed, so a run is repeatable.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,9 @@ class RobotProfile:
         for key in PER_AXIS:
             pair = getattr(self, key)
             if len(pair) != 2 or not all(isinstance(v, (int, float)) and not math.isnan(v) for v in pair):
-                raise RobotProfileError(f"robot profile {self.name!r}: {key} must be a number or [pan, tilt], "
-                                        f"got {pair!r}")
+                raise RobotProfileError(
+                    f"robot profile {self.name!r}: {key} must be a number or [pan, tilt], got {pair!r}"
+                )
         if min(self.time_constant_s) < 0 or math.isinf(max(self.time_constant_s)):
             raise RobotProfileError(f"robot profile {self.name!r}: time_constant_s must be finite and >= 0")
         if min(self.accel_limit_rad_s2) <= 0:
@@ -58,8 +60,9 @@ class RobotProfile:
     @property
     def instant_actuators(self) -> bool:
         """No latency, no lag, no acceleration limit: the command is the velocity, at once."""
-        return (self.command_latency_s == 0 and max(self.time_constant_s) == 0
-                and min(self.accel_limit_rad_s2) == math.inf)
+        return (
+            self.command_latency_s == 0 and max(self.time_constant_s) == 0 and min(self.accel_limit_rad_s2) == math.inf
+        )
 
     def values(self) -> dict:
         """Every value, JSON-ready (inf as the string "inf"): what a report and an episode record."""
@@ -83,8 +86,10 @@ def from_values(values: dict, name: str | None = None) -> RobotProfile:
         raise RobotProfileError(f"a robot profile is a mapping of {', '.join(VALUES)}; got {values!r}")
     unknown = sorted(set(values) - set(VALUES) - {"name"})
     if unknown:
-        raise RobotProfileError(f"robot profile {name or values.get('name')!r}: unknown value(s) {', '.join(unknown)}; "
-                                f"known: {', '.join(VALUES)}")
+        raise RobotProfileError(
+            f"robot profile {name or values.get('name')!r}: unknown value(s) {', '.join(unknown)}; "
+            f"known: {', '.join(VALUES)}"
+        )
     name = str(name or values.get("name") or "custom")
     default = RobotProfile()
     fields: dict = {"name": name}
@@ -126,8 +131,13 @@ def load_profile(name_or_path: str) -> RobotProfile:
     is_path = _is_path(text)
     path = Path(text).expanduser() if is_path else _profiles_dir() / f"{text}.yaml"
     if not path.is_file():
-        raise RobotProfileError(f"no robot profile {text!r}" + (f" ({path} does not exist)" if is_path else "")
-                                + "; profiles: " + ", ".join(profile_names()) + ", or a YAML file's path")
+        raise RobotProfileError(
+            f"no robot profile {text!r}"
+            + (f" ({path} does not exist)" if is_path else "")
+            + "; profiles: "
+            + ", ".join(profile_names())
+            + ", or a YAML file's path"
+        )
     raw = read_yaml(path, "robot profile", RobotProfileError)
     return from_values(raw if raw is not None else {}, path.stem if is_path else text)
 
@@ -135,6 +145,7 @@ def load_profile(name_or_path: str) -> RobotProfile:
 @dataclass(frozen=True)
 class Randomisation:
     """Uniform ranges per value (a per-axis value gets one draw for both axes, keeping its pan/tilt ratio)."""
+
     ranges: tuple[tuple[str, float, float], ...] = ()
 
     def apply(self, profile: RobotProfile, seed: int) -> RobotProfile:
@@ -159,14 +170,15 @@ class Randomisation:
 
 def parse_randomisation(text: str) -> Randomisation:
     """'command_latency_s=0.06:0.15,time_constant_s=0.02:0.08' -> Randomisation; '' -> none."""
-    ranges = []
+    ranges: list[tuple[str, float, float]] = []
     for item in filter(None, (part.strip() for part in str(text).split(","))):
         key, sep, span = item.partition("=")
         low, sep2, high = span.partition(":")
         key = key.strip()
         if not sep or not sep2 or key not in VALUES:
-            raise RobotProfileError(f"robot randomisation {item!r} must be VALUE=LOW:HIGH with VALUE one of "
-                                    f"{', '.join(VALUES)}")
+            raise RobotProfileError(
+                f"robot randomisation {item!r} must be VALUE=LOW:HIGH with VALUE one of {', '.join(VALUES)}"
+            )
         try:
             low_v, high_v = float(low), float(high)
         except ValueError:

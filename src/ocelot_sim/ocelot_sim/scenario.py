@@ -7,6 +7,7 @@ what they leave out still follows from the seed. `face_split` (train, val or
 test) draws every procedural face from that partition of the face pool
 (collection sets it from the seed, so a dataset's splits hold disjoint faces).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,15 +28,15 @@ from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, lo
 from ocelot_sim.motion import MOTIONS, MotionSpec
 
 DEFAULT_LABEL_MIX = {"track": 0.4, "multi_left": 0.15, "multi_right": 0.15, "multi_closest": 0.15, "multi_attr": 0.15}
-DISTANCE_RANGE = (1.0, 4.0)       # m
-SPEED_RANGE = (0.0, 1.0)          # rad/s a scenario may ask for (the joints' limit)
-GENERATED_SPEED = (0.05, 0.5)     # rad/s the generator draws
-AZIMUTH_SPAN = 0.5                # faces stay within +-this azimuth (all in view at the start), rad
-ELEVATION_SPAN = 0.12             # lane centres within +-this elevation, rad
-LANE_GAP = 0.06                   # rad between neighbouring lanes
+DISTANCE_RANGE = (1.0, 4.0)  # m
+SPEED_RANGE = (0.0, 1.0)  # rad/s a scenario may ask for (the joints' limit)
+GENERATED_SPEED = (0.05, 0.5)  # rad/s the generator draws
+AZIMUTH_SPAN = 0.5  # faces stay within +-this azimuth (all in view at the start), rad
+ELEVATION_SPAN = 0.12  # lane centres within +-this elevation, rad
+LANE_GAP = 0.06  # rad between neighbouring lanes
 CLOSEST_MARGIN_M = 0.5
 MAX_FACES = 3
-BILLBOARD_HALF_M = 0.25           # the face poster is 0.5 m square (worlds/ocelot_world.xml)
+BILLBOARD_HALF_M = 0.25  # the face poster is 0.5 m square (worlds/ocelot_world.xml)
 
 
 class ScenarioError(ValueError):
@@ -60,8 +61,8 @@ class Scenario:
     wall_colours: tuple[tuple[float, float, float], tuple[float, float, float]]
     floor_colour: tuple[float, float, float]
     light_intensity: float
-    camera_noise_sigma: float     # std of additive Gaussian noise, share of full scale
-    brightness_offset: float      # added to every pixel, 0..255 scale
+    camera_noise_sigma: float  # std of additive Gaussian noise, share of full scale
+    brightness_offset: float  # added to every pixel, 0..255 scale
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,8 +113,14 @@ def _attr_command(rng: np.random.Generator, target: Attributes) -> tuple[str, An
     return text.format(shirt=target.shirt_colour), lambda a: a.shirt_colour != target.shirt_colour
 
 
-def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: dict | None = None,
-             face_split: str | None = None) -> Scenario:
+def _colour(rng: np.random.Generator, low: float, high: float) -> tuple[float, float, float]:
+    red, green, blue = rng.uniform(low, high, 3)
+    return float(red), float(green), float(blue)
+
+
+def generate(
+    seed: int, label_mix: dict[str, float] | None = None, overrides: dict | None = None, face_split: str | None = None
+) -> Scenario:
     """The scenario of a seed; `overrides` (one scenario-file entry) replace fields. `face_split` draws the
     faces from that partition of the pool unless the overrides name one (None: the whole pool)."""
     overrides = validate_overrides(dict(overrides or {}))
@@ -137,8 +144,12 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
     command, others_ok = ("", lambda a: True)
     if label == "multi_attr":
         command, others_ok = _attr_command(rng, target_attrs)
-    textures = [f"procedural:{target_index}" if i == target
-                else f"procedural:{detectable_procedural(rng, others_ok, split=split)}" for i in range(n)]
+    textures = [
+        f"procedural:{target_index}"
+        if i == target
+        else f"procedural:{detectable_procedural(rng, others_ok, split=split)}"
+        for i in range(n)
+    ]
     if not command:
         command = str(rng.choice(phrasings()[label]))
 
@@ -156,24 +167,44 @@ def generate(seed: int, label_mix: dict[str, float] | None = None, overrides: di
         travel = _travel(half, distances[i])
         # a face in a narrow lane moves slower: a sweep across it takes >= 1 s, as a person's would
         speed = 0.0 if pattern == "static" else min(float(rng.uniform(*GENERATED_SPEED)), 2.0 * travel)
-        motion = MotionSpec(pattern, speed, (centre_az, float(rng.uniform(-ELEVATION_SPAN, ELEVATION_SPAN))),
-                            travel, float(rng.uniform(-0.35, 0.35)), float(rng.uniform()),
-                            int(rng.integers(2**31)))
+        motion = MotionSpec(
+            pattern,
+            speed,
+            (centre_az, float(rng.uniform(-ELEVATION_SPAN, ELEVATION_SPAN))),
+            travel,
+            float(rng.uniform(-0.35, 0.35)),
+            float(rng.uniform()),
+            int(rng.integers(2**31)),
+        )
         faces.append(FaceSpec(textures[i], distances[i], motion, load_texture(textures[i]).attributes))
 
-    wall_a = tuple(float(x) for x in rng.uniform(0.35, 0.8, 3))
-    wall_b = tuple(float(x) for x in rng.uniform(0.35, 0.8, 3))
+    wall_a, wall_b = _colour(rng, 0.35, 0.8), _colour(rng, 0.35, 0.8)
     scenario = Scenario(
-        seed=seed, label_key=label, command=command, target=target, faces=tuple(faces),
-        wall_colours=(wall_a, wall_b), floor_colour=tuple(float(x) for x in rng.uniform(0.2, 0.5, 3)),
-        light_intensity=float(rng.uniform(0.65, 1.0)), camera_noise_sigma=float(rng.uniform(0.0, 0.02)),
-        brightness_offset=float(rng.uniform(-15, 15)))
+        seed=seed,
+        label_key=label,
+        command=command,
+        target=target,
+        faces=tuple(faces),
+        wall_colours=(wall_a, wall_b),
+        floor_colour=_colour(rng, 0.2, 0.5),
+        light_intensity=float(rng.uniform(0.65, 1.0)),
+        camera_noise_sigma=float(rng.uniform(0.0, 0.02)),
+        brightness_offset=float(rng.uniform(-15, 15)),
+    )
     return _apply_overrides(scenario, overrides)
 
 
 # -- overrides and scenario files ------------------------------------------------
-TOP_FIELDS = {"seed", "label_key", "command", "faces", "camera_noise_sigma", "brightness_offset", "light_intensity",
-              "face_split"}
+TOP_FIELDS = {
+    "seed",
+    "label_key",
+    "command",
+    "faces",
+    "camera_noise_sigma",
+    "brightness_offset",
+    "light_intensity",
+    "face_split",
+}
 FACE_FIELDS = {"texture", "distance_m", "motion", "speed"}
 
 
@@ -224,12 +255,16 @@ def _check_range(entry: dict, key: str, low: float, high: float, where: str) -> 
 
 
 def _apply_overrides(scenario: Scenario, entry: dict) -> Scenario:
-    changes = {k: entry[k] for k in ("command", "camera_noise_sigma", "brightness_offset", "light_intensity") if k in entry}
+    changes = {
+        k: entry[k] for k in ("command", "camera_noise_sigma", "brightness_offset", "light_intensity") if k in entry
+    }
     faces = list(scenario.faces)
     for i, face in enumerate(entry.get("faces") or []):
         motion = faces[i].motion
         if "motion" in face:
-            motion = replace(motion, pattern=face["motion"], speed=0.0 if face["motion"] == "static" else motion.speed or 0.2)
+            motion = replace(
+                motion, pattern=face["motion"], speed=0.0 if face["motion"] == "static" else motion.speed or 0.2
+            )
         if "speed" in face:
             motion = replace(motion, speed=float(face["speed"]))
         distance = float(face.get("distance_m", faces[i].distance_m))
@@ -277,8 +312,9 @@ def check_scenario_file(path: str) -> None:
         load_scenario_file(path)
 
 
-def scenario_for_request(seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None,
-                         face_split: str | None = None) -> Scenario:
+def scenario_for_request(
+    seed: int, spec_yaml: str = "", label_mix: dict[str, float] | None = None, face_split: str | None = None
+) -> Scenario:
     """The scenario a reset request names: a seed, plus optional overrides as YAML text."""
     overrides = {}
     if spec_yaml.strip():

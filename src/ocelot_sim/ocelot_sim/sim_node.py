@@ -25,33 +25,40 @@ effect when the frame on hand is answered (or times out), so no answer to the
 old episode can slip onto the new one's frames. Real-time mode:
 one period per 1/camera_hz of wall time, whatever the controller does.
 """
+
 from __future__ import annotations
 
 import math
 import time
 
 from geometry_msgs.msg import Twist, TwistStamped
-from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.duration import Duration
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from std_msgs.msg import Header
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
 
 from ocelot_common.camera import CAMERA_HZ
+from ocelot_common.labels import parse_label_mix
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import non_negative, positive, refuse_bad_values
 from ocelot_common.stamps import seconds
+from ocelot_dataset.splits import split_for_seed
 from ocelot_msgs.msg import Command, EpisodeInfo, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim import ros_convert
 from ocelot_sim.perturbation import Perturbation
 from ocelot_sim.prefetch import Prefetcher
-from ocelot_common.labels import parse_label_mix
-from ocelot_dataset.splits import split_for_seed
 from ocelot_sim.robot_profile import RobotProfile, RobotProfileError, load_profile, parse_randomisation
 from ocelot_sim.scenario import (
-    ScenarioError, check_scenario_file, from_entry, generate, load_scenario_file, scenario_for_request)
+    ScenarioError,
+    check_scenario_file,
+    from_entry,
+    generate,
+    load_scenario_file,
+    scenario_for_request,
+)
 
 RELIABLE = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # streams a recorder pairs up
@@ -59,8 +66,7 @@ ANSWER_TOPIC = "/cmd_vel_stamped"  # TwistStamped echoing the stamp of the frame
 ACK_WINDOW = 5  # frames the sim may run ahead of a recorder's ack: overlap, never overrun its queues
 ACK_TIMEOUT_S = 5.0  # a recorder this far behind is taken to be gone
 COMMAND_ACK_TIMEOUT_S = 2.0  # lockstep: how long a new episode waits for its command to reach the controller
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _perturbation_fits(values: dict) -> None:
@@ -70,22 +76,42 @@ def _perturbation_fits(values: dict) -> None:
 class SimNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
-        for name, default in [("seed", 0), ("scenario_file", ""), ("lockstep", True), ("lockstep_timeout", 0.5),
-                              ("camera_hz", CAMERA_HZ), ("perturb_interval", 0), ("perturb_range", 0.5),
-                              ("perturb_hold", 5), ("image_topic", "/camera/image_raw"), ("label_mix", ""),
-                              ("frame_ack_topic", ""), ("face_split_by_seed", False), ("robot_profile", "ideal"),
-                              ("robot_randomise", "")]:
+        for name, default in [
+            ("seed", 0),
+            ("scenario_file", ""),
+            ("lockstep", True),
+            ("lockstep_timeout", 0.5),
+            ("camera_hz", CAMERA_HZ),
+            ("perturb_interval", 0),
+            ("perturb_range", 0.5),
+            ("perturb_hold", 5),
+            ("image_topic", "/camera/image_raw"),
+            ("label_mix", ""),
+            ("frame_ack_topic", ""),
+            ("face_split_by_seed", False),
+            ("robot_profile", "ideal"),
+            ("robot_randomise", ""),
+        ]:
             self.declare_parameter(name, default)
-        refuse_bad_values(self, {"seed": non_negative, "camera_hz": positive, "lockstep_timeout": positive,
-                                 "scenario_file": check_scenario_file, "label_mix": parse_label_mix,
-                                 "robot_profile": load_profile, "robot_randomise": parse_randomisation},
-                          together=_perturbation_fits)
+        refuse_bad_values(
+            self,
+            {
+                "seed": non_negative,
+                "camera_hz": positive,
+                "lockstep_timeout": positive,
+                "scenario_file": check_scenario_file,
+                "label_mix": parse_label_mix,
+                "robot_profile": load_profile,
+                "robot_randomise": parse_randomisation,
+            },
+            together=_perturbation_fits,
+        )
         self.sim = None
         self._pubs = {}
         self._cmd = (0.0, 0.0)
         self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
         self._answered = False
-        self._last_ack = 0.0        # newest frame time a recorder acknowledged
+        self._last_ack = 0.0  # newest frame time a recorder acknowledged
         self._pending_reset = None  # (scenario, episode index) to start once the current frame is answered
         self.episode_index = 0
         self.bad_commands = 0
@@ -98,12 +124,16 @@ class SimNode(ManagedNode):
 
         p = lambda name: self.get_parameter(name).value  # noqa: E731
         try:
-            self.perturbation = Perturbation(int(p("perturb_interval")), float(p("perturb_range")),
-                                             int(p("perturb_hold")))
+            self.perturbation = Perturbation(
+                int(p("perturb_interval")), float(p("perturb_range")), int(p("perturb_hold"))
+            )
             self.label_mix = parse_label_mix(p("label_mix"))
             self.entries = load_scenario_file(p("scenario_file")) if p("scenario_file") else None
-            scenario = (from_entry(self.entries[0], self.label_mix) if self.entries
-                        else generate(int(p("seed")), self.label_mix))
+            scenario = (
+                from_entry(self.entries[0], self.label_mix)
+                if self.entries
+                else generate(int(p("seed")), self.label_mix)
+            )
             if float(p("camera_hz")) <= 0 or float(p("lockstep_timeout")) <= 0:
                 raise ValueError("camera_hz and lockstep_timeout must be positive")
             self.robot, self.randomise = load_profile(p("robot_profile")), parse_randomisation(p("robot_randomise"))
@@ -129,13 +159,18 @@ class SimNode(ManagedNode):
         self.own(self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, RELIABLE))
         self.own(self.create_subscription(TwistStamped, ANSWER_TOPIC, self._on_answer, RELIABLE))
         self.own(self.create_service(ResetEpisode, "~/reset", self._on_reset))
-        self.own(self.create_timer(1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5,
-                                   self._on_timer))
+        self.own(
+            self.create_timer(
+                1.0 / float(p("camera_hz")) if not self.lockstep else self.lockstep_timeout / 5, self._on_timer
+            )
+        )
         if self._wants_ack:
             self.own(self.create_subscription(Header, p("frame_ack_topic"), self._on_ack, RELIABLE))
         randomised = f" (randomised: {self.randomise.text()})" if self.randomise.ranges else ""
-        self.get_logger().info(f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
-                               f"{'lockstep' if self.lockstep else 'real time'}, robot {self.robot.name}{randomised}")
+        self.get_logger().info(
+            f"configured: seed {scenario.seed}, {scenario.label_key!r}, "
+            f"{'lockstep' if self.lockstep else 'real time'}, robot {self.robot.name}{randomised}"
+        )
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -174,8 +209,9 @@ class SimNode(ManagedNode):
             self.get_logger().warning(f"reset refused: {exc}")
             return response
         response.success, response.message = True, ""
-        response.info = ros_convert.episode_info_msg(scenario, int(request.episode_index), 0.0,
-                                                     self._robot_for(scenario))
+        response.info = ros_convert.episode_info_msg(
+            scenario, int(request.episode_index), 0.0, self._robot_for(scenario)
+        )
         self._pending_reset = (scenario, int(request.episode_index))
         self._scenarios.prefetch(guess)  # collection asks for consecutive seeds / entries
         if not (self._active and self.lockstep and self._waiting_since is not None):
@@ -253,13 +289,17 @@ class SimNode(ManagedNode):
         elif self._waiting_since is not None:
             waited = time.monotonic() - self._waiting_since
             if not self._answered and waited > self.lockstep_timeout:
-                self.get_logger().warning(f"no answer to the frame at t={self.sim.time:.2f} s within lockstep_timeout "
-                                          f"({self.lockstep_timeout} s); going on with the last command, so this "
-                                          "run is not repeatable", throttle_duration_sec=5.0)
+                self.get_logger().warning(
+                    f"no answer to the frame at t={self.sim.time:.2f} s within lockstep_timeout "
+                    f"({self.lockstep_timeout} s); going on with the last command, so this "
+                    "run is not repeatable",
+                    throttle_duration_sec=5.0,
+                )
                 self._advance()
             elif self._answered and waited > ACK_TIMEOUT_S:
-                self.get_logger().warning(f"no recorder ack for {ACK_TIMEOUT_S:.0f} s; going on without it",
-                                          throttle_duration_sec=10.0)
+                self.get_logger().warning(
+                    f"no recorder ack for {ACK_TIMEOUT_S:.0f} s; going on without it", throttle_duration_sec=10.0
+                )
                 self._advance()
 
     def _advance(self) -> None:

@@ -1,5 +1,6 @@
 """The actuation model: the previous command holds for exactly the latency, the velocity follows a step
 with its time constant, never faster than the acceleration limit, and the ideal profile is instant."""
+
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_the_previous_command_holds_for_the_latency():
     actuation = Actuation(RobotProfile(command_latency_s=0.1))
     actuation.command(0.4, 0.2)
     velocities = _run(actuation, ticks(0.1) + 2)
-    assert velocities[:ticks(0.1)] == [(0.0, 0.0)] * ticks(0.1)  # 50 steps of 2 ms: the rest it had
+    assert velocities[: ticks(0.1)] == [(0.0, 0.0)] * ticks(0.1)  # 50 steps of 2 ms: the rest it had
     assert velocities[ticks(0.1)] == (0.4, 0.2)
     # a command issued for an earlier frame keeps its own effect time
     late = Actuation(RobotProfile(command_latency_s=0.1), tick=30)

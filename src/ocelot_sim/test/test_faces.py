@@ -3,8 +3,14 @@ import pytest
 
 from ocelot_sim.face_pool import face_pool
 from ocelot_sim.faces import (
-    PHOTOS, TextureError, detectable_procedural, draw_procedural_face, is_detectable, load_texture,
-    procedural_attributes)
+    PHOTOS,
+    TextureError,
+    detectable_procedural,
+    draw_procedural_face,
+    is_detectable,
+    load_texture,
+    procedural_attributes,
+)
 from ocelot_sim.haar import detect_faces
 
 

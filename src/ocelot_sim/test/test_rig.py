@@ -1,12 +1,13 @@
 """The MuJoCo rig, rendered for real (EGL): determinism, safe commands, ground truth that matches what Haar sees."""
+
 import math
 
 import numpy as np
 import pytest
 
+from ocelot_sim.exposure import motion_blur
 from ocelot_sim.haar import box_centre, detect_faces
 from ocelot_sim.perturbation import Perturbation
-from ocelot_sim.exposure import motion_blur
 from ocelot_sim.rig import MAX_VELOCITY, PanTiltSim, sanitise_velocity
 from ocelot_sim.robot_profile import RobotProfile, load_profile
 from ocelot_sim.scenario import generate
@@ -45,8 +46,10 @@ def test_frames_are_640x480_rgb(sim):
     assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
 
 
-@pytest.mark.parametrize("value, expected", [
-    (math.nan, 0.0), (math.inf, 0.0), (-math.inf, 0.0), (5.0, MAX_VELOCITY), (-3.0, -MAX_VELOCITY), (0.4, 0.4)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [(math.nan, 0.0), (math.inf, 0.0), (-math.inf, 0.0), (5.0, MAX_VELOCITY), (-3.0, -MAX_VELOCITY), (0.4, 0.4)],
+)
 def test_sanitise(value, expected):
     assert sanitise_velocity(value) == expected
 
@@ -76,7 +79,7 @@ def test_perturbation_moves_only_the_target(sim):
         sim.step(0.0, 0.0)
     during = sim.ground_truth()
     assert during[scenario.target].perturbed and during[scenario.target].rates == (0.0, 0.0)
-    for i, (a, b) in enumerate(zip(before, during)):
+    for i, (_, b) in enumerate(zip(before, during)):
         if i != scenario.target:
             assert not b.perturbed
 

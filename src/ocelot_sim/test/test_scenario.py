@@ -6,7 +6,14 @@ import pytest
 from ocelot_common.labels import LABELS
 from ocelot_sim.motion import angles_at
 from ocelot_sim.scenario import (
-    AZIMUTH_SPAN, ScenarioError, from_entry, generate, load_scenario_file, phrasings, scenario_for_request)
+    AZIMUTH_SPAN,
+    ScenarioError,
+    from_entry,
+    generate,
+    load_scenario_file,
+    phrasings,
+    scenario_for_request,
+)
 
 SEEDS = range(60)
 
@@ -104,29 +111,35 @@ def test_scenario_file_round_trip(tmp_path):
     assert from_entry(entries[0]) == generate(3)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"seed": 1, "faces": [{"texture": "procedural:x"}]}, r"faces\[0\]\.texture: unknown texture 'procedural:x'"),
-    ({"seed": 1, "faces": [{"texture": "photo:mona_lisa"}]}, r"photo:<astronaut\|grace_hopper>"),
-    ({"seed": 1, "faces": [{"distance_m": 7}]}, r"faces\[0\]\.distance_m: 7 is outside \[1.0, 4.0\]"),
-    ({"seed": 1, "faces": [{"speed": 3.0}]}, r"faces\[0\]\.speed: 3.0 is outside \[0.0, 1.0\]"),
-    ({"seed": 1, "faces": [{"speed": "fast"}]}, r"faces\[0\]\.speed: must be a number"),
-    ({"seed": 1, "faces": [{"motion": "teleport"}]}, r"faces\[0\]\.motion: unknown motion 'teleport'"),
-    ({"seed": 1, "faces": [{"colour": 1}]}, r"faces\[0\]\.colour: unknown field"),
-    ({"seed": 1, "label_key": "multi_up"}, r"label_key: unknown label 'multi_up'"),
-    ({"seed": 1, "flavour": 1}, r"unknown scenario field 'flavour'"),
-    ({"seed": 1, "label_key": "multi_left", "faces": [{}]}, r"'multi_left' needs at least 2 faces"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"seed": 1, "faces": [{"texture": "procedural:x"}]}, r"faces\[0\]\.texture: unknown texture 'procedural:x'"),
+        ({"seed": 1, "faces": [{"texture": "photo:mona_lisa"}]}, r"photo:<astronaut\|grace_hopper>"),
+        ({"seed": 1, "faces": [{"distance_m": 7}]}, r"faces\[0\]\.distance_m: 7 is outside \[1.0, 4.0\]"),
+        ({"seed": 1, "faces": [{"speed": 3.0}]}, r"faces\[0\]\.speed: 3.0 is outside \[0.0, 1.0\]"),
+        ({"seed": 1, "faces": [{"speed": "fast"}]}, r"faces\[0\]\.speed: must be a number"),
+        ({"seed": 1, "faces": [{"motion": "teleport"}]}, r"faces\[0\]\.motion: unknown motion 'teleport'"),
+        ({"seed": 1, "faces": [{"colour": 1}]}, r"faces\[0\]\.colour: unknown field"),
+        ({"seed": 1, "label_key": "multi_up"}, r"label_key: unknown label 'multi_up'"),
+        ({"seed": 1, "flavour": 1}, r"unknown scenario field 'flavour'"),
+        ({"seed": 1, "label_key": "multi_left", "faces": [{}]}, r"'multi_left' needs at least 2 faces"),
+    ],
+)
 def test_bad_entries_name_the_field(entry, message):
     with pytest.raises(ScenarioError, match=message):
         from_entry(entry)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("- seed: [1\n", "not valid YAML"),
-    ("seed: 1\n", "non-empty list"),
-    ("- {label_key: track}\n", "entry 0 must be a mapping with a 'seed'"),
-    ("- {seed: 1, faces: [{distance_m: 0.2}]}\n", r"entry 0: faces\[0\]\.distance_m"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("- seed: [1\n", "not valid YAML"),
+        ("seed: 1\n", "non-empty list"),
+        ("- {label_key: track}\n", "entry 0 must be a mapping with a 'seed'"),
+        ("- {seed: 1, faces: [{distance_m: 0.2}]}\n", r"entry 0: faces\[0\]\.distance_m"),
+    ],
+)
 def test_bad_scenario_files(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

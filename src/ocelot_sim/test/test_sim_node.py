@@ -1,4 +1,5 @@
 """The sim and oracle nodes over real DDS: topics, the reset service, bad input, closed-loop tracking."""
+
 import math
 
 import numpy as np
@@ -55,8 +56,11 @@ def test_oracle_keeps_the_target_centred_over_ros(stack):
     _, probe = stack
     assert reset(probe, 31, "label_key: track\nfaces: [{motion: sine, speed: 0.3}]").success
     faces = collect(probe, GroundTruthFaceArray, "/ground_truth/faces", 60)
-    errors = [math.hypot(m.faces[m.target_index].pixel_u - 320, m.faces[m.target_index].pixel_v - 240)
-              for m in faces[15:] if m.header.stamp.sec > 0]
+    errors = [
+        math.hypot(m.faces[m.target_index].pixel_u - 320, m.faces[m.target_index].pixel_v - 240)
+        for m in faces[15:]
+        if m.header.stamp.sec > 0
+    ]
     assert len(errors) > 30 and np.mean(errors) <= 2.0, np.mean(errors)
 
 
@@ -74,12 +78,15 @@ def test_reset_publishes_the_new_command(stack):
     assert next(c.command for c in got if c.label_key == "multi_left") == "watch the left one"
 
 
-@pytest.mark.parametrize("spec, field", [
-    ("faces: [{texture: 'photo:nobody'}]", "faces[0].texture"),
-    ("faces: [{distance_m: 9}]", "faces[0].distance_m"),
-    ("faces: [{speed: -1}]", "faces[0].speed"),
-    ("label_key: [unclosed", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "spec, field",
+    [
+        ("faces: [{texture: 'photo:nobody'}]", "faces[0].texture"),
+        ("faces: [{distance_m: 9}]", "faces[0].distance_m"),
+        ("faces: [{speed: -1}]", "faces[0].speed"),
+        ("label_key: [unclosed", "not valid YAML"),
+    ],
+)
 def test_bad_reset_is_refused_with_the_field_named(stack, spec, field):
     graph, probe = stack
     result = reset(probe, 5, spec)
@@ -118,8 +125,11 @@ def test_under_the_pi4_profile_the_oracle_keeps_the_target_centred_over_ros():
         info = collect(probe, EpisodeInfo, "/episode/info", 1, qos=latched)[0]
         assert info.robot.name == "pi4" and info.robot.command_latency_s == pytest.approx(0.1)
         faces = collect(probe, GroundTruthFaceArray, "/ground_truth/faces", 60)
-        errors = [math.hypot(m.faces[m.target_index].pixel_u - 320, m.faces[m.target_index].pixel_v - 240)
-                  for m in faces[15:] if m.header.stamp.sec > 0]
+        errors = [
+            math.hypot(m.faces[m.target_index].pixel_u - 320, m.faces[m.target_index].pixel_v - 240)
+            for m in faces[15:]
+            if m.header.stamp.sec > 0
+        ]
         assert len(errors) > 30 and np.mean(errors) <= 2.0, np.mean(errors)
     finally:
         probe.close()

@@ -1,4 +1,5 @@
 """Real-time mode keeps time with the wall clock without a controller; perturbation jumps show in the ground truth."""
+
 import time
 from pathlib import Path
 
@@ -15,8 +16,9 @@ def record(args, n):
         graph.wait_line("graph 'sim_only' active", 90)
         with RosProbe(domain) as probe:
             got = []
-            probe.node.create_subscription(GroundTruthFaceArray, "/ground_truth/faces",
-                                           lambda m: got.append((time.monotonic(), m)), 50)
+            probe.node.create_subscription(
+                GroundTruthFaceArray, "/ground_truth/faces", lambda m: got.append((time.monotonic(), m)), 50
+            )
             probe.spin_until(lambda: len(got) >= n, 60, f"{n} ground-truth messages")
         return got
     finally:

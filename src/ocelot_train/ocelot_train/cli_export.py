@@ -1,4 +1,5 @@
 """`ocelot export --checkpoint CKPT --output model.onnx`: ONNX graphs + tokenizer + model card, parity-checked."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,9 +10,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="best.pt from `ocelot train`")
     parser.add_argument("--output", required=True, help="the per-frame graph, e.g. models/default/model.onnx")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="max |ONNX - PyTorch| on random inputs")
-    parser.add_argument("--quantize-text", action="store_true",
-                        help="store the text encoder's weights as int8 (a quarter of the size; checked by its "
-                             "effect on the actions)")
+    parser.add_argument(
+        "--quantize-text",
+        action="store_true",
+        help="store the text encoder's weights as int8 (a quarter of the size; checked by its effect on the actions)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,8 +32,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"parity (max |ONNX - PyTorch|): {card['parity_max_abs']}; sha256 {card['files']['policy']['sha256']}")
     if card["text_quantization"]:
         q = card["text_quantization"]
-        print(f"int8 text graph: feature cosine >= {q['feature_cosine_min']:.4f}, actions moved by <= "
-              f"{q['action_max_abs']:.4f} rad/s over {q['commands_checked']} commands")
+        print(
+            f"int8 text graph: feature cosine >= {q['feature_cosine_min']:.4f}, actions moved by <= "
+            f"{q['action_max_abs']:.4f} rad/s over {q['commands_checked']} commands"
+        )
     return 0
 
 

@@ -5,6 +5,7 @@ sweep.yaml:  base: training/default.yaml   (optional run config)
              fixed: {train.epochs: 5}        (optional overrides for every run)
 Prints a table sorted by validation loss and writes sweep_results.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,16 +51,30 @@ def run(args: argparse.Namespace) -> int:
     for i, values in enumerate(runs, 1):
         name = "_".join(f"{k.split('.')[-1]}{v}" for k, v in values.items())
         print(f"[{i}/{len(runs)}] {name}", flush=True)
-        run_args = argparse.Namespace(dataset=args.dataset, output=str(Path(args.output) / name), config=base,
-                                      overrides=fixed + [f"{k}={v}" for k, v in values.items()], tracking_uri="",
-                                      no_mlflow=False, no_export=True, quiet=args.quiet)
+        run_args = argparse.Namespace(
+            dataset=args.dataset,
+            output=str(Path(args.output) / name),
+            config=base,
+            overrides=fixed + [f"{k}={v}" for k, v in values.items()],
+            tracking_uri="",
+            no_mlflow=False,
+            no_export=True,
+            quiet=args.quiet,
+        )
         try:
             best = train_and_export(run_args, run_name=name)["best"]
         except DatasetError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        rows.append({"run": name, **values, "val_mse": best["val_mse"],
-                     "val_mse_shuffled_text": best["val_mse_shuffled_text"], "epoch": best["epoch"]})
+        rows.append(
+            {
+                "run": name,
+                **values,
+                "val_mse": best["val_mse"],
+                "val_mse_shuffled_text": best["val_mse_shuffled_text"],
+                "epoch": best["epoch"],
+            }
+        )
     rows.sort(key=lambda r: r["val_mse"])
     (Path(args.output) / "sweep_results.json").write_text(json.dumps(rows, indent=1))
     keys = list(rows[0])

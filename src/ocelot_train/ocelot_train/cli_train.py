@@ -6,6 +6,7 @@ MLflow (sqlite store beside the output folder unless --tracking-uri).
 Several GPUs or machines: `torchrun --nproc-per-node N -m ocelot_train.cli_train ...` (one process per
 device; rank 0 tracks, saves and exports).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,15 +45,25 @@ def train_and_export(args: argparse.Namespace, run_name: str | None = None) -> d
     tracking = contextlib.nullcontext()
     if not args.no_mlflow:
         summary["tracking_uri"] = args.tracking_uri or config.train.tracking_uri or default_tracking_uri(output)
-        tracking = mlflow_run(summary["tracking_uri"], config.train.experiment, run_name or output.name,
-                              output.resolve().parent / "mlartifacts")
+        tracking = mlflow_run(
+            summary["tracking_uri"],
+            config.train.experiment,
+            run_name or output.name,
+            output.resolve().parent / "mlartifacts",
+        )
     with tracking as run:
         if run is not None:
             import mlflow
 
             mlflow.log_params({k: str(v) for k, v in flatten("", config.to_dict()).items()})
-            mlflow.log_params({"dataset": str(Path(args.dataset).resolve()), "dataset_fingerprint": trainer.fingerprint,
-                               "train_samples": len(trainer.train_set), "val_samples": len(trainer.val_set)})
+            mlflow.log_params(
+                {
+                    "dataset": str(Path(args.dataset).resolve()),
+                    "dataset_fingerprint": trainer.fingerprint,
+                    "train_samples": len(trainer.train_set),
+                    "val_samples": len(trainer.val_set),
+                }
+            )
         result = trainer.run(mlflow_run=run)
         if not args.no_export:
             from ocelot_train.export import export_model
@@ -81,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
     best = summary["best"]
     if not best:  # a torchrun rank other than 0: rank 0 reports
         return 0
-    print(f"best epoch {best['epoch']}: val MSE {best['val_mse']:.4f} (shuffled commands "
-          f"{best['val_mse_shuffled_text']:.4f}); checkpoint {Path(args.output) / 'best.pt'}")
+    print(
+        f"best epoch {best['epoch']}: val MSE {best['val_mse']:.4f} (shuffled commands "
+        f"{best['val_mse_shuffled_text']:.4f}); checkpoint {Path(args.output) / 'best.pt'}"
+    )
     if "card" in summary:
         print(f"exported {Path(args.output) / 'export' / 'model.onnx'} (parity {summary['card']['parity_max_abs']})")
     return 0

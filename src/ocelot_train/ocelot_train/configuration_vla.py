@@ -4,6 +4,7 @@ A YAML file (training/*.yaml) holds `model:` and `train:` sections; unknown
 keys are errors that name the key and the keys that exist, so a typo stops
 the run before any data is read.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,7 @@ from typing import Any
 import yaml
 
 from ocelot_common.config_files import read_yaml
-
-VISION_BACKENDS = ("cnn", "mobilenet_v2", "efficientnet_lite0", "dinov2")
-TEXT_BACKENDS = ("minilm", "clip")
+from ocelot_train.backends import registered
 
 
 class ConfigError(ValueError):
@@ -28,32 +27,32 @@ class VisionConfig:
     backend: str = "cnn"
     # dinov2: a hub id (must already be in the local cache) or a local directory from save_pretrained
     pretrained: str = ""
-    frozen: bool = True          # pretrained backends only; the CNN always trains
-    cnn_channels: tuple[int, ...] = (32, 48, 64)   # one stride-2 conv each
-    cnn_pool: int = 2                              # average-pool the 224 input first (speed)
+    frozen: bool = True  # pretrained backends only; the CNN always trains (ocelot_train.backends)
+    cnn_channels: tuple[int, ...] = (32, 48, 64)  # one stride-2 conv each
+    cnn_pool: int = 2  # average-pool the 224 input first (speed)
     # mobilenet_v2: 32 = the whole network (7x7 tokens of 1280); 16 = stop after the 96-channel stage
     # (14x14 tokens of 96): finer positions, and its features carry colour and parts before they turn into
     # ImageNet classes
     mobilenet_stride: int = 32
 
     def __post_init__(self) -> None:
-        if self.backend not in VISION_BACKENDS:
-            raise ConfigError(f"model.vision.backend {self.backend!r} is not one of {', '.join(VISION_BACKENDS)}")
+        problem = registered()[0].problem(self.backend, self.pretrained)
+        if problem:
+            raise ConfigError(problem)
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         if not self.cnn_channels or min(self.cnn_channels) <= 0:
             raise ConfigError("model.vision.cnn_channels must be a non-empty list of positive ints")
         if self.cnn_pool < 1 or 224 % (self.cnn_pool * 2 ** len(self.cnn_channels)):
-            raise ConfigError(f"model.vision: 224 must divide by cnn_pool * 2**len(cnn_channels) "
-                              f"({self.cnn_pool} * {2 ** len(self.cnn_channels)})")
+            raise ConfigError(
+                f"model.vision: 224 must divide by cnn_pool * 2**len(cnn_channels) "
+                f"({self.cnn_pool} * {2 ** len(self.cnn_channels)})"
+            )
         if self.mobilenet_stride not in (16, 32):
             raise ConfigError(f"model.vision.mobilenet_stride must be 16 or 32, got {self.mobilenet_stride!r}")
-        if self.backend == "dinov2" and not self.pretrained:
-            raise ConfigError("model.vision.backend dinov2 needs model.vision.pretrained: a hub id or a local "
-                              "directory with config.json and weights")
 
     @property
     def trainable(self) -> bool:
-        return self.backend == "cnn" or not self.frozen
+        return registered()[0][self.backend].always_trains or not self.frozen
 
 
 @dataclass
@@ -64,10 +63,9 @@ class TextConfig:
     max_tokens: int = 16
 
     def __post_init__(self) -> None:
-        if self.backend not in TEXT_BACKENDS:
-            raise ConfigError(f"model.text.backend {self.backend!r} is not one of {', '.join(TEXT_BACKENDS)}")
-        if self.backend == "clip" and not self.pretrained:
-            raise ConfigError("model.text.backend clip needs model.text.pretrained: a hub id or a local directory")
+        problem = registered()[1].problem(self.backend, self.pretrained)
+        if problem:
+            raise ConfigError(problem)
         if not 4 <= self.max_tokens <= 77:
             raise ConfigError(f"model.text.max_tokens must be in [4, 77], got {self.max_tokens}")
 
@@ -81,7 +79,7 @@ class VLAConfig:
     n_fusion_layers: int = 2
     dropout: float = 0.1
     head_hidden: int = 128
-    max_velocity: float = 1.0    # the head's tanh output is scaled to this (rad/s)
+    max_velocity: float = 1.0  # the head's tanh output is scaled to this (rad/s)
     # temporal context: the previous command is an input, so the policy can carry a moving target's
     # speed from frame to frame (a single frame cannot show it; such a policy lags like a P controller)
     previous_action: bool = False
@@ -96,8 +94,9 @@ class VLAConfig:
         if isinstance(self.text, dict):
             self.text = _build(TextConfig, self.text, "model.text")
         if self.d_model <= 0 or self.d_model % self.n_heads:
-            raise ConfigError(f"model.d_model ({self.d_model}) must be positive and divisible by n_heads "
-                              f"({self.n_heads})")
+            raise ConfigError(
+                f"model.d_model ({self.d_model}) must be positive and divisible by n_heads ({self.n_heads})"
+            )
         if self.n_fusion_layers < 1:
             raise ConfigError("model.n_fusion_layers must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
@@ -119,14 +118,14 @@ class TrainConfig:
     grad_clip: float = 1.0
     amp: bool = False
     seed: int = 0
-    device: str = "auto"         # auto (a GPU when torch sees one), cpu or cuda; torchrun: cuda:LOCAL_RANK
+    device: str = "auto"  # auto (a GPU when torch sees one), cpu or cuda; torchrun: cuda:LOCAL_RANK
     num_workers: int = 0
-    augment: bool = True         # a trainable vision encoder only: frozen tokens are cached from stored frames
-    max_train_samples: int = 0   # 0: all; else a seeded subset per epoch (quick runs)
-    max_val_samples: int = 0     # 0: all; else the same seeded subset of the val split every epoch
+    augment: bool = True  # a trainable vision encoder only: frozen tokens are cached from stored frames
+    max_train_samples: int = 0  # 0: all; else a seeded subset per epoch (quick runs)
+    max_val_samples: int = 0  # 0: all; else the same seeded subset of the val split every epoch
     experiment: str = "ocelot"
-    tracking_uri: str = ""       # empty: sqlite:///<output>/../mlflow.db beside the run
-    cache_dir: str = ""          # empty: <dataset>/feature_cache
+    tracking_uri: str = ""  # empty: sqlite:///<output>/../mlflow.db beside the run
+    cache_dir: str = ""  # empty: <dataset>/feature_cache
     # model.previous_action only: share of samples whose previous command is zeroed, and the std of the
     # noise added to the rest (rad/s) - without them the policy learns to copy its previous command
     previous_action_dropout: float = 0.3
@@ -145,7 +144,7 @@ class TrainConfig:
     # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
     # of schema 1.2; frames without one add nothing). 0 = off.
     target_loss_weight: float = 0.0
-    init_checkpoint: str = ""    # start from this checkpoint's weights (same model config), e.g. to fine-tune
+    init_checkpoint: str = ""  # start from this checkpoint's weights (same model config), e.g. to fine-tune
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -153,8 +152,9 @@ class TrainConfig:
         if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip <= 0:
             raise ConfigError("train.lr and train.grad_clip must be positive, train.weight_decay >= 0")
         if min(self.num_workers, self.max_train_samples, self.max_val_samples, self.warmup_steps) < 0:
-            raise ConfigError("train.num_workers, train.max_train_samples, train.max_val_samples and "
-                              "train.warmup_steps must be >= 0")
+            raise ConfigError(
+                "train.num_workers, train.max_train_samples, train.max_val_samples and train.warmup_steps must be >= 0"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
         if self.acquisition_weight < 1.0 or self.acquisition_frames < 0:
@@ -166,12 +166,33 @@ class TrainConfig:
         if self.target_loss_weight < 0:
             raise ConfigError("train.target_loss_weight must be >= 0")
         if not isinstance(self.label_weights, dict):
-            raise ConfigError(f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; "
-                              f"got {self.label_weights!r}")
+            raise ConfigError(
+                f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; got {self.label_weights!r}"
+            )
         for label, weight in self.label_weights.items():
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
                 raise ConfigError(f"train.label_weights.{label} must be a positive number, got {weight!r}")
         self.label_weights = {str(k): float(v) for k, v in self.label_weights.items()}
+
+
+@dataclass(frozen=True)
+class TrainingRules:
+    """What the policy's `forward(batch)` does in train mode beyond the plain step (from `train.*`): how
+    it perturbs the inputs that reach back one frame, and the weight of the read-out's own loss."""
+
+    previous_action_dropout: float = 0.0
+    previous_action_noise: float = 0.0
+    previous_target_dropout: float = 0.0
+    target_loss_weight: float = 0.0
+
+    @classmethod
+    def of(cls, train: TrainConfig) -> TrainingRules:
+        return cls(
+            train.previous_action_dropout,
+            train.previous_action_noise,
+            train.previous_target_dropout,
+            train.target_loss_weight,
+        )
 
 
 @dataclass
@@ -181,9 +202,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.train.augment and not self.model.vision.trainable:
-            raise ConfigError(f"train.augment needs a trainable vision encoder: the frozen {self.model.vision.backend} "
-                              "tokens are cached once from the stored frames, so no augmented frame would reach "
-                              "the model; set train.augment=false (or model.vision.frozen=false)")
+            raise ConfigError(
+                f"train.augment needs a trainable vision encoder: the frozen {self.model.vision.backend} "
+                "tokens are cached once from the stored frames, so no augmented frame would reach "
+                "the model; set train.augment=false (or model.vision.frozen=false)"
+            )
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "train": asdict(self.train)}
@@ -197,9 +220,10 @@ def _build(cls, values: Any, where: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; "
-                          f"known: {', '.join(sorted(names))}")
-    types = {f.name: f.type for f in dataclasses.fields(cls)}
+        raise ConfigError(
+            f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; known: {', '.join(sorted(names))}"
+        )
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # annotations are strings here
     values = {k: _coerce(v, types[k], f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**values)

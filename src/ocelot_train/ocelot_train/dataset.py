@@ -6,19 +6,22 @@ milliseconds). Files are opened on first use in each process (DataLoader
 workers get their own handles). Frames go through the shared preprocessing
 (ocelot_common.preprocessing.frames_to_input), as in the policy node.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ocelot_dataset.index import load_metadata, read_split
 from ocelot_common.camera import CAMERA_PX
-from ocelot_dataset.episode_io import episode_path
+from ocelot_common.episode_context import no_previous_action
 from ocelot_common.preprocessing import frames_to_input, image_point_to_unit
 from ocelot_common.text import normalise_command
+from ocelot_dataset.episode_io import episode_path
+from ocelot_dataset.index import load_metadata, read_split
 
 
 class DatasetError(ValueError):
@@ -29,11 +32,11 @@ class DatasetError(ValueError):
 class SplitIndex:
     root: Path
     split: str
-    episodes: np.ndarray        # (E,) episode indices
+    episodes: np.ndarray  # (E,) episode indices
     sample_episode: np.ndarray  # (N,) position in `episodes` per sample
-    sample_frame: np.ndarray    # (N,) frame index within its episode
-    commands: list[str]         # per episode, normalised
-    labels: list[str]           # per episode
+    sample_frame: np.ndarray  # (N,) frame index within its episode
+    commands: list[str]  # per episode, normalised
+    labels: list[str]  # per episode
 
     def __len__(self) -> int:
         return len(self.sample_frame)
@@ -47,24 +50,33 @@ def build_index(root: str | Path, split: str) -> SplitIndex:
     except (FileNotFoundError, ValueError) as exc:
         raise DatasetError(str(exc)) from None
     if not wanted:
-        raise DatasetError(f"the {split} split of {root} is empty ({split}.txt lists no episode); collect more "
-                           "episodes or rebuild the splits with `ocelot merge-datasets --rebuild`")
+        raise DatasetError(
+            f"the {split} split of {root} is empty ({split}.txt lists no episode); collect more "
+            "episodes or rebuild the splits with `ocelot merge-datasets --rebuild`"
+        )
     table = metadata.get("episodes", {})
     missing = [ep for ep in wanted if f"{ep:06d}" not in table]
     if missing:
-        raise DatasetError(f"{split}.txt lists episode(s) {missing[:5]} that metadata.json does not; rebuild it with "
-                           f"`ocelot merge-datasets --rebuild {root}`")
+        raise DatasetError(
+            f"{split}.txt lists episode(s) {missing[:5]} that metadata.json does not; rebuild it with "
+            f"`ocelot merge-datasets --rebuild {root}`"
+        )
     absent = [ep for ep in wanted if not episode_path(root, ep).is_file()]
     if absent:
-        raise DatasetError(f"{len(absent)} episode file(s) of the {split} split are missing, e.g. "
-                           f"{episode_path(root, absent[0])}; re-run the collection or rebuild the index")
+        raise DatasetError(
+            f"{len(absent)} episode file(s) of the {split} split are missing, e.g. "
+            f"{episode_path(root, absent[0])}; re-run the collection or rebuild the index"
+        )
     counts = np.array([table[f"{ep:06d}"]["n_frames"] for ep in wanted], np.int64)
     return SplitIndex(
-        root=root, split=split, episodes=np.asarray(wanted, np.int64),
+        root=root,
+        split=split,
+        episodes=np.asarray(wanted, np.int64),
         sample_episode=np.repeat(np.arange(len(wanted)), counts),
         sample_frame=np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.zeros(0, np.int64),
         commands=[normalise_command(table[f"{ep:06d}"]["cmd"]) for ep in wanted],
-        labels=[table[f"{ep:06d}"]["label_key"] for ep in wanted])
+        labels=[table[f"{ep:06d}"]["label_key"] for ep in wanted],
+    )
 
 
 class EpisodeFrames:
@@ -72,7 +84,11 @@ class EpisodeFrames:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._pid, self._files, self._actions, self._applied, self._targets = None, {}, {}, {}, {}
+        self._pid: int | None = None
+        self._files: dict[int, Any] = {}  # episode -> open h5py.File
+        self._actions: dict[int, np.ndarray] = {}
+        self._applied: dict[int, np.ndarray] = {}
+        self._targets: dict[int, np.ndarray] = {}
 
     def _file(self, episode: int):
         import h5py
@@ -86,13 +102,18 @@ class EpisodeFrames:
                 handle = self._files[episode] = h5py.File(path, "r")
                 self._actions[episode] = np.stack([handle["pan_vel"][()], handle["tilt_vel"][()]], 1).astype(np.float32)
                 # DAgger episodes record what was applied beside the label: that is what the policy sent
-                self._applied[episode] = (handle["applied"][()].astype(np.float32) if "applied" in handle
-                                          else self._actions[episode])
-                self._targets[episode] = (image_point_to_unit(handle["target_px"][()], CAMERA_PX) if "target_px" in handle
-                                          else np.full_like(self._actions[episode], np.nan))
+                self._applied[episode] = (
+                    handle["applied"][()].astype(np.float32) if "applied" in handle else self._actions[episode]
+                )
+                self._targets[episode] = (
+                    image_point_to_unit(handle["target_px"][()], CAMERA_PX)
+                    if "target_px" in handle
+                    else np.full_like(self._actions[episode], np.nan)
+                )
             except (OSError, KeyError) as exc:
-                raise DatasetError(f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the "
-                                   "broken files") from None
+                raise DatasetError(
+                    f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the broken files"
+                ) from None
         return handle
 
     def frame(self, episode: int, index: int) -> np.ndarray:
@@ -132,7 +153,7 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     gain, bias = rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
     x = cv2.convertScaleAbs(frame, alpha=gain, beta=bias + 128 * (1 - gain)).astype(np.float32)
     start = int(rng.integers(0, _NOISE.size - frame.size))
-    x += _NOISE[start:start + frame.size].reshape(frame.shape) * rng.uniform(0, 6)
+    x += _NOISE[start : start + frame.size].reshape(frame.shape) * rng.uniform(0, 6)
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
@@ -147,8 +168,9 @@ class FrameDataset:
     text features can be computed once per distinct command.
     """
 
-    def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0,
-                 previous_frame: bool = False) -> None:
+    def __init__(
+        self, root: str | Path, split: str, augment: bool = False, seed: int = 0, previous_frame: bool = False
+    ) -> None:
         self.index = build_index(root, split)
         self.command_table = sorted(set(self.index.commands))
         self.label_table = sorted(set(self.index.labels))
@@ -157,7 +179,8 @@ class FrameDataset:
         self._command_of = np.array([command_row[c] for c in self.index.commands], np.int64)
         self._label_of = np.array([label_row[c] for c in self.index.labels], np.int64)
         self._frames = EpisodeFrames(self.index.root)
-        self.augment, self.seed, self._rng = augment, seed, None
+        self.augment, self.seed = augment, seed
+        self._rng: tuple[int, np.random.Generator] | None = None  # (pid, stream)
         self.previous_frame = previous_frame
 
     def __len__(self) -> int:
@@ -171,10 +194,15 @@ class FrameDataset:
     def targets(self, i: int) -> dict:
         """Everything of sample i but the frame: action, previous action, command and label indices."""
         slot, episode, t = self._locate(i)
-        previous = self._frames.applied(episode, t - 1) if t > 0 else np.zeros(2, np.float32)
-        return {"action": self._frames.action(episode, t), "previous_action": previous,
-                "target_xy": self._frames.target(episode, t),
-                "command": self._command_of[slot], "label": self._label_of[slot], "has_previous": t > 0}
+        previous = self._frames.applied(episode, t - 1) if t > 0 else no_previous_action()[0]
+        return {
+            "action": self._frames.action(episode, t),
+            "previous_action": previous,
+            "target_xy": self._frames.target(episode, t),
+            "command": self._command_of[slot],
+            "label": self._label_of[slot],
+            "has_previous": t > 0,
+        }
 
     def __getitem__(self, i: int) -> dict:
         _, episode, t = self._locate(i)
@@ -186,7 +214,7 @@ class FrameDataset:
                 self._rng = (os.getpid(), np.random.default_rng([self.seed, os.getpid()]))
             rng = self._rng[1]
             if self.previous_frame:  # one draw for both: consecutive camera frames share their lighting
-                draw = int(rng.integers(2 ** 63))
+                draw = int(rng.integers(2**63))
                 frames = [augment_frame(f, np.random.default_rng(draw)) for f in frames]
             else:
                 frames = [augment_frame(frames[0], rng)]
@@ -195,14 +223,17 @@ class FrameDataset:
             sample["previous_frame"] = frames_to_input(frames[1])[0]
         return sample
 
-    def sample_weights(self, weight: float, frames: int, min_px: float,
-                       label_weights: dict[str, float] | None = None) -> np.ndarray:
+    def sample_weights(
+        self, weight: float, frames: int, min_px: float, label_weights: dict[str, float] | None = None
+    ) -> np.ndarray:
         """Per-sample draw weights: `weight` for the first `frames` frames of episodes whose target starts
         at least `min_px` off-centre (an acquisition), 1 elsewhere; times `label_weights[label]` where named."""
         unknown = sorted(set(label_weights or {}) - set(self.label_table))
         if unknown:
-            raise ValueError(f"{', '.join(unknown)}: no episode of the {self.index.split} split has this label; "
-                             f"its labels: {', '.join(self.label_table)}")
+            raise ValueError(
+                f"{', '.join(unknown)}: no episode of the {self.index.split} split has this label; "
+                f"its labels: {', '.join(self.label_table)}"
+            )
         # "not <": a target out of view on the first frame (NaN) starts off-centre too
         starts_off = np.array([not self._frames.first_error(int(ep)) < min_px for ep in self.index.episodes])
         acquiring = starts_off[self.index.sample_episode] & (self.index.sample_frame < frames)

@@ -5,6 +5,7 @@ rendezvous address for several machines). On GPUs each rank takes cuda:LOCAL_RAN
 NCCL; on CPUs they use gloo. The draw of training samples is the one a single process would make (same
 weights, same count), shared out between the ranks, so a distributed run sees the same epoch.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ class Placement:
 
 def placement(device: str = "auto") -> Placement:
     """This process's device and rank. `device`: auto (a GPU when there is one), cpu, or cuda."""
-    world, rank, local = (int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", "1"), ("RANK", "0"),
-                                                                 ("LOCAL_RANK", "0")))
+    world, rank, local = (
+        int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", "1"), ("RANK", "0"), ("LOCAL_RANK", "0"))
+    )
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"train.device must be auto, cpu or cuda, got {device!r}")
     cuda = torch.cuda.is_available()
@@ -66,8 +68,15 @@ class DistributedDrawSampler(Sampler[int]):
     every world_size-th entry from its rank on; a short last share wraps to the start, so every rank takes
     the same number of steps."""
 
-    def __init__(self, n_items: int, num_samples: int, weights: torch.Tensor | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        num_samples: int,
+        weights: torch.Tensor | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if weights is None and num_samples > n_items:
             raise ValueError(f"a uniform draw of {num_samples} distinct samples from {n_items}")
         self.n_items, self.num_samples, self.weights = n_items, num_samples, weights
@@ -81,14 +90,14 @@ class DistributedDrawSampler(Sampler[int]):
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         if self.weights is not None:
             return torch.multinomial(self.weights, self.num_samples, replacement=True, generator=generator)
-        return torch.randperm(self.n_items, generator=generator)[:self.num_samples]
+        return torch.randperm(self.n_items, generator=generator)[: self.num_samples]
 
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.world_size)
 
     def __iter__(self):
         drawn = self.draw()
-        share = drawn[self.rank::self.world_size]
+        share = drawn[self.rank :: self.world_size]
         if len(share) < len(self):
-            share = torch.cat([share, drawn[:len(self) - len(share)]])
+            share = torch.cat([share, drawn[: len(self) - len(share)]])
         return iter(share.tolist())

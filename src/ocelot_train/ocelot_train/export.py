@@ -14,9 +14,10 @@ a quarter of the size); the fp32 graph is checked for parity first, and the int8
 by how much it moves the policy's actions on the training commands.
 
 The text encoder runs once per command instead of once per frame (for the
-seed's DINOv2 + CLIP design that halves the per-frame work; for the default
+DINOv2 + CLIP design (training/dinov2_clip.yaml) that halves the per-frame work; for the default
 it is the difference between ~3 ms and ~10 ms). Opset 17, classic exporter.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,15 @@ import numpy as np
 import torch
 
 from ocelot_common.model_files import (
-    POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files, sha256_of)
+    POLICY_OUTPUTS,
+    PREVIOUS_ACTION,
+    PREVIOUS_TARGET,
+    TARGET,
+    TEXT_INPUTS,
+    TEXT_OUTPUTS,
+    model_files,
+    sha256_of,
+)
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
@@ -47,28 +56,43 @@ def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
         checkpoint = read_checkpoint(path)
         config = model_config_from_dict(checkpoint["config"]["model"])
     except (CheckpointError, KeyError, TypeError) as exc:
-        raise ExportError(f"{path} is not an Ocelot training checkpoint ({exc}); pass best.pt from `ocelot train`") from None
+        raise ExportError(
+            f"{path} is not an Ocelot training checkpoint ({exc}); pass best.pt from `ocelot train`"
+        ) from None
     policy = VLAPolicy(config, checkpoint["text_dim"], pretrained_weights=False)  # weights come from the checkpoint
     policy.load_state_dict(checkpoint["state_dict"])
     return policy.eval(), checkpoint
 
 
-class _WithTarget(torch.nn.Module):
-    """The policy with its target estimate as a second output (models that take `previous_target`)."""
+class PolicyGraph(torch.nn.Module):
+    """The per-frame graph as exported: `VLAPolicy.act` on positional inputs (the previous command and
+    target only for models that take them), with the target estimate as a second output for models that
+    feed it back (`previous_target`)."""
 
     def __init__(self, policy: VLAPolicy) -> None:
         super().__init__()
         self.policy = policy
 
     def forward(self, frames, text_features, attention_mask, *previous):
-        previous_action = previous[0] if self.policy.config.previous_action else None
-        return self.policy.from_visual_tokens(self.policy.vision(frames), text_features, attention_mask,
-                                              previous_action, previous[-1])
+        config = self.policy.config
+        previous_action = previous[0] if config.previous_action else None
+        previous_target = previous[-1] if config.previous_target else None
+        actions, target = self.policy.act(frames, text_features, attention_mask, previous_action, previous_target)
+        return (actions, target) if config.previous_target else actions
 
 
 def export_graph(module: torch.nn.Module, args: tuple, path: Path, inputs, outputs, dynamic: dict) -> None:
-    torch.onnx.export(module, args, str(path), input_names=list(inputs), output_names=list(outputs),
-                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    torch.onnx.export(
+        module,
+        args,
+        str(path),
+        input_names=list(inputs),
+        output_names=list(outputs),
+        dynamic_axes=dynamic,
+        opset_version=OPSET,
+        dynamo=False,
+        do_constant_folding=True,
+    )
 
 
 def cpu_session(path: Path):
@@ -86,13 +110,21 @@ def parity_gap(module, session, feeds: dict[str, np.ndarray]) -> float:
     return max(float(np.max(np.abs(g - e.numpy()))) for g, e in zip(got, expected))
 
 
-def random_policy_inputs(rng: np.random.Generator, batch: int, tokens: int, text_dim: int,
-                         previous_action: bool = False, previous_target: bool = False) -> dict[str, np.ndarray]:
+def random_policy_inputs(
+    rng: np.random.Generator,
+    batch: int,
+    tokens: int,
+    text_dim: int,
+    previous_action: bool = False,
+    previous_target: bool = False,
+) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
-    mask[:, rng.integers(3, tokens):] = 0  # some padding, never all
-    feeds = {"frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
-             "text_features": rng.normal(0, 1, (batch, tokens, text_dim)).astype(np.float32),
-             "attention_mask": mask}
+    mask[:, rng.integers(3, tokens) :] = 0  # some padding, never all
+    feeds = {
+        "frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
+        "text_features": rng.normal(0, 1, (batch, tokens, text_dim)).astype(np.float32),
+        "attention_mask": mask,
+    }
     if previous_action:
         feeds[PREVIOUS_ACTION] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
     if previous_target:
@@ -118,13 +150,16 @@ def dataset_frames(checkpoint: dict, count: int = QUANTIZATION_FRAMES) -> tuple[
         if len(frames):
             picks = sorted({int(i) for i in np.linspace(0, len(frames) - 1, count)})
             return np.stack([frames.frame_input(i) for i in picks]), f"{root} ({split} split, {len(picks)} frames)"
-    raise ExportError(f"--quantize-text checks the int8 text graph on frames of the model's training dataset "
-                      f"({root or 'not recorded in the checkpoint'}), and none can be read here; export where the "
-                      "dataset is, or without --quantize-text")
+    raise ExportError(
+        f"--quantize-text checks the int8 text graph on frames of the model's training dataset "
+        f"({root or 'not recorded in the checkpoint'}), and none can be read here; export where the "
+        "dataset is, or without --quantize-text"
+    )
 
 
-def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict,
-                   feeds: dict, checkpoint: dict) -> dict:
+def _quantize_text(
+    policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict, feeds: dict, checkpoint: dict
+) -> dict:
     """Replace the text graph by its int8 version if it passes; measure what it does to the features and to
     the actions on dataset frames, each frame with every command."""
     import onnxruntime as ort
@@ -143,27 +178,46 @@ def _quantize_text(policy: VLAPolicy, text_encoder, tokenizer, commands: list[st
     real = mask.astype(bool)
     a, b = exact[real], approx[real]
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
-    extra = {name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
-             for name in (PREVIOUS_ACTION, PREVIOUS_TARGET) if name in feeds}
+    extra = {
+        name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
+        for name in (PREVIOUS_ACTION, PREVIOUS_TARGET)
+        if name in feeds
+    }
     effect = 0.0
     with torch.no_grad():
         for frame in frames:
             batch = torch.from_numpy(np.repeat(frame[None], len(commands), 0))
-            act = [policy(batch, torch.from_numpy(f), torch.from_numpy(mask), **extra).numpy() for f in (exact, approx)]
+            act = [
+                policy.act(batch, torch.from_numpy(f), torch.from_numpy(mask), **extra)[0].numpy()
+                for f in (exact, approx)
+            ]
             effect = max(effect, float(np.max(np.abs(act[0] - act[1]))))
     if not np.isfinite(effect) or effect > QUANTIZED_ACTION_TOLERANCE:
         candidate.unlink()
-        raise ExportError(f"int8 text weights change the actions by up to {effect:.4f} rad/s "
-                          f"(> {QUANTIZED_ACTION_TOLERANCE}) on frames of {frames_from}; export without --quantize-text")
+        raise ExportError(
+            f"int8 text weights change the actions by up to {effect:.4f} rad/s "
+            f"(> {QUANTIZED_ACTION_TOLERANCE}) on frames of {frames_from}; export without --quantize-text"
+        )
     candidate.replace(paths["text"])
-    return {"weights": "int8 per channel", "commands_checked": len(commands), "frames_checked": len(frames),
-            "frames_from": frames_from, "feature_cosine_min": float(cosine.min()),
-            "feature_max_abs": float(np.max(np.abs(a - b))), "action_max_abs": effect,
-            "action_tolerance": QUANTIZED_ACTION_TOLERANCE}
+    return {
+        "weights": "int8 per channel",
+        "commands_checked": len(commands),
+        "frames_checked": len(frames),
+        "frames_from": frames_from,
+        "feature_cosine_min": float(cosine.min()),
+        "feature_max_abs": float(np.max(np.abs(a - b))),
+        "action_max_abs": effect,
+        "action_tolerance": QUANTIZED_ACTION_TOLERANCE,
+    }
 
 
-def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: float = PARITY_TOLERANCE,
-                 extra_card: dict | None = None, quantize_text: bool = False) -> dict:
+def export_model(
+    checkpoint_path: str | Path,
+    output: str | Path,
+    tolerance: float = PARITY_TOLERANCE,
+    extra_card: dict | None = None,
+    quantize_text: bool = False,
+) -> dict:
     """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance."""
     policy, checkpoint = load_checkpoint(checkpoint_path)
     config = policy.config
@@ -175,16 +229,31 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
     feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action, config.previous_target)
     inputs = tuple(feeds)
-    graph, outputs = (_WithTarget(policy).eval(), POLICY_OUTPUTS + (TARGET,)) if config.previous_target else (policy, POLICY_OUTPUTS)
-    export_graph(graph, tuple(torch.from_numpy(v) for v in feeds.values()), paths["policy"], inputs,
-            outputs, {name: {0: "batch"} for name in inputs + outputs})
+    graph = PolicyGraph(policy).eval()
+    outputs = POLICY_OUTPUTS + ((TARGET,) if config.previous_target else ())
+    export_graph(
+        graph,
+        tuple(torch.from_numpy(v) for v in feeds.values()),
+        paths["policy"],
+        inputs,
+        outputs,
+        {name: {0: "batch"} for name in inputs + outputs},
+    )
     ids = rng.integers(1000, 2000, (2, tokens)).astype(np.int64)
     text_feeds = {"input_ids": ids, "attention_mask": feeds["attention_mask"]}
-    export_graph(text_encoder, tuple(torch.from_numpy(v) for v in text_feeds.values()), paths["text"], TEXT_INPUTS,
-            TEXT_OUTPUTS, {name: {0: "batch"} for name in TEXT_INPUTS + TEXT_OUTPUTS})
+    export_graph(
+        text_encoder,
+        tuple(torch.from_numpy(v) for v in text_feeds.values()),
+        paths["text"],
+        TEXT_INPUTS,
+        TEXT_OUTPUTS,
+        {name: {0: "batch"} for name in TEXT_INPUTS + TEXT_OUTPUTS},
+    )
     tokenizer.save(str(paths["tokenizer"]))
-    parity = {"policy": parity_gap(graph, cpu_session(paths["policy"]), feeds),
-              "text": parity_gap(text_encoder, cpu_session(paths["text"]), text_feeds)}
+    parity = {
+        "policy": parity_gap(graph, cpu_session(paths["policy"]), feeds),
+        "text": parity_gap(text_encoder, cpu_session(paths["text"]), text_feeds),
+    }
     if not all(np.isfinite(v) and v <= tolerance for v in parity.values()):  # NaN never passes
         raise ExportError(f"ONNX and PyTorch disagree: max |difference| {parity} > {tolerance:g}")
     quantized = None
@@ -192,16 +261,33 @@ def export_model(checkpoint_path: str | Path, output: str | Path, tolerance: flo
         commands = list(checkpoint.get("commands") or ["track the face", "follow the person on the left"])
         quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, checkpoint)
     card = {
-        "format": "ocelot-vla-onnx/1", "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "opset": OPSET,
-        "policy": {"inputs": list(inputs), "outputs": list(outputs), "frame_size": 224,
-                   "max_velocity": config.max_velocity},
-        "text": {"inputs": list(TEXT_INPUTS), "outputs": list(TEXT_OUTPUTS), "max_tokens": tokens,
-                 "feature_dim": text_dim, "backend": config.text.backend},
-        "config": checkpoint["config"], "dataset": checkpoint.get("dataset", ""),
-        "dataset_fingerprint": checkpoint.get("dataset_fingerprint", ""), "metrics": checkpoint.get("metrics", {}),
-        "parity_max_abs": parity, "parity_tolerance": tolerance, "text_quantization": quantized,
-        "files": {kind: {"name": paths[kind].name, "sha256": sha256_of(paths[kind]),
-                         "bytes": paths[kind].stat().st_size} for kind in ("policy", "text", "tokenizer")},
+        "format": "ocelot-vla-onnx/1",
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "opset": OPSET,
+        "policy": {
+            "inputs": list(inputs),
+            "outputs": list(outputs),
+            "frame_size": 224,
+            "max_velocity": config.max_velocity,
+        },
+        "text": {
+            "inputs": list(TEXT_INPUTS),
+            "outputs": list(TEXT_OUTPUTS),
+            "max_tokens": tokens,
+            "feature_dim": text_dim,
+            "backend": config.text.backend,
+        },
+        "config": checkpoint["config"],
+        "dataset": checkpoint.get("dataset", ""),
+        "dataset_fingerprint": checkpoint.get("dataset_fingerprint", ""),
+        "metrics": checkpoint.get("metrics", {}),
+        "parity_max_abs": parity,
+        "parity_tolerance": tolerance,
+        "text_quantization": quantized,
+        "files": {
+            kind: {"name": paths[kind].name, "sha256": sha256_of(paths[kind]), "bytes": paths[kind].stat().st_size}
+            for kind in ("policy", "text", "tokenizer")
+        },
         **(extra_card or {}),
     }
     paths["card"].write_text(json.dumps(card, indent=1, sort_keys=True))

@@ -8,6 +8,7 @@ modification time, so a stale cache is never reused; files are written under a
 temporary name and renamed when complete. The frames are encoded by the frozen
 encoder exported to onnxruntime, checked against PyTorch first.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,11 @@ def dataset_fingerprint(root: Path) -> str:
     """What the dataset holds: metadata.json and the split files (not the collection date)."""
     metadata = json.loads((Path(root) / "metadata.json").read_text())
     metadata.pop("collection_date", None)
-    splits = [(Path(root) / f"{name}.txt").read_text() for name in ("train", "val", "test")
-              if (Path(root) / f"{name}.txt").is_file()]
+    splits = [
+        (Path(root) / f"{name}.txt").read_text()
+        for name in ("train", "val", "test")
+        if (Path(root) / f"{name}.txt").is_file()
+    ]
     return cache_key(metadata, splits)
 
 
@@ -54,8 +58,14 @@ def encoder_session(encoder, directory: Path, batch: np.ndarray):
     path = directory / f"encoder.{os.getpid()}.onnx"
     encoder.eval()
     try:
-        export_graph(encoder, (torch.from_numpy(batch),), path, ["frames"], ["tokens"],
-                     {"frames": {0: "batch"}, "tokens": {0: "batch"}})
+        export_graph(
+            encoder,
+            (torch.from_numpy(batch),),
+            path,
+            ["frames"],
+            ["tokens"],
+            {"frames": {0: "batch"}, "tokens": {0: "batch"}},
+        )
         session = cpu_session(path)
     finally:
         path.unlink(missing_ok=True)
@@ -65,8 +75,10 @@ def encoder_session(encoder, directory: Path, batch: np.ndarray):
 
     gap = parity_gap(encoder, session, {"frames": batch})
     if gap > CACHE_TOLERANCE * max(1.0, float(np.abs(run(batch)).max())):
-        raise RuntimeError(f"the exported vision encoder differs from PyTorch by {gap:.2e} on the first frames; "
-                           "its tokens cannot be cached through onnxruntime")
+        raise RuntimeError(
+            f"the exported vision encoder differs from PyTorch by {gap:.2e} on the first frames; "
+            "its tokens cannot be cached through onnxruntime"
+        )
     return run
 
 
@@ -92,8 +104,9 @@ def episode_token_file(directory: Path, episode_file: Path, episode: int, n: int
     return directory / f"ep_{episode:06d}.{cache_key(stat.st_size, stat.st_mtime_ns)[:8]}.{n}x{shape[0]}x{shape[1]}.f16"
 
 
-def cached_vision_tokens(encoder, dataset, cache_dir: Path, key: str, batch_size: int = 32,
-                         progress: bool = True) -> EpisodeTokens:
+def cached_vision_tokens(
+    encoder, dataset, cache_dir: Path, key: str, batch_size: int = 32, progress: bool = True
+) -> EpisodeTokens:
     """The frozen vision encoder's tokens for every sample of the dataset, one fp16 file per episode under
     cache_dir/vision_<key>: episodes added to a dataset (DAgger rounds) are the only ones encoded, and a
     killed caching run keeps the episodes it finished."""
@@ -104,26 +117,34 @@ def cached_vision_tokens(encoder, dataset, cache_dir: Path, key: str, batch_size
     directory.mkdir(parents=True, exist_ok=True)
     starts = np.searchsorted(index.sample_episode, np.arange(len(index.episodes)))
     stops = np.append(starts[1:], len(index))
-    paths = [episode_token_file(directory, episode_path(index.root, int(ep)), int(ep), int(stop - start), shape)
-             for ep, start, stop in zip(index.episodes, starts, stops)]
-    missing = [slot for slot, path in enumerate(paths)
-               if not (path.is_file() and path.stat().st_size == (stops[slot] - starts[slot]) * shape[0] * shape[1] * 2)]
+    paths = [
+        episode_token_file(directory, episode_path(index.root, int(ep)), int(ep), int(stop - start), shape)
+        for ep, start, stop in zip(index.episodes, starts, stops)
+    ]
+    missing = [
+        slot
+        for slot, path in enumerate(paths)
+        if not (path.is_file() and path.stat().st_size == (stops[slot] - starts[slot]) * shape[0] * shape[1] * 2)
+    ]
     if missing:
-        _encode_episodes(encoder, dataset, [(paths[s], int(starts[s]), int(stops[s])) for s in missing],
-                         batch_size, progress)
+        _encode_episodes(
+            encoder, dataset, [(paths[s], int(starts[s]), int(stops[s])) for s in missing], batch_size, progress
+        )
     return EpisodeTokens(paths, index, shape)
 
 
-def _encode_episodes(encoder, dataset, episodes: list[tuple[Path, int, int]], batch_size: int,
-                     progress: bool) -> None:
+def _encode_episodes(encoder, dataset, episodes: list[tuple[Path, int, int]], batch_size: int, progress: bool) -> None:
     """Encode each (file, first sample, end) episode through onnxruntime while the next frames are read;
     each file is written under a temporary name, renamed when complete, and replaces the episode's older ones."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
-    chunks = [(path, first, min(stop, first + batch_size))
-              for path, start, stop in episodes for first in range(start, stop, batch_size)]
+    chunks = [
+        (path, first, min(stop, first + batch_size))
+        for path, start, stop in episodes
+        for first in range(start, stop, batch_size)
+    ]
 
     def frames(chunk: int) -> np.ndarray:
         _, first, stop = chunks[chunk]
@@ -131,11 +152,13 @@ def _encode_episodes(encoder, dataset, episodes: list[tuple[Path, int, int]], ba
 
     rows: list[np.ndarray] = []
     total = sum(stop - start for _, start, stop in episodes)
-    with ThreadPoolExecutor(1) as reader, \
-            tqdm(total=total, unit="frame", desc="caching vision features", disable=not progress) as bar:
+    with (
+        ThreadPoolExecutor(1) as reader,
+        tqdm(total=total, unit="frame", desc="caching vision features", disable=not progress) as bar,
+    ):
         batch = frames(0)
         encode = encoder_session(encoder, episodes[0][0].parent, batch)
-        for k, (path, _, stop) in enumerate(chunks):
+        for k, (path, _, _) in enumerate(chunks):
             upcoming = reader.submit(frames, k + 1) if k + 1 < len(chunks) else None
             rows.append(encode(batch).astype(np.float16))
             bar.update(len(batch))

@@ -1,4 +1,5 @@
 """Loading pretrained transformers models without the network: a local directory, or the local cache only."""
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,12 @@ def load_pretrained(cls, source: str, what: str, **kwargs):
         return cls.from_pretrained(str(path) if local else source, local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
         if local:
-            raise PretrainedUnavailable(f"the {what} directory {path} cannot be loaded ({exc}); it must hold what "
-                                        "save_pretrained() writes (config.json and the weights)") from None
+            raise PretrainedUnavailable(
+                f"the {what} directory {path} cannot be loaded ({exc}); it must hold what "
+                "save_pretrained() writes (config.json and the weights)"
+            ) from None
         raise PretrainedUnavailable(
             f"the {what} '{source}' is not available locally and nothing is downloaded at run time. On a machine "
             f"with access, run: python -c \"import transformers as t; t.{cls.__name__}.from_pretrained('{source}')"
-            f".save_pretrained('DIR')\", copy DIR here and set the config's pretrained: DIR") from None
+            f".save_pretrained('DIR')\", copy DIR here and set the config's pretrained: DIR"
+        ) from None

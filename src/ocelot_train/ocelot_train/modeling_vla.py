@@ -17,6 +17,7 @@ is how far the target moved in the image, which with the previous command gives 
 target's angular rate. NaN means "no previous frame" (an episode's first) and reads
 as no motion, inside the graph.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from ocelot_train.configuration_vla import VLAConfig
+from ocelot_train.configuration_vla import TrainingRules, VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
@@ -61,14 +62,33 @@ class FusionLayer(nn.Module):
         return visual + self.ff(self.norm_ff(visual))
 
 
-class VLAPolicy(nn.Module):
-    """forward(frames, text_features, text_mask) -> actions; the frozen text encoder runs outside
-    (once per command: its features are cached in training and computed by a graph of their own)."""
+def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
+    """Smooth-L1 distance of the read-out position from the commanded face, over the rows where the face
+    is known (NaN rows: out of view or not recorded); 0 when none is. It teaches the read-out where the
+    commanded face is directly, which the action loss teaches only through the gains."""
+    known = torch.isfinite(target_xy).all(dim=1)
+    if not known.any():
+        return xy.sum() * 0.0  # keeps the graph (and DDP's gradient sync) the same on every batch
+    return nn.functional.smooth_l1_loss(xy[known], target_xy[known], beta=0.1)
 
-    def __init__(self, config: VLAConfig, text_dim: int, vision: VisionEncoder | None = None,
-                 pretrained_weights: bool = True) -> None:
+
+class VLAPolicy(nn.Module):
+    """`forward(batch) -> (loss, info)` trains it; `act(frames, text_features, text_mask, ...)` is the graph
+    that is exported. The frozen text encoder runs outside (once per command: its features are cached in
+    training and computed by a graph of their own)."""
+
+    grid_xy: torch.Tensor  # a buffer
+
+    def __init__(
+        self,
+        config: VLAConfig,
+        text_dim: int,
+        vision: VisionEncoder | None = None,
+        pretrained_weights: bool = True,
+        rules: TrainingRules | None = None,
+    ) -> None:
         super().__init__()
-        self.config = config
+        self.config, self.rules = config, rules or TrainingRules()
         self.vision = vision if vision is not None else build_vision_encoder(config.vision, pretrained_weights)
         if not config.vision.trainable:
             for p in self.vision.parameters():
@@ -80,12 +100,19 @@ class VLAPolicy(nn.Module):
         self.vision_proj = nn.Linear(self.vision.out_dim, d)
         self.position = nn.Sequential(nn.Linear(2, d), nn.GELU(), nn.Linear(d, d))
         self.text_proj = nn.Linear(text_dim, d)
-        self.fusion = nn.ModuleList(FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers))
+        self.fusion = nn.ModuleList(
+            FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers)
+        )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(d + 2 + 2 * config.previous_action + 2 * config.previous_target, config.head_hidden), nn.GELU(), nn.Dropout(config.dropout),
-                                  nn.Linear(config.head_hidden, config.head_hidden), nn.GELU(),
-                                  nn.Linear(config.head_hidden, 2))
+        self.head = nn.Sequential(
+            nn.Linear(d + 2 + 2 * config.previous_action + 2 * config.previous_target, config.head_hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.head_hidden, config.head_hidden),
+            nn.GELU(),
+            nn.Linear(config.head_hidden, 2),
+        )
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -93,20 +120,70 @@ class VLAPolicy(nn.Module):
             self.vision.eval()  # frozen: batch-norm statistics and dropout stay as pretrained
         return self
 
-    def forward(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
-                previous_action: torch.Tensor | None = None,
-                previous_target: torch.Tensor | None = None, return_target: bool = False):
-        """Actions (B, 2); with `return_target`, (actions, read-out position (B, 2))."""
-        actions, xy = self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action,
-                                              previous_target)
-        return (actions, xy) if return_target else actions
+    def act(
+        self,
+        frames: torch.Tensor,
+        text_features: torch.Tensor,
+        text_mask: torch.Tensor,
+        previous_action: torch.Tensor | None = None,
+        previous_target: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the exported graph computes: (actions (B, 2), read-out position (B, 2)). No previous
+        command reads as the robot at rest, no (or a NaN) previous target as no motion."""
+        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action, previous_target)
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
+        """One step on a batch: (loss, {"actions", "target_estimate"}). The batch holds "frame" (B, 3, 224,
+        224) or "tokens" (cached frozen-encoder features), the command's "text_features" and "text_mask",
+        the oracle's "action", the command applied for the frame before ("previous_action"), "has_previous"
+        (not an episode's first frame), "target_xy" (the commanded face, NaN: unknown) and, for
+        `previous_target`, the frame before ("previous_frame" or "previous_tokens"). In train mode the
+        inputs that reach back one frame are perturbed by `self.rules` (they are the policy's own outputs
+        in closed loop); in eval mode they are used as given."""
+        previous_action = self._previous_action(batch["previous_action"]) if self.config.previous_action else None
+        previous_target = self._previous_target(batch) if self.config.previous_target else None
+        text, mask = batch["text_features"], batch["text_mask"]
+        if "tokens" in batch:
+            actions, xy = self.from_visual_tokens(batch["tokens"], text, mask, previous_action, previous_target)
+        else:
+            actions, xy = self.act(batch["frame"], text, mask, previous_action, previous_target)
+        loss = nn.functional.mse_loss(actions.float(), batch["action"])
+        if self.rules.target_loss_weight > 0:
+            loss = loss + self.rules.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
+        return loss, {"actions": actions, "target_estimate": xy}
+
+    def _previous_action(self, previous: torch.Tensor) -> torch.Tensor:
+        """In training, some previous commands are zeroed and the rest made noisy: in closed loop the
+        policy reads back its own commands, and the image must stay the main evidence."""
+        if not self.training:
+            return previous
+        rules = self.rules
+        keep = (torch.rand(len(previous), 1, device=previous.device) >= rules.previous_action_dropout).to(
+            previous.dtype
+        )
+        return keep * (previous + rules.previous_action_noise * torch.randn_like(previous))
+
+    def _previous_target(self, batch: dict) -> torch.Tensor:
+        """The policy's own estimate on the frame before, as the runtime feeds it back (no gradient: there
+        it is an input); NaN ("no previous frame") on first frames and, in training, a share of the rest."""
+        text, mask = batch["text_features"], batch["text_mask"]
+        with torch.no_grad():
+            if "previous_tokens" in batch:
+                target = self.read_out(batch["previous_tokens"], text, mask)[1]
+            else:
+                target = self.target(batch["previous_frame"], text, mask)
+        missing = ~batch["has_previous"].bool()
+        if self.training:
+            missing |= torch.rand(len(missing), device=missing.device) < self.rules.previous_target_dropout
+        return torch.where(missing[:, None], torch.full_like(target, float("nan")), target)
 
     def target(self, frames: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """The read-out position (B, 2) in [-1, 1]: where the policy places the commanded face."""
         return self.read_out(self.vision(frames), text_features, text_mask)[1]
 
-    def read_out(self, tokens: torch.Tensor, text_features: torch.Tensor,
-                 text_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def read_out(
+        self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2))."""
         visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
@@ -116,9 +193,14 @@ class VLAPolicy(nn.Module):
         weights = torch.softmax(self.score(visual).squeeze(-1), dim=1)  # (B, T): where the target is
         return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy
 
-    def from_visual_tokens(self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor,
-                           previous_action: torch.Tensor | None = None,
-                           previous_target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def from_visual_tokens(
+        self,
+        tokens: torch.Tensor,
+        text_features: torch.Tensor,
+        text_mask: torch.Tensor,
+        previous_action: torch.Tensor | None = None,
+        previous_target: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The part after the vision encoder (training on cached frozen features starts here):
         (actions (B, 2), target position (B, 2))."""
         pooled, xy = self.read_out(tokens, text_features, text_mask)
@@ -143,8 +225,14 @@ class VLAPolicy(nn.Module):
         state = dict(state)
         for name, value in state.items():
             mine = own.get(name)
-            if (name.startswith("head.") and mine is not None and value.ndim == 2 and mine.ndim == 2
-                    and value.shape[0] == mine.shape[0] and value.shape[1] < mine.shape[1]):
+            if (
+                name.startswith("head.")
+                and mine is not None
+                and value.ndim == 2
+                and mine.ndim == 2
+                and value.shape[0] == mine.shape[0]
+                and value.shape[1] < mine.shape[1]
+            ):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
                 widened.append(name)
         self.load_state_dict(state)

@@ -1,4 +1,5 @@
 """MLflow tracking to a local sqlite store (no server), with artifacts beside it."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,10 +1,11 @@
 """A tiny synthetic dataset: a bright square the oracle-like label steers towards, two commands."""
+
 import numpy as np
 import pytest
-
 from dataset_fixtures import faces_metadata, split_by_tenth
-from ocelot_dataset.index import finalize_dataset
+
 from ocelot_dataset.episode_io import Episode, write_episode
+from ocelot_dataset.index import finalize_dataset
 
 COMMANDS = {"track": "track the face", "multi_left": "follow the person on the left"}
 
@@ -14,18 +15,29 @@ def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Epis
     images = np.full((frames, 224, 224, 3), 60, np.uint8)
     xs = rng.integers(30, 194, frames)
     for t, x in enumerate(xs):
-        images[t, 100:124, x - 12:x + 12] = 230
+        images[t, 100:124, x - 12 : x + 12] = 230
     pan = np.clip(-(xs - 112) / 112.0, -1, 1).astype(np.float32)
     if label == "multi_left":
         pan = pan * 0.5
-    return Episode(index=index, frames=images, pan_vel=pan, tilt_vel=np.zeros(frames, np.float32),
-                   gt_error_px=np.abs(xs - 112).astype(np.float32), perturbed=np.zeros(frames, bool),
-                   sim_time=np.arange(frames) * 0.1, cmd=COMMANDS[label], label_key=label,
-                   metadata={"scenario_id": f"s{index}", "command": COMMANDS[label],
-                             "faces": faces_metadata(split_by_tenth(index), index)},
-                   # the square's centre in camera pixels (frames are the 640x480 image squashed to 224);
-                   # every fifth episode predates the field
-                   target_px=None if index % 5 == 4 else np.stack([xs * 640 / 224, np.full(frames, 240.0)], 1))
+    return Episode(
+        index=index,
+        frames=images,
+        pan_vel=pan,
+        tilt_vel=np.zeros(frames, np.float32),
+        gt_error_px=np.abs(xs - 112).astype(np.float32),
+        perturbed=np.zeros(frames, bool),
+        sim_time=np.arange(frames) * 0.1,
+        cmd=COMMANDS[label],
+        label_key=label,
+        metadata={
+            "scenario_id": f"s{index}",
+            "command": COMMANDS[label],
+            "faces": faces_metadata(split_by_tenth(index), index),
+        },
+        # the square's centre in camera pixels (frames are the 640x480 image squashed to 224);
+        # every fifth episode predates the field
+        target_px=None if index % 5 == 4 else np.stack([xs * 640 / 224, np.full(frames, 240.0)], 1),
+    )
 
 
 def make_dataset(root, n_episodes: int = 20, frames: int = 12, seed: int = 0):

@@ -17,19 +17,22 @@ def test_yaml_numbers_and_overrides(tmp_path):
     assert config.model.n_fusion_layers == 1 and config.model.vision.backend == "mobilenet_v2"
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["train.learning_rate=1e-3"], "unknown key.*train.learning_rate.*known:.*lr"),
-    (["model.vision.backend=resnet"], "not one of cnn"),
-    (["model.d_model=100", "model.n_heads=3"], "divisible"),
-    (["train.epochs=two"], "train.epochs must be int"),
-    (["trian.lr=1"], "unknown section"),
-    (["model.vision.backend=dinov2"], "needs model.vision.pretrained"),
-    (["train.lr"], "must look like"),
-    (["train.max_val_samples=-5"], "max_val_samples .*must be >= 0"),
-    (["train.previous_target_dropout=1.5"], "previous_target_dropout must be in"),
-    (["train.label_weights={multi_attr: 0}"], "label_weights.multi_attr must be a positive number"),
-    (["train.label_weights=3"], "label_weights must map labels to weights"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.learning_rate=1e-3"], "unknown key.*train.learning_rate.*known:.*lr"),
+        (["model.vision.backend=resnet"], "not one of cnn"),
+        (["model.d_model=100", "model.n_heads=3"], "divisible"),
+        (["train.epochs=two"], "train.epochs must be int"),
+        (["trian.lr=1"], "unknown section"),
+        (["model.vision.backend=dinov2"], "needs model.vision.pretrained"),
+        (["train.lr"], "must look like"),
+        (["train.max_val_samples=-5"], "max_val_samples .*must be >= 0"),
+        (["train.previous_target_dropout=1.5"], "previous_target_dropout must be in"),
+        (["train.label_weights={multi_attr: 0}"], "label_weights.multi_attr must be a positive number"),
+        (["train.label_weights=3"], "label_weights must map labels to weights"),
+    ],
+)
 def test_bad_configs_are_named(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_run_config(None, overrides)

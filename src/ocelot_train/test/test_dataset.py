@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 
-from ocelot_dataset.episode_io import episode_path, read_episode, write_episode
 from ocelot_common.preprocessing import MEAN, STD, frames_to_input
+from ocelot_dataset.episode_io import episode_path, read_episode, write_episode
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
 from ocelot_train.train_loop import verify_episode_files
-
 
 
 def test_length_and_shapes(tiny_dataset):

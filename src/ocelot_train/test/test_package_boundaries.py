@@ -1,5 +1,6 @@
 """Training reads datasets; it does not collect them: no module of ocelot_train (or of the dataset package it
 reads) imports the collection, the oracle, the sim, MuJoCo or rclpy, at the top or inside a function."""
+
 import ast
 import subprocess
 import sys
@@ -39,11 +40,17 @@ def test_the_check_sees_a_forbidden_import(tmp_path):
 
 
 def test_importing_the_training_package_loads_no_sim():
-    modules = [f"ocelot_train.{m.stem}" for m in sorted((SRC / "ocelot_train" / "ocelot_train").glob("*.py"))
-               if m.stem != "__init__"]
-    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
-            + "print(sorted(n for n in sys.modules if n.split('.')[0] in ('ocelot_sim', 'ocelot_collect', "
-              "'ocelot_oracle', 'mujoco', 'rclpy')))")
+    modules = [
+        f"ocelot_train.{m.stem}"
+        for m in sorted((SRC / "ocelot_train" / "ocelot_train").glob("*.py"))
+        if m.stem != "__init__"
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "print(sorted(n for n in sys.modules if n.split('.')[0] in ('ocelot_sim', 'ocelot_collect', "
+        "'ocelot_oracle', 'mujoco', 'rclpy')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,5 @@
 """Weight-only int8 quantization of ONNX graphs: smaller, same interface, close outputs."""
+
 import numpy as np
 import torch
 
@@ -21,8 +22,9 @@ def test_int8_weights_shrink_the_graph_and_keep_its_outputs_close(tmp_path):
     torch.manual_seed(0)
     src, dst = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
     ids = torch.randint(0, 2000, (3, 7))
-    torch.onnx.export(Net().eval(), (ids,), str(src), input_names=["ids"], output_names=["out"], dynamo=False,
-                      opset_version=17)
+    torch.onnx.export(
+        Net().eval(), (ids,), str(src), input_names=["ids"], output_names=["out"], dynamo=False, opset_version=17
+    )
     assert quantize_weights_int8(src, dst) == 2
     assert dst.stat().st_size < 0.4 * src.stat().st_size
     exact = ort.InferenceSession(str(src)).run(None, {"ids": ids.numpy()})[0]

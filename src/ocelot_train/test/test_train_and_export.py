@@ -1,4 +1,5 @@
 """Training on the tiny fixture, MLflow tracking, ONNX export parity, and bad input through `ocelot train`."""
+
 import json
 import subprocess
 
@@ -6,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from ocelot_dataset.episode_io import episode_path, read_episode
+from ocelot_common.model_files import model_files
 from ocelot_common.preprocessing import frames_to_input
+from ocelot_dataset.episode_io import episode_path, read_episode
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.dataset import FrameDataset
-from ocelot_common.model_files import model_files
 from ocelot_train.export import ExportError, export_model, load_checkpoint
 from ocelot_train.features import encode_commands, encoder_session
-from ocelot_train.train_loop import Trainer, target_loss
-
+from ocelot_train.modeling_vla import target_loss
+from ocelot_train.train_loop import Trainer
 
 QUICK = ["train.epochs=3", "train.batch_size=16", "train.lr=3e-3", "train.warmup_steps=5", "train.augment=false"]
 
@@ -65,7 +66,7 @@ def test_export_matches_pytorch(trained, tmp_path):
     policy, _ = load_checkpoint(result.checkpoint)
     features, torch_mask = encode_commands(trainer.text_encoder, trainer.tokenizer, ["track the face"], 16)
     with torch.no_grad():
-        expected = policy(torch.from_numpy(frame), features, torch_mask).numpy()
+        expected = policy.act(torch.from_numpy(frame), features, torch_mask)[0].numpy()
     np.testing.assert_allclose(onnx_action, expected, atol=1e-5)
     assert json.loads(paths["card"].read_text())["files"]["policy"]["sha256"] == card["files"]["policy"]["sha256"]
 
@@ -102,8 +103,7 @@ def test_an_export_whose_graph_disagrees_with_pytorch_is_refused(trained, tmp_pa
     assert not model_files(tmp_path / "model.onnx")["card"].exists()
 
 
-def test_int8_text_weights_that_move_the_actions_too_far_on_dataset_frames_are_refused(trained, tmp_path,
-                                                                                     monkeypatch):
+def test_int8_text_weights_that_move_the_actions_too_far_on_dataset_frames_are_refused(trained, tmp_path, monkeypatch):
     """The check itself, with the real quantizer: below what int8 really moves the actions by on dataset
     frames, the tolerance refuses the graph, and the fp32 text graph stays."""
     from ocelot_common.model_files import sha256_of
@@ -147,9 +147,23 @@ def test_a_checkpoint_that_would_run_code_is_refused_before_it_runs(trained, tmp
 
 def test_cli_trains_tracks_in_mlflow_and_exports(tmp_path, dataset_factory):
     dataset = dataset_factory(tmp_path / "ds", 10, frames=8)
-    result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "runs" / "r1"),
-                             "--quiet", *QUICK[:1], "train.epochs=2", "train.batch_size=16"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            "ocelot",
+            "train",
+            "--dataset",
+            str(dataset),
+            "--output",
+            str(tmp_path / "runs" / "r1"),
+            "--quiet",
+            *QUICK[:1],
+            "train.epochs=2",
+            "train.batch_size=16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "runs" / "r1" / "export" / "model.onnx").is_file()
     import mlflow
@@ -177,8 +191,22 @@ def test_bad_input_stops_before_training(tmp_path, problem, dataset_factory):
     else:
         (dataset / "val.txt").write_text("")
         expect = "val split"
-    result = subprocess.run(["ocelot", "train", "--dataset", str(dataset), "--output", str(tmp_path / "run"),
-                             "--no-mlflow", "--quiet", *args], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            "ocelot",
+            "train",
+            "--dataset",
+            str(dataset),
+            "--output",
+            str(tmp_path / "run"),
+            "--no-mlflow",
+            "--quiet",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2 and expect in result.stderr, result.stderr
     assert not (tmp_path / "run" / "best.pt").exists()
 
@@ -204,8 +232,16 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     dataset, cache = dataset_factory(tmp_path / "small", n_episodes=10, frames=6), tmp_path / "cache"
     trainers, runs = {}, {}
     for stride in (16, 32):
-        config = load_run_config(None, [*QUICK, "train.epochs=1", "model.vision.backend=mobilenet_v2",
-                                        f"model.vision.mobilenet_stride={stride}", f"train.cache_dir={cache}"])
+        config = load_run_config(
+            None,
+            [
+                *QUICK,
+                "train.epochs=1",
+                "model.vision.backend=mobilenet_v2",
+                f"model.vision.mobilenet_stride={stride}",
+                f"train.cache_dir={cache}",
+            ],
+        )
         trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
         runs[stride] = trainers[stride].run()
     # one token file per episode and stride, and no exported encoder left behind
@@ -237,16 +273,28 @@ def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):
 def test_previous_target_model_warm_starts_from_a_previous_action_one_and_exports(tiny_dataset, tmp_path):
     import onnxruntime as ort
 
-    base = Trainer(tiny_dataset, tmp_path / "base", load_run_config(None, [*QUICK, "train.epochs=1",
-                                                                            "model.previous_action=true"]),
-                   progress=False).run()
-    config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true", "train.max_val_samples=7",
-                                    "model.previous_target=true", f"train.init_checkpoint={base.checkpoint}"])
+    base = Trainer(
+        tiny_dataset,
+        tmp_path / "base",
+        load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true"]),
+        progress=False,
+    ).run()
+    config = load_run_config(
+        None,
+        [
+            *QUICK,
+            "train.epochs=1",
+            "model.previous_action=true",
+            "train.max_val_samples=7",
+            "model.previous_target=true",
+            f"train.init_checkpoint={base.checkpoint}",
+        ],
+    )
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
     start = torch.load(base.checkpoint, weights_only=True)["state_dict"]["head.0.weight"]
     widened = tuned.policy.head[0].weight.detach()
-    torch.testing.assert_close(widened[:, :start.shape[1]], start)
-    assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1]:].any()
+    torch.testing.assert_close(widened[:, : start.shape[1]], start)
+    assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1] :].any()
     assert len(list(tuned._loader(tuned.val_set, train=False).sampler)) == 7  # a fixed subset of the val split
     result = tuned.run()
     assert np.isfinite(result.best["val_mse"])
@@ -256,10 +304,16 @@ def test_previous_target_model_warm_starts_from_a_previous_action_one_and_export
     # the graph reads NaN as "no previous estimate": the same actions as the frame's own estimate
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
     data = FrameDataset(tiny_dataset, "val")
-    features, mask = encode_commands(tuned.text_encoder, tuned.tokenizer, [data.index.commands[0]],
-                                     config.model.text.max_tokens)
-    feeds = {"frames": data.frame_input(0)[None], "text_features": features.numpy(), "attention_mask": mask.numpy(),
-             "previous_action": np.zeros((1, 2), np.float32), "previous_target": np.full((1, 2), np.nan, np.float32)}
+    features, mask = encode_commands(
+        tuned.text_encoder, tuned.tokenizer, [data.index.commands[0]], config.model.text.max_tokens
+    )
+    feeds = {
+        "frames": data.frame_input(0)[None],
+        "text_features": features.numpy(),
+        "attention_mask": mask.numpy(),
+        "previous_action": np.zeros((1, 2), np.float32),
+        "previous_target": np.full((1, 2), np.nan, np.float32),
+    }
     actions, target = session.run(None, feeds)
     again = session.run(None, {**feeds, "previous_target": target})[0]
     np.testing.assert_allclose(again, actions, atol=1e-6)
@@ -270,16 +324,29 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     from ocelot_train.configuration_vla import ConfigError
 
     _, result = trained
-    config = load_run_config(None, [*QUICK, "train.epochs=1", f"train.init_checkpoint={result.checkpoint}",
-                                    "train.acquisition_weight=4", "train.label_weights={track: 2}"])
+    config = load_run_config(
+        None,
+        [
+            *QUICK,
+            "train.epochs=1",
+            f"train.init_checkpoint={result.checkpoint}",
+            "train.acquisition_weight=4",
+            "train.label_weights={track: 2}",
+        ],
+    )
     tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False)
     start = torch.load(result.checkpoint, weights_only=True)["state_dict"]
     assert all(torch.equal(start[k], v) for k, v in tuned.policy.state_dict().items())
     tuned.run()
     # the auxiliary target loss moves the read-out onto the commanded square
-    aimed = Trainer(tiny_dataset, tmp_path / "aimed", load_run_config(None, [
-        *QUICK, "train.epochs=2", f"train.init_checkpoint={result.checkpoint}", "train.target_loss_weight=5"]),
-        progress=False).run()
+    aimed = Trainer(
+        tiny_dataset,
+        tmp_path / "aimed",
+        load_run_config(
+            None, [*QUICK, "train.epochs=2", f"train.init_checkpoint={result.checkpoint}", "train.target_loss_weight=5"]
+        ),
+        progress=False,
+    ).run()
     before, after = result.best["val_target_error_px"], aimed.history[-1]["val_target_error_px"]
     assert np.isfinite(before) and after < 0.7 * before, (before, after)
     other = load_run_config(None, [*QUICK, "model.d_model=64", f"train.init_checkpoint={result.checkpoint}"])

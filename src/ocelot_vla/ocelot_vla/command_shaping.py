@@ -4,20 +4,23 @@ NaN/inf -> zero (and say so), clip to max_velocity, limit the change per step
 to max_acceleration * dt, optional exponential smoothing, and an emergency stop
 that holds zero until released. The watchdog decides when images are stale.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+from ocelot_common.episode_context import AT_REST
+
 
 @dataclass
 class ShapingLimits:
-    max_velocity: float = 1.0       # rad/s, per axis
+    max_velocity: float = 1.0  # rad/s, per axis
     # rad/s^2, per axis: at 10 Hz a command changes by at most 1 rad/s per frame, so a full reversal at the
     # joints' 1 rad/s takes two frames instead of slamming the servos from one end of their range to the other.
     # (8 rad/s^2 made the shipped model fail its photo gate, 15.15 px: it needs its fast starts.)
     max_acceleration: float = 10.0
-    smoothing: float = 0.0          # 0: none; alpha in (0, 1): new = alpha * old + (1 - alpha) * command
+    smoothing: float = 0.0  # 0: none; alpha in (0, 1): new = alpha * old + (1 - alpha) * command
 
     def __post_init__(self) -> None:
         problems = []
@@ -35,7 +38,7 @@ class ShapingLimits:
 class Shaped:
     pan: float
     tilt: float
-    guarded: bool   # the model's output was not finite and was replaced by zero
+    guarded: bool  # the model's output was not finite and was replaced by zero
     estop: bool
 
 
@@ -43,10 +46,10 @@ class CommandShaper:
     def __init__(self, limits: ShapingLimits) -> None:
         self.limits = limits
         self.estop = False
-        self._last = (0.0, 0.0)
+        self._last = AT_REST
 
     def reset(self) -> None:
-        self._last = (0.0, 0.0)
+        self._last = AT_REST
 
     @property
     def last(self) -> tuple[float, float]:
@@ -58,7 +61,7 @@ class CommandShaper:
         if guarded:
             pan = tilt = 0.0
         if self.estop:
-            self._last = (0.0, 0.0)
+            self._last = AT_REST
             return Shaped(0.0, 0.0, guarded, True)
         lim = self.limits
         step = lim.max_acceleration * max(dt, 0.0)

@@ -5,6 +5,7 @@ writes side by side, checks their inputs and outputs (and the sha256 of the
 files, if expected: `gated_sha256` reads them from a PASS eval report bound to an accepted gate), encodes a
 command once, and turns camera images into raw (pan_vel, tilt_vel) with the shared preprocessing.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
+from ocelot_common.episode_context import (
+    AT_REST,
+    EpisodeContext,
+    no_previous_action,
+    no_previous_target,
+    previous_targets,
+)
 from ocelot_common.gate_binding import GateBindingError, gated_files, gated_latency_s, parse_accepted
 from ocelot_common.model_files import (
-    POLICY_INPUTS, POLICY_OUTPUTS, PREVIOUS_ACTION, PREVIOUS_TARGET, TARGET, TEXT_INPUTS, TEXT_OUTPUTS, model_files,
-    sha256_of)
+    POLICY_INPUTS,
+    POLICY_OUTPUTS,
+    PREVIOUS_ACTION,
+    PREVIOUS_TARGET,
+    TARGET,
+    TEXT_INPUTS,
+    TEXT_OUTPUTS,
+    model_files,
+    sha256_of,
+)
 from ocelot_common.preprocessing import frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
@@ -28,7 +44,7 @@ class PolicyLoadError(ValueError):
 
 @dataclass(frozen=True)
 class GatedModel:
-    files: dict[str, str]     # {policy, text, tokenizer: sha256} of the model that passed
+    files: dict[str, str]  # {policy, text, tokenizer: sha256} of the model that passed
     command_latency_s: float  # the command latency of the robot profile it passed under
 
 
@@ -39,11 +55,14 @@ def gated_model(report_path: str | Path, accepted_gates: str = "") -> GatedModel
     try:
         report = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise PolicyLoadError(f"eval report {path} cannot be read ({exc}); pass the eval_results.json that "
-                              "`ocelot eval` wrote for this model") from None
+        raise PolicyLoadError(
+            f"eval report {path} cannot be read ({exc}); pass the eval_results.json that "
+            "`ocelot eval` wrote for this model"
+        ) from None
     try:
-        return GatedModel(gated_files(report, parse_accepted(accepted_gates), str(path)),
-                          gated_latency_s(report, str(path)))
+        return GatedModel(
+            gated_files(report, parse_accepted(accepted_gates), str(path)), gated_latency_s(report, str(path))
+        )
     except GateBindingError as exc:
         raise PolicyLoadError(str(exc)) from None
 
@@ -53,12 +72,15 @@ def _check_sha256(path: Path, expected: str) -> None:
         raise PolicyLoadError(f"{path} does not exist; export a model with `ocelot export`")
     actual = sha256_of(path)
     if actual != expected.strip().lower():
-        raise PolicyLoadError(f"{path} has sha256 {actual}, not the expected {expected}: "
-                              "refusing a model that is not the one that passed the gate")
+        raise PolicyLoadError(
+            f"{path} has sha256 {actual}, not the expected {expected}: "
+            "refusing a model that is not the one that passed the gate"
+        )
 
 
-def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[str, ...],
-             optional: tuple[str, ...] = ()):
+def _session(
+    path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[str, ...], optional: tuple[str, ...] = ()
+):
     import onnxruntime as ort
 
     if not path.is_file():
@@ -71,13 +93,15 @@ def _session(path: Path, threads: int, inputs: tuple[str, ...], outputs: tuple[s
     except Exception as exc:  # onnxruntime raises its own types for files that are not ONNX
         raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-    extra_in = got_in[len(inputs):]
+    extra_in = got_in[len(inputs) :]
     # the optional inputs, those present in their order; a target estimate goes in and out together
-    known = (got_in[:len(inputs)] == list(inputs) and extra_in == [name for name in optional if name in extra_in])
+    known = got_in[: len(inputs)] == list(inputs) and extra_in == [name for name in optional if name in extra_in]
     expected_out = list(outputs) + ([TARGET] if PREVIOUS_TARGET in extra_in else [])
     if not known or got_out != expected_out:
-        raise PolicyLoadError(f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} "
-                              f"(+ optional {list(optional)}) -> {list(outputs)} (a graph written by `ocelot export`)")
+        raise PolicyLoadError(
+            f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} "
+            f"(+ optional {list(optional)}) -> {list(outputs)} (a graph written by `ocelot export`)"
+        )
     return session
 
 
@@ -88,11 +112,12 @@ class OnnxPolicy:
         for kind, sha in (expected or {}).items():
             if sha:
                 _check_sha256(files[kind], sha)
-        self.policy = _session(files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS,
-                               (PREVIOUS_ACTION, PREVIOUS_TARGET))
+        self.policy = _session(
+            files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION, PREVIOUS_TARGET)
+        )
         names = {i.name for i in self.policy.get_inputs()}
         self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
-        self._previous_target = np.full((1, 2), np.nan, np.float32)
+        self.context = EpisodeContext()
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
             raise PolicyLoadError(f"{files['tokenizer']} does not exist; it is written by `ocelot export`")
@@ -102,7 +127,8 @@ class OnnxPolicy:
             raise PolicyLoadError(f"{files['policy']}: text_features needs a fixed token count, got {shape}")
         self.max_tokens = shape[1]
         self.command = ""
-        self._text_features = self._mask = None
+        self._text_features: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
 
     def set_command(self, text: str) -> None:
         """Encode the command once (the text graph does not run per frame)."""
@@ -111,56 +137,60 @@ class OnnxPolicy:
         ids, mask = tokenize(self.tokenizer, [text], self.max_tokens)
         self._text_features = self.text.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         self._mask, self.command = mask, text
-        self.reset_context()  # the estimate was of the face the old command named
+        self.reset()  # the estimate was of the face the old command named
 
     @property
     def last_target(self) -> np.ndarray | None:
         """Where the policy placed the commanded face on the last frame ((x, y) in [-1, 1]); None after a
         reset or for models that do not estimate it."""
-        target = self._previous_target[0]
-        return None if np.isnan(target).any() else target.copy()
+        return self.context.known_target
 
-    def reset_context(self) -> None:
+    def reset(self) -> None:
         """Forget the target estimate fed back between frames: the next frame starts an episode."""
-        self._previous_target = np.full((1, 2), np.nan, np.float32)
+        self.context.reset()
 
-    def _feeds(self, frames: np.ndarray, previous_actions, previous_targets=None) -> dict[str, np.ndarray]:
+    def _feeds(self, frames: np.ndarray, previous_actions, targets_before=None) -> dict[str, np.ndarray]:
         """Policy-graph inputs for model-input frames (N, 3, 224, 224), the commands sent before them and
         (models that take it) the target estimates on the frames before them (None: none, NaN)."""
-        if self._text_features is None:
+        if self._text_features is None or self._mask is None:
             raise RuntimeError("set_command() first")
         n = len(frames)
-        feeds = {"frames": frames, "text_features": np.repeat(self._text_features, n, 0),
-                 "attention_mask": np.repeat(self._mask, n, 0)}
+        feeds = {
+            "frames": frames,
+            "text_features": np.repeat(self._text_features, n, 0),
+            "attention_mask": np.repeat(self._mask, n, 0),
+        }
         if self.uses_previous_action:
             feeds[PREVIOUS_ACTION] = np.asarray(previous_actions, np.float32).reshape(n, 2)
         if self.uses_previous_target:
-            feeds[PREVIOUS_TARGET] = (np.full((n, 2), np.nan, np.float32) if previous_targets is None
-                                      else np.asarray(previous_targets, np.float32).reshape(n, 2))
+            feeds[PREVIOUS_TARGET] = (
+                no_previous_target(n)
+                if targets_before is None
+                else np.asarray(targets_before, np.float32).reshape(n, 2)
+            )
         return feeds
 
     def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
         """A batch of stored policy frames (N, 224, 224, 3) -> raw actions (N, 2), for offline evaluation.
         `previous_actions` (N, 2): the command sent for the frame before each (zero if None), for models
         that take it."""
-        previous = np.zeros((len(frames), 2)) if previous_actions is None else previous_actions
+        previous = no_previous_action(len(frames)) if previous_actions is None else previous_actions
         inputs = frames_to_input(frames)
         if not self.uses_previous_target:
             return self.policy.run(None, self._feeds(inputs, previous))[0]
         # consecutive frames of one episode: each gets the estimate of the one before (the first: none)
         targets = self.policy.run(None, self._feeds(inputs, previous))[1]  # estimates need no previous one
-        before = np.concatenate([np.full((1, 2), np.nan, np.float32), targets[:-1]])
-        return self.policy.run(None, self._feeds(inputs, previous, before))[0]
+        return self.policy.run(None, self._feeds(inputs, previous, previous_targets(targets)))[0]
 
-    def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
+    def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = AT_REST) -> tuple[np.ndarray, float]:
         """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
         `previous_action` (the command sent for the frame before) is used by models that take it; models
         that take their previous target estimate get the one this object kept from the last call
-        (`reset_context` between episodes)."""
-        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action, self._previous_target)
+        (`reset` between episodes)."""
+        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action, self.context.previous_target)
         start = time.perf_counter()
         outputs = self.policy.run(None, feeds)
         elapsed = (time.perf_counter() - start) * 1e3
         if self.uses_previous_target:
-            self._previous_target = outputs[1]
+            self.context.remember(outputs[1])
         return outputs[0][0].astype(np.float64), elapsed

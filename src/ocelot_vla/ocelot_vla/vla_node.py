@@ -32,6 +32,7 @@
   faster loop).
 Imports only rclpy, messages, numpy, OpenCV, onnxruntime and tokenizers: this is what runs on the Pi.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,17 +55,31 @@ from ocelot_msgs.msg import Command, PolicyStatus
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits, Watchdog, frame_interval
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 
-IMAGE_RELIABILITY = {"auto": None, "best_effort": QoSReliabilityPolicy.BEST_EFFORT,
-                     "reliable": QoSReliabilityPolicy.RELIABLE}
-LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                     durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+IMAGE_RELIABILITY = {
+    "auto": None,
+    "best_effort": QoSReliabilityPolicy.BEST_EFFORT,
+    "reliable": QoSReliabilityPolicy.RELIABLE,
+}
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 _LIMITS = ShapingLimits()
 LATENCY_WINDOW = 50  # frames: 5 s at 10 Hz, long enough that one slow frame is not a p95
-PARAMETERS = {"model_path": "", "language_cmd": "track the face", "enabled": True,
-              "max_velocity": _LIMITS.max_velocity, "max_acceleration": _LIMITS.max_acceleration,
-              "smoothing": _LIMITS.smoothing, "image_topic": "/camera/image_raw", "image_reliability": "auto",
-              "cmd_topic": "/cmd_vel", "stale_image_timeout": 0.3, "expected_sha256": "", "intra_op_threads": 1,
-              "command_topic": "", "eval_report": "", "accepted_gates": ""}
+PARAMETERS = {
+    "model_path": "",
+    "language_cmd": "track the face",
+    "enabled": True,
+    "max_velocity": _LIMITS.max_velocity,
+    "max_acceleration": _LIMITS.max_acceleration,
+    "smoothing": _LIMITS.smoothing,
+    "image_topic": "/camera/image_raw",
+    "image_reliability": "auto",
+    "cmd_topic": "/cmd_vel",
+    "stale_image_timeout": 0.3,
+    "expected_sha256": "",
+    "intra_op_threads": 1,
+    "command_topic": "",
+    "eval_report": "",
+    "accepted_gates": "",
+}
 
 
 class VLANode(ManagedNode):
@@ -81,9 +96,17 @@ class VLANode(ManagedNode):
         self._images = None  # (subscription, reliability)
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._gated_latency_ms = math.nan  # the eval report's profile latency; NaN: not gated
-        refuse_bad_values(self, {"stale_image_timeout": positive, "intra_op_threads": at_least(1),
-                                 "language_cmd": not_blank, "image_reliability": one_of(IMAGE_RELIABILITY)},
-                          together=self._limits, then=self._apply_parameters)
+        refuse_bad_values(
+            self,
+            {
+                "stale_image_timeout": positive,
+                "intra_op_threads": at_least(1),
+                "language_cmd": not_blank,
+                "image_reliability": one_of(IMAGE_RELIABILITY),
+            },
+            together=self._limits,
+            then=self._apply_parameters,
+        )
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -103,9 +126,11 @@ class VLANode(ManagedNode):
             if p("eval_report"):
                 gated = gated_model(p("eval_report"), str(p("accepted_gates")))
                 if expected["policy"] and expected["policy"] != gated.files["policy"]:
-                    raise PolicyLoadError(f"expected_sha256 {expected['policy']} is not the model {p('eval_report')} "
-                                          f"passed ({gated.files['policy']}); leave expected_sha256 empty to take it "
-                                          "from the report")
+                    raise PolicyLoadError(
+                        f"expected_sha256 {expected['policy']} is not the model {p('eval_report')} "
+                        f"passed ({gated.files['policy']}); leave expected_sha256 empty to take it "
+                        "from the report"
+                    )
                 expected, gated_latency_ms = gated.files, gated.command_latency_s * 1e3
             policy = OnnxPolicy(p("model_path"), threads, expected)
             policy.set_command(str(p("language_cmd")))
@@ -124,10 +149,10 @@ class VLANode(ManagedNode):
         self._subscribe_images(self._wanted_reliability() or QoSReliabilityPolicy.RELIABLE)
         self.own(self.create_subscription(Bool, "~/estop", self._on_estop, 10))
         self.own(self.create_timer(min(0.05, watchdog.timeout / 4), self._on_watchdog))
-        gate = (f", gated by {p('eval_report')} at {gated_latency_ms:.0f} ms command latency"
-                if p("eval_report") else "")
-        self.get_logger().info(f"configured: {p('model_path')} ({policy.max_tokens} command tokens{gate}), "
-                               f"command {policy.command!r}")
+        gate = f", gated by {p('eval_report')} at {gated_latency_ms:.0f} ms command latency" if p("eval_report") else ""
+        self.get_logger().info(
+            f"configured: {p('model_path')} ({policy.max_tokens} command tokens{gate}), command {policy.command!r}"
+        )
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -147,8 +172,10 @@ class VLANode(ManagedNode):
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """errorprocessing -> unconfigured: the model is released; configure again to resume."""
-        self.get_logger().error(f"stopped after a fault ({self._fault or 'a transition failed'}); the motors were "
-                                "sent zero and the node is unconfigured: configure and activate it to resume")
+        self.get_logger().error(
+            f"stopped after a fault ({self._fault or 'a transition failed'}); the motors were "
+            "sent zero and the node is unconfigured: configure and activate it to resume"
+        )
         self.release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -179,15 +206,23 @@ class VLANode(ManagedNode):
             old = self._images[0]
             self._owned.remove(old)
             self.destroy_subscription(old)
-        sub = self.own(self.create_subscription(Image, self.get_parameter("image_topic").value, self._on_image,
-                                                QoSProfile(depth=2, reliability=reliability)))
+        sub = self.own(
+            self.create_subscription(
+                Image,
+                self.get_parameter("image_topic").value,
+                self._on_image,
+                QoSProfile(depth=2, reliability=reliability),
+            )
+        )
         self._images = (sub, reliability)
 
     def _follow_the_camera_qos(self) -> None:
         wanted = self._wanted_reliability()
         if self._images is not None and wanted is not None and wanted != self._images[1]:
-            self.get_logger().info(f"image subscription now {wanted.name.lower()} (as {self.get_parameter('image_topic').value} "
-                                   "is published)")
+            self.get_logger().info(
+                f"image subscription now {wanted.name.lower()} (as {self.get_parameter('image_topic').value} "
+                "is published)"
+            )
             self._subscribe_images(wanted)
 
     # -- parameters ----------------------------------------------------------------
@@ -245,18 +280,27 @@ class VLANode(ManagedNode):
             return
         shaped = self.shaper.shape(float(raw[0]), float(raw[1]), dt)
         if shaped.guarded:
-            self.get_logger().error(f"model output {raw.tolist()} is not finite; sending zero velocity",
-                                    throttle_duration_sec=2.0)
+            self.get_logger().error(
+                f"model output {raw.tolist()} is not finite; sending zero velocity", throttle_duration_sec=2.0
+            )
         self._publish(shaped.pan, shaped.tilt, msg.header.stamp)
         latency_ms = (time.monotonic() - received) * 1e3
-        status = PolicyStatus(latency_ms=latency_ms, inference_ms=inference_ms,
-                              pan_vel=shaped.pan, tilt_vel=shaped.tilt, raw_pan_vel=float(raw[0]),
-                              raw_tilt_vel=float(raw[1]), guarded=shaped.guarded, estop=shaped.estop)
+        status = PolicyStatus(
+            latency_ms=latency_ms,
+            inference_ms=inference_ms,
+            pan_vel=shaped.pan,
+            tilt_vel=shaped.tilt,
+            raw_pan_vel=float(raw[0]),
+            raw_tilt_vel=float(raw[1]),
+            guarded=shaped.guarded,
+            estop=shaped.estop,
+        )
         status.header = msg.header
         target = self.policy.last_target
         status.has_target = target is not None
-        status.target_u, status.target_v = (unit_to_image_point(target, (rgb.shape[1], rgb.shape[0]))
-                                            if target is not None else (math.nan, math.nan))
+        status.target_u, status.target_v = (
+            unit_to_image_point(target, (rgb.shape[1], rgb.shape[0])) if target is not None else (math.nan, math.nan)
+        )
         self._check_latency(latency_ms, status)
         self._pubs["status"].publish(status)
 
@@ -270,7 +314,9 @@ class VLANode(ManagedNode):
             self.get_logger().warning(
                 f"slower than the gate: p95 latency {status.latency_p95_ms:.0f} ms over the last "
                 f"{len(self._latencies)} frames, the model passed its gate at {self._gated_latency_ms:.0f} ms; "
-                "its verdict does not cover this loop", throttle_duration_sec=10.0)
+                "its verdict does not cover this loop",
+                throttle_duration_sec=10.0,
+            )
 
     def _publish(self, pan: float, tilt: float, stamp=None) -> None:
         twist = Twist()
@@ -286,7 +332,7 @@ class VLANode(ManagedNode):
         if self.shaper is not None:
             self.shaper.reset()
         if self.policy is not None:
-            self.policy.reset_context()
+            self.policy.reset()
 
     def _fail(self, reason: str) -> None:
         """Zero velocity at once, then the lifecycle error path (deactivate answers ERROR -> on_error)."""

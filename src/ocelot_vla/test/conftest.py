@@ -2,6 +2,7 @@
 
 The tests may use torch and transformers to make the model; the node they start must not.
 """
+
 import pytest
 
 from ocelot_train.testing import export_tiny_model

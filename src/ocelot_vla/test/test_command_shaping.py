@@ -31,8 +31,9 @@ def test_smoothing_and_estop_latch():
     assert shaper.shape(1.0, 0.0, 0.1).pan == pytest.approx(0.5)  # starts again from rest
 
 
-@pytest.mark.parametrize("kwargs", [{"max_velocity": 0}, {"max_velocity": math.nan}, {"max_acceleration": -1},
-                                    {"smoothing": 1.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"max_velocity": 0}, {"max_velocity": math.nan}, {"max_acceleration": -1}, {"smoothing": 1.0}]
+)
 def test_bad_limits_are_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         ShapingLimits(**kwargs)

@@ -1,4 +1,5 @@
 """The node's ROS-free core: loading checks, command encoding, and the shared preprocessing."""
+
 import json
 import shutil
 import subprocess
@@ -7,12 +8,12 @@ import sys
 import numpy as np
 import onnx
 import pytest
-
-from ocelot_common.preprocessing import frames_to_input, to_policy_frame
-from ocelot_common.model_files import model_files, sha256_of
-from ocelot_common.gate_binding import DEPLOY_GATE
-from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 from gate_reports import write_gate_report
+
+from ocelot_common.gate_binding import DEPLOY_GATE
+from ocelot_common.model_files import model_files, sha256_of
+from ocelot_common.preprocessing import frames_to_input, to_policy_frame
+from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 
 
 def test_acts_on_any_image_size(tiny_model):
@@ -56,11 +57,11 @@ def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_pat
         sequential.append(policy.act(frame)[0])
         targets.append(policy.last_target)
     assert all(t is not None and np.all(np.abs(t) <= 1) for t in targets) and not np.allclose(targets[1], targets[2])
-    policy.reset_context()
+    policy.reset()
     assert policy.last_target is None
     fresh = policy.act(frames[3])[0]
     assert not np.allclose(fresh, sequential[3], atol=1e-5)  # the estimate kept from frame 2 moved the action
-    policy.reset_context()
+    policy.reset()
     np.testing.assert_allclose(policy.act(frames[0])[0], sequential[0], atol=1e-6)
     np.testing.assert_allclose(policy.act(frames[0])[0], sequential[0], atol=1e-6)  # the same frame: no motion
     # offline (a whole episode at once) answers as the node does frame by frame
@@ -69,7 +70,7 @@ def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_pat
     policy.set_command("follow the person on the left")  # a new command starts over too
     assert policy.last_target is None
     changed = policy.act(frames[3])[0]
-    policy.reset_context()
+    policy.reset()
     np.testing.assert_allclose(policy.act(frames[3])[0], changed, atol=1e-6)
 
 
@@ -141,8 +142,9 @@ def test_a_pass_under_another_robot_profile_is_not_the_deploy_gate(tiny_model, t
 
 
 def test_the_gated_latency_is_the_profiles(tiny_model, tmp_path):
-    assert gated_model(write_gate_report(tmp_path / "pass.json", tiny_model, True, latency_s=0.1)) \
-        .command_latency_s == 0.1
+    assert (
+        gated_model(write_gate_report(tmp_path / "pass.json", tiny_model, True, latency_s=0.1)).command_latency_s == 0.1
+    )
     report = json.loads(write_gate_report(tmp_path / "norobot.json", tiny_model, True).read_text())
     del report["robot"]
     (tmp_path / "norobot.json").write_text(json.dumps(report))
@@ -151,9 +153,12 @@ def test_the_gated_latency_is_the_profiles(tiny_model, tmp_path):
 
 
 def test_wrong_inputs_are_refused(tmp_path, tiny_model):
-    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
-                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
-                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])],
+    )
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "model.onnx")
     for name in ("model.text.onnx", "model.tokenizer.json"):
         shutil.copy(tiny_model.parent / name, tmp_path / name)
@@ -162,9 +167,11 @@ def test_wrong_inputs_are_refused(tmp_path, tiny_model):
 
 
 def test_import_closure_has_no_training_stack():
-    code = ("import sys, ocelot_vla.vla_node; "
-            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'torch', 'mujoco', 'h5py', 'mlflow', 'transformers', 'skimage', 'matplotlib'})))")
+    code = (
+        "import sys, ocelot_vla.vla_node; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'torch', 'mujoco', 'h5py', 'mlflow', 'transformers', 'skimage', 'matplotlib'})))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -1,10 +1,12 @@
 """The VLA node over real DDS: commands out when active, silence when not, watchdog, estop, bad input."""
+
 import math
 import shutil
 
 import numpy as np
 import onnx
 import pytest
+from gate_reports import write_gate_report
 from geometry_msgs.msg import Twist
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -13,18 +15,16 @@ from rcl_interfaces.srv import SetParameters
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
+from ocelot_common.model_files import sha256_of
 from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
 from ocelot_msgs.msg import PolicyStatus
-from ocelot_common.model_files import sha256_of
-from gate_reports import write_gate_report
 
 
 class VLAUnderTest:
     def __init__(self, model, **params):
         self.domain = fresh_domain_id()
         args = [f"model_path:={model}", "stale_image_timeout:=0.4", *(f"{k}:={v}" for k, v in params.items())]
-        self.proc = Proc([_executable(), "--ros-args", *sum((["-p", a] for a in args), [])],
-                         self.domain)
+        self.proc = Proc([_executable(), "--ros-args", *sum((["-p", a] for a in args), [])], self.domain)
         self.probe = RosProbe(self.domain)
         node = self.probe.node
         self.cmds, self.status = [], []
@@ -35,8 +35,11 @@ class VLAUnderTest:
         self._change = node.create_client(ChangeState, "/vla/change_state")
         self._get = node.create_client(GetState, "/vla/get_state")
         self._params = node.create_client(SetParameters, "/vla/set_parameters")
-        self.probe.spin_until(lambda: self._change.service_is_ready() and self._get.service_is_ready(), 60,
-                              "the VLA node's lifecycle services")
+        self.probe.spin_until(
+            lambda: self._change.service_is_ready() and self._get.service_is_ready(),
+            60,
+            "the VLA node's lifecycle services",
+        )
 
     def call(self, client, request):
         future = client.call_async(request)
@@ -50,11 +53,17 @@ class VLAUnderTest:
         return self.call(self._get, GetState.Request()).current_state.label
 
     def set_param(self, name: str, value) -> bool:
-        kind = {str: (ParameterType.PARAMETER_STRING, "string_value"),
-                float: (ParameterType.PARAMETER_DOUBLE, "double_value"),
-                bool: (ParameterType.PARAMETER_BOOL, "bool_value")}[type(value)]
+        kind = {
+            str: (ParameterType.PARAMETER_STRING, "string_value"),
+            float: (ParameterType.PARAMETER_DOUBLE, "double_value"),
+            bool: (ParameterType.PARAMETER_BOOL, "bool_value"),
+        }[type(value)]
         pv = ParameterValue(type=kind[0], **{kind[1]: value})
-        return self.call(self._params, SetParameters.Request(parameters=[Parameter(name=name, value=pv)])).results[0].successful
+        return (
+            self.call(self._params, SetParameters.Request(parameters=[Parameter(name=name, value=pv)]))
+            .results[0]
+            .successful
+        )
 
     def send(self, n=1, encoding="rgb8", width=640, height=480, wait=0.08, publisher=None):
         """Publish n images, `wait` s apart (the node keeps only the newest two: a burst is thinned)."""
@@ -71,6 +80,7 @@ class VLAUnderTest:
 
     def spin(self, seconds: float):
         import time
+
         end = time.monotonic() + seconds
         self.probe.spin_until(lambda: time.monotonic() >= end, seconds + 5, "time to pass")
 
@@ -81,6 +91,7 @@ class VLAUnderTest:
 
 def _executable():
     import os
+
     return os.path.join(os.environ["OCELOT_ROOT"], "install", "ocelot_vla", "lib", "ocelot_vla", "vla_node")
 
 
@@ -213,9 +224,12 @@ def _wrong_inputs_model(tiny_model, root):
     root.mkdir()
     for path in tiny_model.parent.iterdir():
         shutil.copy(path, root / path.name)
-    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
-                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
-                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])],
+    )
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), root / "model.onnx")
     return root / "model.onnx"
 
@@ -331,8 +345,11 @@ def test_follows_the_command_topic_and_feeds_back_its_previous_command_and_targe
         assert restarted.raw_pan_vel == pytest.approx(first.raw_pan_vel, abs=1e-6)
 
         commands.publish(Command(label_key="multi_left", command="follow the person on the left"))
-        node.probe.spin_until(lambda: "follow the person on the left" in node.proc.output, 20,
-                              "the node to take the command from /command")
+        node.probe.spin_until(
+            lambda: "follow the person on the left" in node.proc.output,
+            20,
+            "the node to take the command from /command",
+        )
         other = step(0.0)
         assert other.raw_pan_vel != pytest.approx(first.raw_pan_vel, abs=1e-6)
     finally:

@@ -1,21 +1,81 @@
-"""The one image preprocessing that collection, training and the policy node share.
+"""The one image preprocessing that collection, training and the policy node share, and that travels
+with the model.
 
-`to_policy_frame` turns any camera image into the policy's 224x224 RGB uint8
+`to_policy_frame` turns any camera image into the policy's square RGB uint8
 frame (what episodes store); `frames_to_input` turns stored frames into the
 model's float input. The policy node runs both on live images, training runs
 the second on stored frames, so the model sees the same pixels everywhere.
+
+A `Preprocessing` says what the model was trained on (frame size, normalisation);
+`ocelot export` writes it into the policy graph's metadata (so the sha256 that a
+gate report binds covers it) and into the model card, and the runtime reads it
+from the graph. Graphs exported before it was recorded carry none: they were all
+trained on `STANDARD`.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 
-POLICY_SIZE = 224
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet statistics, as the pretrained encoders expect
-STD = np.array([0.229, 0.224, 0.225], np.float32)
+METADATA_KEY = "ocelot.preprocessing"  # the policy graph's metadata entry (JSON)
 
 
-def to_policy_frame(rgb: np.ndarray, size: int = POLICY_SIZE) -> np.ndarray:
+@dataclass(frozen=True)
+class Preprocessing:
+    """RGB pixels scaled to [0, 1], minus `mean`, over `std` (per channel), NCHW, `frame_size` square."""
+
+    frame_size: int = 224
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)  # ImageNet statistics, as pretrained encoders expect
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.frame_size, bool) or not isinstance(self.frame_size, int) or self.frame_size < 16:
+            raise ValueError(f"preprocessing frame_size must be an integer >= 16, got {self.frame_size!r}")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if len(values) != 3 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ValueError(f"preprocessing {name} must be three finite numbers (R, G, B), got {values!r}")
+            object.__setattr__(self, name, tuple(float(v) for v in values))
+        if min(self.std) <= 0:
+            raise ValueError(f"preprocessing std must be positive, got {self.std!r}")
+
+    def to_dict(self) -> dict:
+        """As JSON holds it (lists, not tuples)."""
+        return {"frame_size": self.frame_size, "mean": list(self.mean), "std": list(self.std)}
+
+    def to_metadata(self) -> dict[str, str]:
+        return {METADATA_KEY: json.dumps(self.to_dict(), sort_keys=True)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> Preprocessing:
+        unknown = sorted(set(values) - {"frame_size", "mean", "std"})
+        if unknown:
+            raise ValueError(f"preprocessing has unknown keys {unknown}; it holds frame_size, mean and std")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> Preprocessing:
+        """A policy graph's metadata -> its preprocessing (STANDARD for graphs that record none)."""
+        if METADATA_KEY not in metadata:
+            return STANDARD
+        try:
+            values = json.loads(metadata[METADATA_KEY])
+        except ValueError as exc:
+            raise ValueError(f"metadata {METADATA_KEY} is not JSON ({exc})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"metadata {METADATA_KEY} must be a JSON object, got {values!r}")
+        return cls.from_dict(values)
+
+
+STANDARD = Preprocessing()  # what every policy so far was trained on; collection stores its frame size
+
+
+def to_policy_frame(rgb: np.ndarray, size: int = STANDARD.frame_size) -> np.ndarray:
     """(H, W, 3) uint8 RGB of any size -> (size, size, 3) uint8, area-averaged (no aliasing)."""
     import cv2
 
@@ -30,10 +90,11 @@ def to_policy_frame(rgb: np.ndarray, size: int = POLICY_SIZE) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def frames_to_input(frames: np.ndarray) -> np.ndarray:
+def frames_to_input(frames: np.ndarray, preprocessing: Preprocessing = STANDARD) -> np.ndarray:
     """(N, H, W, 3) or (H, W, 3) uint8 -> float32 (N, 3, H, W), scaled to [0, 1] and normalised."""
     batch = frames[None] if frames.ndim == 3 else frames
-    x = (batch.astype(np.float32) / 255.0 - MEAN) / STD
+    mean, std = np.array(preprocessing.mean, np.float32), np.array(preprocessing.std, np.float32)
+    x = (batch.astype(np.float32) / 255.0 - mean) / std
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 

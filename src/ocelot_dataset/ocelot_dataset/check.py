@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ocelot_common.labels import LABELS, parse_label_mix
-from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_episode, read_summary
+from ocelot_dataset.episode_io import FRAME_SHAPE, EpisodeError, complete_episodes, read_episode, read_summary
 from ocelot_dataset.index import load_metadata, read_split
 from ocelot_dataset.splits import group_key, split_of_group
 
@@ -96,7 +96,7 @@ def check_dataset(root: Path, deep: bool = False, recovery_threshold: float = RE
     _check_commands(files, broken, report, recovery_threshold)
     if deep:
         shapes = {tuple(s["frames_shape"][1:]) + (s["frames_dtype"],) for s in summaries.values()}
-        report.add("OK" if shapes == {(224, 224, 3, "uint8")} else "FAIL", f"frame shapes: {sorted(shapes)}")
+        report.add("OK" if shapes == {(*FRAME_SHAPE, "uint8")} else "FAIL", f"frame shapes: {sorted(shapes)}")
     return report
 
 

@@ -25,7 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ocelot_common.preprocessing import STANDARD
+
 SCHEMA_VERSION = "1.2"
+FRAME_SHAPE = (STANDARD.frame_size, STANDARD.frame_size, 3)  # a stored frame: the policy frame, RGB uint8
 EPISODE_DIR = "episodes"
 TMP_SUFFIX = ".h5.tmp"
 
@@ -160,7 +163,7 @@ def read_episode(path: Path, frames: bool = True) -> Episode:
         with h5py.File(path, "r") as f:
             return Episode(
                 index=int(f.attrs["episode_index"]),
-                frames=f["frames"][()] if frames else np.empty((0, 224, 224, 3), np.uint8),
+                frames=f["frames"][()] if frames else np.empty((0, *FRAME_SHAPE), np.uint8),
                 pan_vel=f["pan_vel"][()],
                 tilt_vel=f["tilt_vel"][()],
                 gt_error_px=f["gt_error_px"][()],

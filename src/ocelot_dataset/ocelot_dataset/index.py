@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ocelot_dataset.episode_io import SCHEMA_VERSION, complete_episodes, read_summary
+from ocelot_dataset.episode_io import FRAME_SHAPE, SCHEMA_VERSION, complete_episodes, read_summary
 from ocelot_dataset.splits import assign_splits, group_key
 
 
@@ -68,7 +68,7 @@ def finalize_dataset(root: Path, settings: dict | None = None) -> dict:
         "n_frames": sum(frames),
         "camera_hz": camera_hz(s["camera_period_s"] for s in summaries.values()),
         "frames_per_episode": sorted(set(frames)),
-        "image_shape": [224, 224, 3],
+        "image_shape": list(FRAME_SHAPE),
         "label_counts": dict(sorted(Counter(s["label_key"] for s in summaries.values()).items())),
         "split_counts": {name: len(eps) for name, eps in splits.items()},
         "settings": settings if settings is not None else previous.get("settings", {}),

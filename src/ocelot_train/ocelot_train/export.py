@@ -1,6 +1,6 @@
 """ONNX export: two graphs, a tokenizer and a model card, checked against PyTorch on random inputs.
 
-    <name>.onnx            per frame:   frames (B,3,224,224), text_features (B,L,H), attention_mask (B,L)
+    <name>.onnx            per frame:   frames (B,3,S,S), text_features (B,L,H), attention_mask (B,L)
                                         [, previous_action (B,2) if the model takes it]
                                         [, previous_target (B,2) if the model takes it; NaN: none]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
@@ -8,6 +8,9 @@
     <name>.text.onnx       per command: input_ids (B,L), attention_mask (B,L) -> text_features (B,L,H)
     <name>.tokenizer.json  the tokenizers-library tokenizer (no transformers needed to run)
     <name>.card.json       config, dataset fingerprint, metrics, sha256 of every file, I/O names
+
+The per-frame graph's metadata holds its preprocessing (frame size S, normalisation:
+ocelot_common.preprocessing), the one the checkpoint was trained with; the card repeats it.
 
 With quantize_text, the text graph's weights are stored as int8 (ocelot_train.quantize:
 a quarter of the size); the fp32 graph is checked for parity first, and the int8 one
@@ -37,6 +40,7 @@ from ocelot_common.model_files import (
     model_files,
     sha256_of,
 )
+from ocelot_common.preprocessing import STANDARD, Preprocessing
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
@@ -95,6 +99,25 @@ def export_graph(module: torch.nn.Module, args: tuple, path: Path, inputs, outpu
     )
 
 
+def write_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Add key/value metadata to an ONNX file (onnxruntime reads it back: custom_metadata_map)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
+def checkpoint_preprocessing(checkpoint: dict) -> Preprocessing:
+    """What the checkpoint was trained on; checkpoints that record none were all trained on STANDARD."""
+    try:
+        return Preprocessing.from_dict(checkpoint.get("preprocessing") or STANDARD.to_dict())
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"the checkpoint's preprocessing cannot be used ({exc})") from None
+
+
 def cpu_session(path: Path):
     import onnxruntime as ort
 
@@ -117,11 +140,12 @@ def random_policy_inputs(
     text_dim: int,
     previous_action: bool = False,
     previous_target: bool = False,
+    frame_size: int = STANDARD.frame_size,
 ) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens) :] = 0  # some padding, never all
     feeds = {
-        "frames": rng.normal(0, 1, (batch, 3, 224, 224)).astype(np.float32),
+        "frames": rng.normal(0, 1, (batch, 3, frame_size, frame_size)).astype(np.float32),
         "text_features": rng.normal(0, 1, (batch, tokens, text_dim)).astype(np.float32),
         "attention_mask": mask,
     }
@@ -227,7 +251,10 @@ def export_model(
     paths["card"].unlink(missing_ok=True)  # written last, only for an export that passed its checks
     rng = np.random.default_rng(0)
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
-    feeds = random_policy_inputs(rng, 2, tokens, text_dim, config.previous_action, config.previous_target)
+    preprocessing = checkpoint_preprocessing(checkpoint)
+    feeds = random_policy_inputs(
+        rng, 2, tokens, text_dim, config.previous_action, config.previous_target, preprocessing.frame_size
+    )
     inputs = tuple(feeds)
     graph = PolicyGraph(policy).eval()
     outputs = POLICY_OUTPUTS + ((TARGET,) if config.previous_target else ())
@@ -239,6 +266,7 @@ def export_model(
         outputs,
         {name: {0: "batch"} for name in inputs + outputs},
     )
+    write_metadata(paths["policy"], preprocessing.to_metadata())
     ids = rng.integers(1000, 2000, (2, tokens)).astype(np.int64)
     text_feeds = {"input_ids": ids, "attention_mask": feeds["attention_mask"]}
     export_graph(
@@ -267,9 +295,10 @@ def export_model(
         "policy": {
             "inputs": list(inputs),
             "outputs": list(outputs),
-            "frame_size": 224,
+            "frame_size": preprocessing.frame_size,
             "max_velocity": config.max_velocity,
         },
+        "preprocessing": preprocessing.to_dict(),
         "text": {
             "inputs": list(TEXT_INPUTS),
             "outputs": list(TEXT_OUTPUTS),

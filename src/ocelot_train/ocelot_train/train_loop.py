@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ocelot_common.camera import CAMERA_PX
+from ocelot_common.preprocessing import STANDARD
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, RunConfig, TrainingRules
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
@@ -42,7 +43,7 @@ class TrainResult:
 
 def verify_episode_files(dataset: FrameDataset) -> None:
     """Open every episode of the split once, so a corrupt file stops the run before training."""
-    from ocelot_dataset.episode_io import EpisodeError, episode_path, read_summary
+    from ocelot_dataset.episode_io import FRAME_SHAPE, EpisodeError, episode_path, read_summary
 
     for episode in dataset.index.episodes:
         path = episode_path(dataset.index.root, int(episode))
@@ -53,10 +54,10 @@ def verify_episode_files(dataset: FrameDataset) -> None:
                 f"{exc}; `ocelot check-dataset --deep` lists the broken files; delete them and "
                 "re-run the collection to record them again"
             ) from None
-        if summary["frames_shape"] != (summary["n_frames"], 224, 224, 3):
+        if summary["frames_shape"] != (summary["n_frames"], *FRAME_SHAPE):
             raise DatasetError(
                 f"{path}: frames {summary['frames_shape']} do not match the episode schema "
-                f"({summary['n_frames']}, 224, 224, 3)"
+                f"{(summary['n_frames'], *FRAME_SHAPE)}"
             )
 
 
@@ -345,6 +346,7 @@ class Trainer:
                 "dataset": str(self.dataset_dir),
                 "dataset_fingerprint": self.fingerprint,
                 "commands": self.commands,
+                "preprocessing": STANDARD.to_dict(),  # what FrameDataset fed it; export writes it into the graph
             },
             tmp,
         )

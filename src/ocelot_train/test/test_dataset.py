@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ocelot_common.preprocessing import MEAN, STD, frames_to_input
+from ocelot_common.preprocessing import STANDARD, frames_to_input
 from ocelot_dataset.episode_io import episode_path, read_episode, write_episode
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
 from ocelot_train.train_loop import verify_episode_files
@@ -22,7 +22,11 @@ def test_frames_use_the_shared_preprocessing(tiny_dataset):
     np.testing.assert_array_equal(train[3]["frame"], frames_to_input(episode.frames[3])[0])
     np.testing.assert_array_equal(train[3]["action"], [episode.pan_vel[3], episode.tilt_vel[3]])
     # background 60 -> (60/255 - mean) / std per channel
-    np.testing.assert_allclose(train[0]["frame"][:, 0, 0], (60 / 255 - MEAN) / STD, rtol=1e-6)
+    np.testing.assert_allclose(
+        train[0]["frame"][:, 0, 0],
+        (60 / 255 - np.array(STANDARD.mean, np.float32)) / np.array(STANDARD.std, np.float32),
+        rtol=1e-6,
+    )
 
 
 def test_augmentation_changes_pixels_not_labels(tiny_dataset):

@@ -3,7 +3,8 @@
 Loads the per-frame graph, the text graph and the tokenizer that `ocelot export`
 writes side by side, checks their inputs and outputs (and the sha256 of the
 files, if expected: `gated_sha256` reads them from a PASS eval report bound to an accepted gate), encodes a
-command once, and turns camera images into raw (pan_vel, tilt_vel) with the shared preprocessing.
+command once, and turns camera images into raw (pan_vel, tilt_vel) with the preprocessing the graph
+records (ocelot_common.preprocessing; the standard one for graphs that record none).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ocelot_common.model_files import (
     model_files,
     sha256_of,
 )
-from ocelot_common.preprocessing import frames_to_input, to_policy_frame
+from ocelot_common.preprocessing import Preprocessing, frames_to_input, to_policy_frame
 from ocelot_common.text import load_tokenizer, tokenize
 
 
@@ -105,6 +106,22 @@ def _session(
     return session
 
 
+def _preprocessing(session, path: Path) -> Preprocessing:
+    """The preprocessing the graph records (written by `ocelot export`), checked against its frame input."""
+    try:
+        preprocessing = Preprocessing.from_metadata(session.get_modelmeta().custom_metadata_map)
+    except ValueError as exc:
+        raise PolicyLoadError(f"{path}: {exc}; export the model again with `ocelot export`") from None
+    size = preprocessing.frame_size
+    shape = session.get_inputs()[0].shape  # (batch, 3, height, width)
+    if len(shape) != 4 or shape[1] != 3 or any(isinstance(d, int) and d != size for d in shape[2:]):
+        raise PolicyLoadError(
+            f"{path}: the frames input has shape {shape}, but the model's preprocessing makes "
+            f"(batch, 3, {size}, {size}) frames; export the model again with `ocelot export`"
+        )
+    return preprocessing
+
+
 class OnnxPolicy:
     def __init__(self, model_path: str | Path, threads: int = 1, expected: dict[str, str] | None = None) -> None:
         """`expected`: sha256 per model file kind (policy, text, tokenizer) that must match."""
@@ -115,6 +132,7 @@ class OnnxPolicy:
         self.policy = _session(
             files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION, PREVIOUS_TARGET)
         )
+        self.preprocessing = _preprocessing(self.policy, files["policy"])
         names = {i.name for i in self.policy.get_inputs()}
         self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
         self.context = EpisodeContext()
@@ -150,7 +168,7 @@ class OnnxPolicy:
         self.context.reset()
 
     def _feeds(self, frames: np.ndarray, previous_actions, targets_before=None) -> dict[str, np.ndarray]:
-        """Policy-graph inputs for model-input frames (N, 3, 224, 224), the commands sent before them and
+        """Policy-graph inputs for model-input frames (N, 3, S, S), the commands sent before them and
         (models that take it) the target estimates on the frames before them (None: none, NaN)."""
         if self._text_features is None or self._mask is None:
             raise RuntimeError("set_command() first")
@@ -171,11 +189,11 @@ class OnnxPolicy:
         return feeds
 
     def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
-        """A batch of stored policy frames (N, 224, 224, 3) -> raw actions (N, 2), for offline evaluation.
+        """A batch of stored policy frames (N, S, S, 3) -> raw actions (N, 2), for offline evaluation.
         `previous_actions` (N, 2): the command sent for the frame before each (zero if None), for models
         that take it."""
         previous = no_previous_action(len(frames)) if previous_actions is None else previous_actions
-        inputs = frames_to_input(frames)
+        inputs = frames_to_input(frames, self.preprocessing)
         if not self.uses_previous_target:
             return self.policy.run(None, self._feeds(inputs, previous))[0]
         # consecutive frames of one episode: each gets the estimate of the one before (the first: none)
@@ -187,7 +205,8 @@ class OnnxPolicy:
         `previous_action` (the command sent for the frame before) is used by models that take it; models
         that take their previous target estimate get the one this object kept from the last call
         (`reset` between episodes)."""
-        feeds = self._feeds(frames_to_input(to_policy_frame(rgb)), previous_action, self.context.previous_target)
+        frame = to_policy_frame(rgb, self.preprocessing.frame_size)
+        feeds = self._feeds(frames_to_input(frame, self.preprocessing), previous_action, self.context.previous_target)
         start = time.perf_counter()
         outputs = self.policy.run(None, feeds)
         elapsed = (time.perf_counter() - start) * 1e3

@@ -12,7 +12,7 @@ from gate_reports import write_gate_report
 
 from ocelot_common.gate_binding import DEPLOY_GATE
 from ocelot_common.model_files import model_files, sha256_of
-from ocelot_common.preprocessing import frames_to_input, to_policy_frame
+from ocelot_common.preprocessing import METADATA_KEY, STANDARD, Preprocessing, frames_to_input, to_policy_frame
 from ocelot_vla.onnx_policy import OnnxPolicy, PolicyLoadError, gated_model
 
 
@@ -30,7 +30,7 @@ def test_same_preprocessing_as_collection_and_training(tiny_model, monkeypatch):
 
     seen = []
     original = module.frames_to_input
-    monkeypatch.setattr(module, "frames_to_input", lambda f: seen.append(f) or original(f))
+    monkeypatch.setattr(module, "frames_to_input", lambda f, *rest: seen.append(f) or original(f, *rest))
     image = np.random.default_rng(1).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     policy = OnnxPolicy(tiny_model)
     policy.set_command("track the face")
@@ -175,3 +175,47 @@ def test_import_closure_has_no_training_stack():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def _copy_with_metadata(tiny_model, root, value):
+    """The tiny model with its graph's preprocessing entry set to `value` (None: removed)."""
+    root.mkdir()
+    for path in tiny_model.parent.iterdir():
+        shutil.copy(path, root / path.name)
+    model = onnx.load(root / "model.onnx")
+    kept = [p for p in model.metadata_props if p.key != METADATA_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    if value is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, value
+    onnx.save(model, root / "model.onnx")
+    return root / "model.onnx"
+
+
+def test_the_preprocessing_comes_from_the_graph(tiny_model, tmp_path):
+    assert json.loads(model_files(tiny_model)["card"].read_text())["preprocessing"] == STANDARD.to_dict()
+    assert OnnxPolicy(tiny_model).preprocessing == STANDARD  # export wrote what training used
+    assert OnnxPolicy(_copy_with_metadata(tiny_model, tmp_path / "old", None)).preprocessing == STANDARD
+    other = Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    policy = OnnxPolicy(_copy_with_metadata(tiny_model, tmp_path / "other", json.dumps(other.to_dict())))
+    assert policy.preprocessing == other
+    frames = np.random.default_rng(3).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    standard = OnnxPolicy(tiny_model)
+    for p in (policy, standard):
+        p.set_command("track the face")
+    assert not np.allclose(policy.act_on_frames(frames), standard.act_on_frames(frames))
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("{not json", "is not JSON"),
+        (json.dumps({"frame_size": 160, "mean": [0.5] * 3, "std": [0.5] * 3}), r"shape.*\(batch, 3, 160, 160\)"),
+        (json.dumps({"frame_size": 224, "mean": [0.5, 0.5], "std": [0.5] * 3}), "mean must be three"),
+        (json.dumps({"frame_size": 224, "gamma": 2}), "unknown keys"),
+    ],
+)
+def test_a_graph_with_unusable_preprocessing_is_refused(tiny_model, tmp_path, value, problem):
+    with pytest.raises(PolicyLoadError, match=problem):
+        OnnxPolicy(_copy_with_metadata(tiny_model, tmp_path / "bad", value))

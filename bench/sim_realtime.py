@@ -12,6 +12,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -45,7 +46,12 @@ def in_process(frames: int) -> None:
 
 
 def over_ros(seconds: float) -> None:
-    from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
+    from ocelot_common.processes import LaunchProc, fresh_domain_id
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))  # the probe node
+    from ros_probe import RosProbe
+
+    from ocelot_common.stamps import seconds as stamp_seconds
     from ocelot_msgs.msg import GroundTruthFaceArray
     from ocelot_sim.scenario import generate
 
@@ -65,7 +71,7 @@ def over_ros(seconds: float) -> None:
 
             def on_faces(msg):
                 face = msg.faces[msg.target_index]
-                stamps.append((time.monotonic(), msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
+                stamps.append((time.monotonic(), stamp_seconds(msg.header.stamp)))
                 errors.append(math.hypot(face.pixel_u - 320, face.pixel_v - 240))
 
             probe.node.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", on_faces, 50)

@@ -60,7 +60,12 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("OCELOT_ROOT", str(ROOT))
 
-    from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id, sigterm_as_interrupt
+    from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))  # the probe node
+
+    from ros_probe import RosProbe
+
     from ocelot_msgs.msg import PolicyStatus
 
     sigterm_as_interrupt()  # a terminated soak still takes its graph down

@@ -36,7 +36,11 @@ def measure(model: Path, threads: int, frames: int) -> list[float]:
     from lifecycle_msgs.srv import ChangeState
     from sensor_msgs.msg import Image
 
-    from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
+    from ocelot_common.processes import Proc, fresh_domain_id
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))  # the probe node
+
+    from ros_probe import RosProbe
 
     domain = fresh_domain_id()
     exe = ROOT / "install" / "ocelot_vla" / "lib" / "ocelot_vla" / "vla_node"

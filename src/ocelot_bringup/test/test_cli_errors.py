@@ -1,8 +1,9 @@
 """Bad input to `ocelot` gets a one-line error naming the valid choices, and a non-zero exit."""
 
 import pytest
+from ros_probe import run
 
-from ocelot_common.processes import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id
 
 
 def ocelot(*args):

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from gate_reports import write_gate_report
 from geometry_msgs.msg import Twist
+from ros_probe import RosProbe
 from sensor_msgs.msg import Image
+from tiny_models import export_tiny_model
 
-from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
-from ocelot_train.testing import export_tiny_model
+from ocelot_common.processes import Proc, fresh_domain_id
 
 ROOT = Path(__file__).resolve().parents[3]
 TRAINING_STACK = ("torch", "mujoco", "h5py", "transformers", "mlflow", "matplotlib", "skimage")

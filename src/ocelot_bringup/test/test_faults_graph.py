@@ -16,10 +16,11 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
+from ros_probe import RosProbe, run
+from tiny_models import export_tiny_model
 
-from ocelot_common.processes import LaunchProc, Proc, RosProbe, fresh_domain_id, run
+from ocelot_common.processes import LaunchProc, Proc, fresh_domain_id
 from ocelot_msgs.msg import GraphHealth
-from ocelot_train.testing import export_tiny_model
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[3]

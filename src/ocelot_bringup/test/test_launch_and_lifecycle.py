@@ -5,8 +5,9 @@ import signal
 from pathlib import Path
 
 import pytest
+from ros_probe import RosProbe, run
 
-from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id, run
+from ocelot_common.processes import LaunchProc, fresh_domain_id
 
 GRAPHS = str(Path(__file__).with_name("graphs_two_oracles.yaml"))
 

@@ -11,8 +11,9 @@ import shutil
 import signal
 
 import pytest
+from ros_probe import run
 
-from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_common.processes import Proc, fresh_domain_id, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ros2") is None,

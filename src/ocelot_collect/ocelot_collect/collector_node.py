@@ -83,14 +83,13 @@ class CollectorNode(ManagedNode):
                 "output": not_blank,
             },
         )
-        self._pubs = {}
         self._writer = None
         self._pending = []
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive: plan the episodes still missing. FAILURE on bad parameters."""
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        p = self.param
         try:
             self.output = Path(p("output")).expanduser().resolve()
             self.base_seed, self.base_ep, n = int(p("base_seed")), int(p("base_ep")), int(p("n_episodes"))
@@ -116,7 +115,7 @@ class CollectorNode(ManagedNode):
         self._writer = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
         )
-        self._pubs = {
+        self.pubs = {
             "progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
             "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)),
         }
@@ -158,15 +157,10 @@ class CollectorNode(ManagedNode):
             self._writer.shutdown(wait=True)  # never leave a half-written episode behind
             self._writer = None
         super().release()
-        self._pubs = {}
-
-    @property
-    def _active(self) -> bool:
-        return bool(self._pubs) and self._pubs["progress"].is_activated
 
     # -- the episode loop ----------------------------------------------------------
     def _on_timer(self) -> None:
-        if not self._active or self.state == "stopped" or not self._writes_ok():
+        if not self.active or self.state == "stopped" or not self._writes_ok():
             return
         now = time.monotonic()
         if self.state == "idle":
@@ -239,8 +233,8 @@ class CollectorNode(ManagedNode):
             self._next_episode()
 
     def _on_image(self, msg: Image) -> None:
-        if self._active:  # every frame is acknowledged, so a lockstep sim never waits on an idle collector
-            self._pubs["ack"].publish(Header(stamp=msg.header.stamp))
+        if self.active:  # every frame is acknowledged, so a lockstep sim never waits on an idle collector
+            self.pubs["ack"].publish(Header(stamp=msg.header.stamp))
         if self.state in ("resetting", "recording"):
             try:
                 frame = to_policy_frame(image_to_rgb(msg))
@@ -321,7 +315,7 @@ class CollectorNode(ManagedNode):
             last_message=message,
         )
         msg.header.stamp = self.get_clock().now().to_msg()
-        self._pubs["progress"].publish(msg)
+        self.pubs["progress"].publish(msg)
 
 
 def main(args=None) -> int:

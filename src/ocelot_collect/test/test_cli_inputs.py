@@ -1,9 +1,10 @@
 """`ocelot collect` and friends refuse bad input before starting anything, naming the problem."""
 
 import pytest
+from ros_probe import run
 
 from ocelot_collect.cli_collect import shards
-from ocelot_common.processes import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,9 @@ import signal
 
 import numpy as np
 import pytest
+from ros_probe import run
 
-from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_common.processes import Proc, fresh_domain_id, wait_for
 from ocelot_dataset.episode_io import complete_episodes, read_episode
 from ocelot_dataset.index import read_split
 
@@ -147,7 +148,7 @@ def test_terminated_collect_stops_its_nodes(tmp_path):
 
 
 def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
-    from ocelot_train.testing import export_tiny_model
+    from tiny_models import export_tiny_model
 
     model = export_tiny_model(tmp_path)  # its head bias turns the camera at ~0.6 rad/s whatever it sees
     scenarios = tmp_path / "static.yaml"

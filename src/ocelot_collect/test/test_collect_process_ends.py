@@ -4,8 +4,9 @@ import os
 import signal
 
 from process_table import alive, cmdline, descendants
+from ros_probe import run
 
-from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_common.processes import Proc, fresh_domain_id, wait_for
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 
 

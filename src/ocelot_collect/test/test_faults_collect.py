@@ -10,8 +10,9 @@ import signal
 import subprocess
 
 import pytest
+from ros_probe import run
 
-from ocelot_common.processes import Proc, fresh_domain_id, run, wait_for
+from ocelot_common.processes import Proc, fresh_domain_id, wait_for
 from ocelot_dataset.episode_io import complete_episodes, read_episode
 
 pytestmark = pytest.mark.faults

@@ -43,7 +43,18 @@ class ManagedNode(LifecycleNode):
     def __init__(self, node_name: str, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.finalized = False
-        self._owned = []
+        self._owned: list = []
+        # the lifecycle publishers on_configure makes, by role ({"cmd": ..., "status": ...}); emptied on release
+        self.pubs: dict[str, LifecyclePublisher] = {}
+
+    @property
+    def active(self) -> bool:
+        """Between on_activate and on_deactivate: the lifecycle publishers publish."""
+        return any(pub.is_activated for pub in self.pubs.values())
+
+    def param(self, name: str):
+        """A declared parameter's value."""
+        return self.get_parameter(name).value
 
     def own(self, entity):
         """Register a publisher, subscription, timer, service or client made in on_configure."""
@@ -67,6 +78,7 @@ class ManagedNode(LifecycleNode):
             else:
                 self.destroy_subscription(entity)
         self._owned = []
+        self.pubs = {}
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """inactive -> unconfigured. SUCCESS always: releasing cannot fail."""

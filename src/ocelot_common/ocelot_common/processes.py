@@ -1,7 +1,7 @@
-"""Child processes and ROS probes with their own domains, waits on facts, clean ends (CLI and tests).
+"""Child processes with their own ROS domains, waits on facts, clean ends (the CLIs; tests use them too).
 
-Every process a test starts runs in its own session so that a finalizer can
-end it and whatever it spawned; every wait has a timeout that fails with a
+Every child runs in its own session so that whoever started it can end it and
+whatever it spawned; every wait has a timeout that fails (WaitTimeout) with a
 message saying what never happened. Every child is also told to die with its
 parent (Linux's PR_SET_PDEATHSIG): a command killed with SIGKILL, which can
 run no clean-up of its own, still takes its processes with it.
@@ -57,14 +57,19 @@ def exit_with_parent() -> None:
         os._exit(1)
 
 
+class WaitTimeout(TimeoutError):
+    """What was waited for did not happen in time; the message says what it was."""
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it returns something true (returned) or `timeout` s pass (WaitTimeout)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+            raise WaitTimeout(f"timed out after {timeout:.1f} s waiting for {what}")
         time.sleep(interval)
 
 
@@ -121,8 +126,8 @@ class Proc:
                 timeout,
                 f"an output line containing {needle!r}",
             )
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; exit code {self.popen.poll()}, output:\n{self.output}") from None
+        except WaitTimeout as exc:
+            raise WaitTimeout(f"{exc}; exit code {self.popen.poll()}, output:\n{self.output}") from None
 
     def signal(self, sig: int = signal.SIGINT) -> None:
         if self.popen.poll() is None:
@@ -132,7 +137,7 @@ class Proc:
         try:
             code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"process did not exit within {timeout:.1f} s; output:\n{self.output}") from None
+            raise WaitTimeout(f"process did not exit within {timeout:.1f} s; output:\n{self.output}") from None
         self._reader.join(timeout=5)
         return code
 
@@ -155,13 +160,6 @@ def sigterm_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def run(cmd: Sequence[str], domain_id: int, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """Run a command to completion in the given domain; output captured as text."""
-    return subprocess.run(
-        list(cmd), env=ros_environment(domain_id=domain_id), capture_output=True, text=True, timeout=timeout
-    )
-
-
 class LaunchProc(Proc):
     """`ocelot launch ...`; its nodes run in sessions of their own, so kill() ends them too."""
 
@@ -180,37 +178,3 @@ class LaunchProc(Proc):
             except ProcessLookupError:
                 pass
         super().kill()
-
-
-class RosProbe:
-    """An rclpy node of the test's own, on the test's domain, in a context of its own."""
-
-    def __init__(self, domain_id: int, name: str = "probe") -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        os.environ.update({k: v for k, v in ros_environment().items() if k != "ROS_DOMAIN_ID"})
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, args=[], domain_id=domain_id)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-
-    def spin_until(self, predicate: Callable[[], object], timeout: float, what: str):
-        def step():
-            self.executor.spin_once(timeout_sec=0.05)
-            return predicate()
-
-        return wait_for(step, timeout, what, interval=0.0)
-
-    def close(self) -> None:
-        import rclpy
-
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-
-    def __enter__(self) -> RosProbe:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -69,7 +69,6 @@ class EvaluatorNode(ManagedNode):
                 "scenario_file": check_scenario_file,
             },
         )
-        self._pubs = {}
         self.recorder: EpisodeRecorder | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -78,7 +77,7 @@ class EvaluatorNode(ManagedNode):
         from ocelot_sim.haar import detect_faces
         from ocelot_sim.scenario import ScenarioError, load_scenario_file
 
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        p = self.param
         try:
             if not p("scenario_file") or not p("output"):
                 raise ValueError("scenario_file and output must be set")
@@ -91,7 +90,7 @@ class EvaluatorNode(ManagedNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.todo, self.state, self._since = list(range(len(self.entries))), "idle", time.monotonic()
-        self._pubs = {
+        self.pubs = {
             "tracking": self.own(self.create_lifecycle_publisher(TrackingMetrics, "~/tracking", 100)),
             "episode": self.own(self.create_lifecycle_publisher(EpisodeMetrics, "~/episode", 10)),
             "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", 10)),
@@ -114,15 +113,10 @@ class EvaluatorNode(ManagedNode):
 
     def release(self) -> None:
         super().release()
-        self._pubs = {}
-
-    @property
-    def _active(self) -> bool:
-        return bool(self._pubs) and self._pubs["ack"].is_activated
 
     # -- episodes ----------------------------------------------------------------
     def _on_timer(self) -> None:
-        if not self._active:
+        if not self.active:
             return
         waited = time.monotonic() - self._since
         timeout = float(self.get_parameter("reset_timeout" if self.state == "resetting" else "stall_timeout").value)
@@ -175,7 +169,7 @@ class EvaluatorNode(ManagedNode):
             self._publish_scores(self.recorder.add_truth(nanoseconds(msg.header.stamp), faces, msg.target_index))
 
     def _on_image(self, msg: Image) -> None:
-        if not self._active:
+        if not self.active:
             return
         if self.state in ("resetting", "running"):
             try:
@@ -184,7 +178,7 @@ class EvaluatorNode(ManagedNode):
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
             else:
                 self._publish_scores(self.recorder.add_image(nanoseconds(msg.header.stamp), rgb))
-        self._pubs["ack"].publish(Header(stamp=msg.header.stamp))  # after scoring: the sim waits on it
+        self.pubs["ack"].publish(Header(stamp=msg.header.stamp))  # after scoring: the sim waits on it
 
     def _on_status(self, msg: PolicyStatus) -> None:
         if self.state in ("resetting", "running"):
@@ -209,7 +203,7 @@ class EvaluatorNode(ManagedNode):
                 latency_ms=math.nan,
             )
             msg.header.stamp = self.get_clock().now().to_msg()
-            self._pubs["tracking"].publish(msg)
+            self.pubs["tracking"].publish(msg)
         self._check_complete()
 
     def _check_complete(self) -> None:
@@ -230,7 +224,7 @@ class EvaluatorNode(ManagedNode):
             target_selection_accuracy=summary["target_selection"],
         )
         msg.header.stamp = self.get_clock().now().to_msg()
-        self._pubs["episode"].publish(msg)
+        self.pubs["episode"].publish(msg)
         self.get_logger().info(
             f"episode {episode.index} done ({episode.label_key}): "
             f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}"

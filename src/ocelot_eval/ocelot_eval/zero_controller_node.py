@@ -23,11 +23,10 @@ class ZeroControllerNode(ManagedNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("zero_controller", **kwargs)
         self.declare_parameter("image_topic", "/camera/image_raw")
-        self._pubs = {}
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive."""
-        self._pubs = {
+        self.pubs = {
             "cmd": self.own(self.create_lifecycle_publisher(Twist, "/cmd_vel", 10)),
             "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
         }
@@ -36,15 +35,14 @@ class ZeroControllerNode(ManagedNode):
 
     def release(self) -> None:
         super().release()
-        self._pubs = {}
 
     def _on_image(self, msg: Image) -> None:
-        if not self._pubs or not self._pubs["cmd"].is_activated:
+        if not self.active:
             return
-        self._pubs["cmd"].publish(Twist())
+        self.pubs["cmd"].publish(Twist())
         answer = TwistStamped()
         answer.header.stamp = msg.header.stamp
-        self._pubs["answer"].publish(answer)
+        self.pubs["answer"].publish(answer)
 
 
 def main(args=None) -> int:

@@ -5,11 +5,12 @@ a policy's own target estimate, and refuses bad input with exit 2."""
 import json
 
 import pytest
+from ros_probe import run
+from tiny_models import export_tiny_model
 
-from ocelot_common.processes import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id
 from ocelot_eval.report import RESULTS_FILE
 from ocelot_sim.robot_profile import load_profile
-from ocelot_train.testing import export_tiny_model
 
 # Moving faces, one acquisition each: a controller that does not move cannot centre them.
 SCENARIOS = """scenarios:

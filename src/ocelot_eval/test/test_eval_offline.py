@@ -4,11 +4,12 @@ import json
 
 import numpy as np
 from dataset_fixtures import faces_metadata, split_by_tenth
+from ros_probe import run
+from tiny_models import export_tiny_model
 
-from ocelot_common.processes import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id
 from ocelot_dataset.episode_io import Episode, write_episode
 from ocelot_dataset.index import finalize_dataset, read_split
-from ocelot_train.testing import export_tiny_model
 
 
 def small_dataset(root, n_episodes=20, frames=6):

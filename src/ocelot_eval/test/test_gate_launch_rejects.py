@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_models import export_tiny_model
 
 from ocelot_common.processes import fresh_domain_id
 from ocelot_common.ros_env import ros_environment
-from ocelot_train.testing import export_tiny_model
 
 pytest.importorskip(
     "launch_testing",

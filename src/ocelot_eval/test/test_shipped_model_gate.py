@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from ros_probe import run
 
 from ocelot_common.gate_binding import DEPLOY_GATE
 from ocelot_common.model_files import model_files, sha256_of
-from ocelot_common.processes import fresh_domain_id, run
+from ocelot_common.processes import fresh_domain_id
 from ocelot_eval.report import RESULTS_FILE
 
 REPO = Path(__file__).resolve().parents[3]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from ros_probe import RosProbe
 
-from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
+from ocelot_common.processes import Proc, fresh_domain_id
 
 SCRIPT = Path(__file__).with_name("sample_messages.py")
 

@@ -53,7 +53,6 @@ class OracleNode(ManagedNode):
         self._commands: dict[float, tuple[float, float]] = {}  # frame time -> the command that answered it
         self._last_t = None
         self._target_motion: MotionSpec | None = None  # the episode's target's path, from its scenario
-        self._cmd_pub = None
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive; FAILURE (stays unconfigured) on invalid gains."""
@@ -64,9 +63,11 @@ class OracleNode(ManagedNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._law = OracleLaw(gains)
-        self._cmd_pub = self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10))
-        # the same command, stamped with the frame it answers: a lockstep sim matches it exactly
-        self._answer_pub = self.own(self.create_lifecycle_publisher(TwistStamped, p("answer_topic").value, 10))
+        self.pubs = {
+            "cmd": self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic").value, 10)),
+            # the same command, stamped with the frame it answers: a lockstep sim matches it exactly
+            "answer": self.own(self.create_lifecycle_publisher(TwistStamped, p("answer_topic").value, 10)),
+        }
         # made before the faces subscription: when several are ready, these are served first
         self.own(self.create_subscription(EpisodeInfo, "/episode/info", self._on_episode, LATCHED))
         self.own(self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_applied, APPLIED))
@@ -81,12 +82,8 @@ class OracleNode(ManagedNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """active -> inactive: a last zero command so the rig does not keep turning."""
-        self._cmd_pub.publish(Twist())
+        self.pubs["cmd"].publish(Twist())
         return super().on_deactivate(state)
-
-    def release(self) -> None:
-        super().release()
-        self._cmd_pub = None
 
     def _on_episode(self, msg: EpisodeInfo) -> None:
         """A new episode: its robot profile, and nothing in flight."""
@@ -117,7 +114,7 @@ class OracleNode(ManagedNode):
         self._joint_rates = (rates.get("pan", 0.0), rates.get("tilt", 0.0))
 
     def _on_faces(self, msg: GroundTruthFaceArray) -> None:
-        if self._cmd_pub is None or not self._cmd_pub.is_activated:
+        if not self.active:
             return
         twist = Twist()
         t = seconds(msg.header.stamp)
@@ -139,10 +136,10 @@ class OracleNode(ManagedNode):
             self._law.reset()
         if t not in self._commands:  # ours, until the sim says what it applied
             self._remember(t, (twist.angular.z, twist.angular.y))
-        self._cmd_pub.publish(twist)
+        self.pubs["cmd"].publish(twist)
         answer = TwistStamped(twist=twist)
         answer.header.stamp = msg.header.stamp
-        self._answer_pub.publish(answer)
+        self.pubs["answer"].publish(answer)
 
 
 def main(args=None) -> int:

@@ -107,7 +107,6 @@ class SimNode(ManagedNode):
             together=_perturbation_fits,
         )
         self.sim = None
-        self._pubs = {}
         self._cmd = (0.0, 0.0)
         self._waiting_since = None  # wall time the last frame went out, while waiting for its answer
         self._answered = False
@@ -122,7 +121,7 @@ class SimNode(ManagedNode):
         """unconfigured -> inactive: load the world and the first scenario. FAILURE on a bad parameter."""
         from ocelot_sim.rig import PanTiltSim
 
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        p = self.param
         try:
             self.perturbation = Perturbation(
                 int(p("perturb_interval")), float(p("perturb_range")), int(p("perturb_hold"))
@@ -146,7 +145,7 @@ class SimNode(ManagedNode):
         self.lockstep = bool(p("lockstep"))
         self.lockstep_timeout = float(p("lockstep_timeout"))
         pub = lambda *a: self.own(self.create_lifecycle_publisher(*a))  # noqa: E731
-        self._pubs = {
+        self.pubs = {
             "image": pub(Image, p("image_topic"), RECORDED),
             "joints": pub(JointState, "/joint_states", RELIABLE),
             "clock": pub(Clock, "/clock", RELIABLE),
@@ -187,7 +186,6 @@ class SimNode(ManagedNode):
 
     def release(self) -> None:
         super().release()
-        self._pubs = {}
         if self._scenarios is not None:
             self._scenarios.close()
             self._scenarios = None
@@ -214,7 +212,7 @@ class SimNode(ManagedNode):
         )
         self._pending_reset = (scenario, int(request.episode_index))
         self._scenarios.prefetch(guess)  # collection asks for consecutive seeds / entries
-        if not (self._active and self.lockstep and self._waiting_since is not None):
+        if not (self.active and self.lockstep and self._waiting_since is not None):
             self._start_pending_episode()
         return response
 
@@ -238,13 +236,9 @@ class SimNode(ManagedNode):
         self._waiting_since = None
         self.sim.reset(scenario, self.perturbation, self._robot_for(scenario))
         self._cmd, self._last_ack = (0.0, 0.0), 0.0
-        if self._active:
+        if self.active:
             self._publish_episode()
             self._publish_frame()
-
-    @property
-    def _active(self) -> bool:
-        return bool(self._pubs) and self._pubs["image"].is_activated
 
     # -- the loop ----------------------------------------------------------------
     def _on_cmd_vel(self, msg: Twist) -> None:
@@ -282,7 +276,7 @@ class SimNode(ManagedNode):
             self._advance()
 
     def _on_timer(self) -> None:
-        if not self._active:
+        if not self.active:
             return
         if not self.lockstep:
             self._advance()
@@ -311,28 +305,28 @@ class SimNode(ManagedNode):
         applied = TwistStamped()
         applied.header.stamp = ros_convert.stamp(self.sim.time)
         applied.twist.angular.z, applied.twist.angular.y = self._cmd
-        self._pubs["applied"].publish(applied)
+        self.pubs["applied"].publish(applied)
         self.sim.step(*self._cmd)
         self._publish_frame()
 
     def _publish_episode(self) -> None:
         s, t = self.sim.scenario, self.sim.time
-        self._pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t, self.sim.robot))
-        self._pubs["command"].publish(ros_convert.command_msg(s, t))
+        self.pubs["info"].publish(ros_convert.episode_info_msg(s, self.episode_index, t, self.sim.robot))
+        self.pubs["command"].publish(ros_convert.command_msg(s, t))
         if self.lockstep:  # the episode's command and profile are in the controller's hands before its frame 0
             for name in ("command", "info"):
-                self._pubs[name].wait_for_all_acked(Duration(seconds=COMMAND_ACK_TIMEOUT_S))
+                self.pubs[name].wait_for_all_acked(Duration(seconds=COMMAND_ACK_TIMEOUT_S))
 
     def _publish_frame(self) -> None:
         """Everything the controller needs goes out before the image, which it answers."""
         t = self.sim.time
-        self._pubs["clock"].publish(Clock(clock=ros_convert.stamp(t)))
+        self.pubs["clock"].publish(Clock(clock=ros_convert.stamp(t)))
         positions, velocities = self.sim.joints()
-        self._pubs["joints"].publish(ros_convert.joint_state_msg(positions, velocities, t))
-        self._pubs["faces"].publish(ros_convert.faces_msg(self.sim.scenario, self.sim.ground_truth(), t))
+        self.pubs["joints"].publish(ros_convert.joint_state_msg(positions, velocities, t))
+        self.pubs["faces"].publish(ros_convert.faces_msg(self.sim.scenario, self.sim.ground_truth(), t))
         if self.lockstep:
             self._waiting_since, self._answered = time.monotonic(), False
-        self._pubs["image"].publish(ros_convert.image_msg(self.sim.render(), t))
+        self.pubs["image"].publish(ros_convert.image_msg(self.sim.render(), t))
 
 
 def main(args=None) -> int:

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import Twist
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+from ros_probe import RosProbe
 from sensor_msgs.msg import Image
 
-from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
+from ocelot_common.processes import LaunchProc, fresh_domain_id
 from ocelot_msgs.msg import Command, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 

@@ -3,7 +3,9 @@
 import time
 from pathlib import Path
 
-from ocelot_common.processes import LaunchProc, RosProbe, fresh_domain_id
+from ros_probe import RosProbe
+
+from ocelot_common.processes import LaunchProc, fresh_domain_id
 from ocelot_msgs.msg import GroundTruthFaceArray
 
 GRAPHS = str(Path(__file__).with_name("graphs_sim_only.yaml"))

@@ -90,7 +90,6 @@ class VLANode(ManagedNode):
         self.policy: OnnxPolicy | None = None
         self.shaper: CommandShaper | None = None
         self.watchdog: Watchdog | None = None
-        self._pubs = {}
         self._last_stamp = None
         self._fault = ""
         self._images = None  # (subscription, reliability)
@@ -111,7 +110,7 @@ class VLANode(ManagedNode):
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """unconfigured -> inactive; FAILURE (stays unconfigured, alive) on a bad model or parameter."""
-        p = lambda name: self.get_parameter(name).value  # noqa: E731
+        p = self.param
         try:
             if not p("model_path"):
                 raise PolicyLoadError("model_path is empty; set it to a model.onnx written by `ocelot export`")
@@ -139,7 +138,7 @@ class VLANode(ManagedNode):
             return TransitionCallbackReturn.FAILURE
         self.policy, self.shaper, self.watchdog = policy, CommandShaper(limits), watchdog
         self._gated_latency_ms = gated_latency_ms
-        self._pubs = {
+        self.pubs = {
             "cmd": self.own(self.create_lifecycle_publisher(Twist, p("cmd_topic"), 10)),
             "answer": self.own(self.create_lifecycle_publisher(TwistStamped, "/cmd_vel_stamped", 10)),
             "status": self.own(self.create_lifecycle_publisher(PolicyStatus, "~/status", 10)),
@@ -182,12 +181,7 @@ class VLANode(ManagedNode):
     def release(self) -> None:
         super().release()
         self._images = None
-        self._pubs = {}
         self.policy = None
-
-    @property
-    def _active(self) -> bool:
-        return bool(self._pubs) and self._pubs["cmd"].is_activated
 
     # -- image subscription ----------------------------------------------------------
     def _wanted_reliability(self):
@@ -240,7 +234,7 @@ class VLANode(ManagedNode):
             self.shaper.limits = self._limits(values)
         if self.watchdog is not None and "stale_image_timeout" in values:
             self.watchdog.timeout = float(values["stale_image_timeout"])
-        if values.get("enabled") is False and self._active:
+        if values.get("enabled") is False and self.active:
             self.get_logger().info("enabled is false: zero velocity, images not answered until it is true")
             self._publish_zero()
 
@@ -258,7 +252,7 @@ class VLANode(ManagedNode):
 
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic()  # latency is wall time whatever the clock
-        if not self._active:
+        if not self.active:
             return
         stamp = seconds(msg.header.stamp)
         self.watchdog.image(self._image_time(stamp))
@@ -302,7 +296,7 @@ class VLANode(ManagedNode):
             unit_to_image_point(target, (rgb.shape[1], rgb.shape[0])) if target is not None else (math.nan, math.nan)
         )
         self._check_latency(latency_ms, status)
-        self._pubs["status"].publish(status)
+        self.pubs["status"].publish(status)
 
     def _check_latency(self, latency_ms: float, status: PolicyStatus) -> None:
         """The p95 over the window against the latency the model was gated at; a warning when above it."""
@@ -321,11 +315,11 @@ class VLANode(ManagedNode):
     def _publish(self, pan: float, tilt: float, stamp=None) -> None:
         twist = Twist()
         twist.angular.z, twist.angular.y = pan, tilt
-        self._pubs["cmd"].publish(twist)
+        self.pubs["cmd"].publish(twist)
         if stamp is not None:
             answer = TwistStamped(twist=twist)
             answer.header.stamp = stamp
-            self._pubs["answer"].publish(answer)
+            self.pubs["answer"].publish(answer)
 
     def _start_from_rest(self) -> None:
         """Forget the previous command and target estimate: the next frame is answered as an episode's first."""
@@ -343,7 +337,7 @@ class VLANode(ManagedNode):
 
     def _publish_zero(self) -> None:
         self._start_from_rest()
-        if self._pubs:
+        if self.pubs:
             self._publish(0.0, 0.0)
 
     def _on_command(self, msg: Command) -> None:
@@ -362,14 +356,14 @@ class VLANode(ManagedNode):
         self.shaper.estop = bool(msg.data)
         if self.shaper.estop:
             self.get_logger().warning("emergency stop: holding zero velocity until ~/estop is released")
-            if self._active:
+            if self.active:
                 self._publish_zero()
         else:
             self.get_logger().info("emergency stop released")
 
     def _on_watchdog(self) -> None:
         self._follow_the_camera_qos()
-        if self._active and self.watchdog.check(self._now()):
+        if self.active and self.watchdog.check(self._now()):
             self.get_logger().warning(f"no image for {self.watchdog.timeout:.2f} s: zero velocity until images return")
             self._publish_zero()
 

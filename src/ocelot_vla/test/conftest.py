@@ -4,8 +4,7 @@ The tests may use torch and transformers to make the model; the node they start 
 """
 
 import pytest
-
-from ocelot_train.testing import export_tiny_model
+from tiny_models import export_tiny_model
 
 
 @pytest.fixture(scope="session")

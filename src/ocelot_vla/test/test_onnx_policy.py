@@ -43,7 +43,7 @@ def test_same_preprocessing_as_collection_and_training(tiny_model, monkeypatch):
 
 
 def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_path):
-    from ocelot_train.testing import export_tiny_model
+    from tiny_models import export_tiny_model
 
     policy = OnnxPolicy(export_tiny_model(tmp_path, previous_target=True))
     assert policy.uses_previous_target and not policy.uses_previous_action

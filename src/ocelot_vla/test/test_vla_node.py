@@ -12,11 +12,12 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from ros_probe import RosProbe
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
 from ocelot_common.model_files import sha256_of
-from ocelot_common.processes import Proc, RosProbe, fresh_domain_id
+from ocelot_common.processes import Proc, fresh_domain_id
 from ocelot_msgs.msg import PolicyStatus
 
 
@@ -314,9 +315,9 @@ def test_without_an_eval_report_there_is_no_gate_to_be_slower_than(vla):
 
 def test_follows_the_command_topic_and_feeds_back_its_previous_command_and_target(tmp_path):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+    from tiny_models import export_tiny_model
 
     from ocelot_msgs.msg import Command
-    from ocelot_train.testing import export_tiny_model
 
     model = export_tiny_model(tmp_path, head_bias=(0.2, 0.1), previous_action=True, previous_target=True)
     node = VLAUnderTest(model, command_topic="/command")

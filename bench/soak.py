@@ -60,7 +60,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("OCELOT_ROOT", str(ROOT))
 
-    from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+    from ocelot_common.processes import LaunchProc, WaitTimeout, fresh_domain_id, sigterm_as_interrupt
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testing"))  # the probe node
 
@@ -130,7 +130,7 @@ def main() -> int:
             graph.signal()
             try:
                 graph.wait(60)
-            except AssertionError:
+            except WaitTimeout:
                 graph.kill()
     if args.json:
         Path(args.json).write_text(json.dumps(samples, indent=1))

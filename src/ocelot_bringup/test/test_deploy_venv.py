@@ -1,5 +1,6 @@
 """The robot's footprint: ocelot_vla + ocelot_bringup built into a fresh venv that has no torch and no MuJoCo,
-then the deploy graph run from there against images published by this test process.
+then the robot's packages' own tests run there, and the deploy graph run from there against images published by
+this test process.
 
 Builds with scripts/setup_deploy_venv.sh (the README's Pi steps with wheels in place of apt): a couple of
 minutes, most of it the message package.
@@ -27,7 +28,7 @@ TRAINING_STACK = ("torch", "mujoco", "h5py", "transformers", "mlflow", "matplotl
 def deploy(tmp_path_factory):
     target = tmp_path_factory.mktemp("deploy")
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "setup_deploy_venv.sh"), str(target)],
+        ["bash", str(ROOT / "scripts" / "setup_deploy_venv.sh"), str(target), "--with-tests"],
         capture_output=True,
         text=True,
         timeout=1200,
@@ -58,6 +59,25 @@ def test_deploy_venv_holds_no_training_stack(deploy):
     assert found.returncode == 0 and found.stdout.strip() == "", found.stdout + found.stderr
     packages = sorted(p.name for p in (deploy / "install").iterdir() if (p / "share").is_dir())
     assert packages == ["ocelot_bringup", "ocelot_common", "ocelot_msgs", "ocelot_vla"]
+
+
+# the tests of the packages that go to the robot: they import nothing of the training stack, which is not there
+ROBOT_TESTS = ("src/ocelot_common/test", "src/ocelot_msgs/test", "src/ocelot_vla/test")
+
+
+def test_the_robot_packages_tests_pass_on_the_robot_footprint(deploy):
+    command = f". {deploy / 'install' / 'setup.sh'} && exec python -m pytest -q {' '.join(ROBOT_TESTS)}"
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=deploy_env(deploy),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in summary and "skipped" not in summary, summary
 
 
 def test_deploy_graph_from_the_deploy_venv_steers_on_published_images(deploy, tmp_path):

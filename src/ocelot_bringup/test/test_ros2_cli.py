@@ -13,7 +13,7 @@ import signal
 import pytest
 from ros_probe import run
 
-from ocelot_common.processes import Proc, fresh_domain_id, wait_for
+from ocelot_common.processes import Proc, WaitTimeout, fresh_domain_id, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ros2") is None,
@@ -34,7 +34,7 @@ def ros2(domain, *args, until=None, timeout=30):
 
     try:
         wait_for(answered, timeout, f"`ros2 {' '.join(args)}`", interval=0.5)
-    except AssertionError:
+    except WaitTimeout:
         raise AssertionError(
             f"`ros2 {' '.join(args)}` never answered as expected:\n{result.stdout}\n{result.stderr}"
         ) from None

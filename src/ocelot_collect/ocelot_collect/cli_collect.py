@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+from ocelot_common.processes import LaunchProc, WaitTimeout, fresh_domain_id, sigterm_as_interrupt
 from ocelot_dataset.episode_io import complete_episodes
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from ocelot_dataset.index import finalize_dataset
@@ -210,7 +210,7 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
     for worker in workers:
         try:
             worker.wait(60)
-        except AssertionError:
+        except WaitTimeout:
             worker.kill()
     return code
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ocelot_common.gate_binding import DEPLOY_ROBOT
-from ocelot_common.processes import LaunchProc, fresh_domain_id, sigterm_as_interrupt
+from ocelot_common.processes import LaunchProc, WaitTimeout, fresh_domain_id, sigterm_as_interrupt
 
 GRAPHS = {"vla": "eval", "oracle": "eval_oracle", "zero": "eval_zero"}
 NO_PROGRESS_TIMEOUT_S = 180.0  # the evaluator gives up on a stalled episode well before this
@@ -158,7 +158,7 @@ def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
         proc.signal()
         try:
             proc.wait(30)
-        except AssertionError:
+        except WaitTimeout:
             proc.kill()
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ocelot_common.model_files import model_files
-from ocelot_common.preprocessing import frames_to_input
+from ocelot_common.preprocessing import METADATA_KEY, STANDARD, Preprocessing, frames_to_input
 from ocelot_dataset.episode_io import episode_path, read_episode
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.dataset import FrameDataset
@@ -56,6 +56,10 @@ def test_export_matches_pytorch(trained, tmp_path):
     policy_session = ort.InferenceSession(str(paths["policy"]))
     assert [i.name for i in policy_session.get_inputs()] == ["frames", "text_features", "attention_mask"]
     assert [o.name for o in policy_session.get_outputs()] == ["actions"]
+    # the preprocessing it was trained with travels in the graph (bound by its sha256) and in the card
+    recorded = policy_session.get_modelmeta().custom_metadata_map
+    assert METADATA_KEY in recorded and Preprocessing.from_metadata(recorded) == STANDARD
+    assert card["preprocessing"] == STANDARD.to_dict()
     # a real frame and command through both graphs, as the policy node will run them
     from ocelot_common.text import load_tokenizer, tokenize
 

@@ -1,12 +1,10 @@
-"""A small exported policy for the node tests: the project's own export, a tiny text encoder.
-
-The tests may use torch and transformers to make the model; the node they start must not.
-"""
+"""A small model for the node tests that keeps the export contract, built without torch (testing/
+contract_models.py): these tests run on the robot's footprint too, where there is no torch."""
 
 import pytest
-from tiny_models import export_tiny_model
+from contract_models import write_contract_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    return export_tiny_model(tmp_path_factory.mktemp("vla_model"))
+    return write_contract_model(tmp_path_factory.mktemp("vla_model"))

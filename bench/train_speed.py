@@ -60,8 +60,8 @@ def train_rate(trainer, steps: int) -> float:
     for step in range(steps):
         if step == 2:
             seen, start = 0, time.perf_counter()  # the first steps warm up allocators
-        rows = trainer._command_rows(batch["command"], "train")
-        loss, _ = policy(trainer._step_batch(batch, rows))
+        rows = trainer.data.command_rows(batch["command"], "train")
+        loss, _ = policy(trainer.data.step_batch(batch, rows))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -123,3 +123,28 @@ def test_a_node_busy_in_a_long_callback_is_not_taken_for_dead(domain, started):
         assert dead.nodes[0].state == "unreachable" and not dead.nodes[0].busy
         assert time.monotonic() - started_at < 5.0  # heartbeat_period + heartbeat_timeout, with room for load
         manager.wait_line("node 'busy' is not responding", 5)
+
+
+def test_a_cli_learns_progress_and_a_dead_node_from_the_graphs_topics(domain, started):
+    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+
+    from ocelot_common.graph_watch import GraphWatch
+    from ocelot_common.processes import wait_for
+    from ocelot_msgs.msg import EvaluationProgress
+
+    graph = LaunchProc(["ocelot", "launch", "pair", "--graphs", GRAPHS], domain)
+    started.append(graph)
+    graph.wait_line("graph 'pair' active", 60)
+    with RosProbe(domain) as probe:
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        progress = probe.node.create_publisher(EvaluationProgress, "/evaluator/progress", latched)
+        progress.publish(EvaluationProgress(episodes_done=3, episodes_total=5, failed=True, reason="a stalled camera"))
+        with GraphWatch(domain, EvaluationProgress, "/evaluator/progress") as watch:  # joins after the message
+            wait_for(lambda: watch.poll(0.1) or watch.progress, 20, "the latched progress")
+            assert (watch.progress.episodes_done, watch.progress.failed) == (3, True)
+            assert watch.progress.reason == "a stalled camera"
+            wait_for(lambda: watch.poll(0.1) or watch.health, 20, "the manager's health")
+            assert watch.dead_nodes == []
+            os.kill(graph.node_pids()["second"], signal.SIGKILL)
+            wait_for(lambda: watch.poll(0.1) or watch.dead_nodes, 10, "the manager's report of the dead node")
+            assert watch.dead_nodes == ["second"]

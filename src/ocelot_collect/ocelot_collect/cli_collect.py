@@ -23,8 +23,6 @@ from ocelot_dataset.episode_io import complete_episodes
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from ocelot_dataset.index import finalize_dataset
 
-FINISHED = "collection finished"
-STOPPED = "collection stopped"  # a write failed (a full disk): nothing partial is left, re-running resumes
 PASSES = 2  # a second pass records what the first skipped (reset timeouts, stalls)
 
 
@@ -180,7 +178,7 @@ def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
 
 def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted: range, lock: int) -> int:
     """One run of the workers over the range; each records only the episodes still missing."""
-    workers = []
+    workers, domains = [], []
     for first, count in shards(args.base_ep, args.n_episodes, args.workers):
         graph_args = {
             "output": str(output),
@@ -203,8 +201,17 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
         if args.policy:
             graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]
         cmd = ["ocelot", "launch", graph, *(f"{k}:={v}" for k, v in graph_args.items())]
-        workers.append(LaunchProc(cmd, fresh_domain_id(), pass_fds=(lock,)))
-    code = _watch(workers, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
+        domains.append(fresh_domain_id())
+        workers.append(LaunchProc(cmd, domains[-1], pass_fds=(lock,)))
+    from ocelot_common.graph_watch import GraphWatch
+    from ocelot_msgs.msg import CollectionProgress
+
+    watches = [GraphWatch(domain, CollectionProgress, "/collector/progress") for domain in domains]
+    try:
+        code = _watch(workers, watches, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
+    finally:
+        for watch in watches:
+            watch.close()
     for worker in workers:
         worker.signal()
     for worker in workers:
@@ -215,7 +222,11 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
     return code
 
 
-def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, frames_per_episode: int) -> int:
+def _watch(
+    workers: list[LaunchProc], watches: list, output: Path, wanted: range, quiet: bool, frames_per_episode: int
+) -> int:
+    """Until every worker's collector says finished on its ~/progress; 1 when one says it stopped (a write
+    failed), when a worker's lifecycle manager reports a node not alive, or when a worker's launcher ends."""
     from tqdm import tqdm
 
     start_count = sum(1 for ep in complete_episodes(output) if ep in wanted)
@@ -230,30 +241,32 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, 
     started, relayed = time.monotonic(), [0] * len(workers)
     try:
         while True:
+            for watch in watches:
+                watch.poll(timeout=0.5 / len(watches))
             done = sum(1 for ep in complete_episodes(output) if ep in wanted)
             if done != bar.n:
                 elapsed = time.monotonic() - started
                 rate = (done - start_count) / max(elapsed, 1e-6)
                 bar.set_postfix_str(f"{rate * 3600:.0f} ep/h, {rate * frames_per_episode:.0f} frames/s", refresh=False)
                 bar.update(done - bar.n)
-            for i, worker in enumerate(workers):
+            for i, worker in enumerate(workers):  # the launcher's own lines and skipped episodes, for the user
                 for line in worker.lines[relayed[i] :]:
-                    if line.startswith("[ocelot launch] started") or "skipping episode" in line or "died" in line:
+                    if line.startswith("[ocelot launch]") or "skipping episode" in line:
                         bar.write(f"[worker {i}] {line}")
                 relayed[i] = len(worker.lines)
-            dead = [i for i, w in enumerate(workers) if any("died" in ln and "[ocelot launch]" in ln for ln in w.lines)]
+            dead = next(((i, w.dead_nodes[0]) for i, w in enumerate(watches) if w.dead_nodes), None)
             if dead:
                 bar.write("\n".join(workers[dead[0]].lines[-40:]))
                 bar.write(
-                    f"error: a node of worker {dead[0]} died (its last lines are above); "
-                    "re-run the same command to resume where it stopped"
+                    f"error: node '{dead[1]}' of worker {dead[0]} died or hangs (its lifecycle manager reports it "
+                    "not alive; its last lines are above); re-run the same command to resume where it stopped"
                 )
                 return 1
-            stopped = next((ln for w in workers for ln in w.lines if STOPPED in ln), None)
-            if stopped:
-                bar.write("error: " + stopped[stopped.index(STOPPED) :])
+            stopped = next((w.progress for w in watches if w.progress is not None and w.progress.stopped), None)
+            if stopped is not None:
+                bar.write(f"error: {stopped.last_message}")
                 return 1
-            if all(any(FINISHED in line for line in w.lines) for w in workers):
+            if all(w.progress is not None and w.progress.finished for w in watches):
                 return 0
             if any(w.popen.poll() is not None for w in workers):
                 bar.write(
@@ -261,7 +274,6 @@ def _watch(workers: list[LaunchProc], output: Path, wanted: range, quiet: bool, 
                     + "\n".join(w.output for w in workers if w.popen.poll() is not None)
                 )
                 return 1
-            time.sleep(0.5)
     except KeyboardInterrupt:
         bar.write("interrupted; re-run the same command to resume")
         return 130

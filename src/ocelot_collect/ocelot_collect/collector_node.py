@@ -27,7 +27,7 @@ from pathlib import Path
 
 from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -46,6 +46,8 @@ from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
+# the last progress stays for whoever subscribes late (the CLI that started the worker)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 APPLIED_TOPIC = "/cmd_vel_applied"
 PARAMETERS = {
     "output": "dataset",
@@ -116,7 +118,7 @@ class CollectorNode(ManagedNode):
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
         )
         self.pubs = {
-            "progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", 10)),
+            "progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", LATCHED)),
             "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)),
         }
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
@@ -312,6 +314,7 @@ class CollectorNode(ManagedNode):
             episodes_skipped=len(self.skipped),
             frames_per_second=float(fps),
             finished=self.state == "finished",
+            stopped=self.state == "stopped",
             last_message=message,
         )
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -151,9 +151,14 @@ def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
     if args.controller == "vla":
         graph_args["model_path"] = str(Path(args.model).resolve())
     cmd = ["ocelot", "launch", GRAPHS[args.controller], *(f"{k}:={v}" for k, v in graph_args.items())]
-    proc = LaunchProc(cmd, fresh_domain_id())
+    from ocelot_common.graph_watch import GraphWatch
+    from ocelot_msgs.msg import EvaluationProgress
+
+    domain = fresh_domain_id()
+    proc = LaunchProc(cmd, domain)
     try:
-        _watch(proc, output, n, args.quiet, args.episode_frames)
+        with GraphWatch(domain, EvaluationProgress, "/evaluator/progress") as watch:
+            _watch(proc, watch, n, args.quiet, args.episode_frames)
     finally:
         proc.signal()
         try:
@@ -162,12 +167,11 @@ def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
             proc.kill()
 
 
-def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> None:
+def _watch(proc: LaunchProc, watch, n: int, quiet: bool, frames: int) -> None:
+    """Until the evaluator's ~/progress says finished; an EvalError when it says failed, when the lifecycle
+    manager's ~/health says a node is not alive, when the graph's launcher ends, or when nothing progresses."""
     from tqdm import tqdm
 
-    from ocelot_eval.evaluator_node import EPISODES_FILE
-
-    episodes_file = output / EPISODES_FILE
     bar = tqdm(
         total=n,
         unit="ep",
@@ -179,15 +183,21 @@ def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> 
     started = last_progress = time.monotonic()
     try:
         while True:
-            done = _count_lines(episodes_file)
+            watch.poll(timeout=0.25)
+            progress = watch.progress
+            done = int(progress.episodes_done) if progress is not None else 0
             if done != bar.n:
                 last_progress = time.monotonic()
                 bar.set_postfix_str(f"{done * frames / (last_progress - started):.1f} frames/s", refresh=False)
                 bar.update(done - bar.n)
-            failed = next((ln for ln in proc.lines if "evaluation failed" in ln or "died" in ln), None)
-            if failed:
-                raise EvalError(f"{failed.strip()}\n" + "\n".join(proc.lines[-30:]))
-            if any("evaluation finished" in ln for ln in proc.lines):
+            if progress is not None and progress.failed:
+                raise EvalError(f"evaluation failed: {progress.reason}\n" + "\n".join(proc.lines[-30:]))
+            if watch.dead_nodes:
+                raise EvalError(
+                    f"node '{watch.dead_nodes[0]}' of the evaluation graph died or hangs (the lifecycle manager "
+                    "reports it not alive); the graph's last output:\n" + "\n".join(proc.lines[-30:])
+                )
+            if progress is not None and progress.finished:
                 return
             if proc.popen.poll() is not None:
                 raise EvalError("the evaluation graph stopped early; its output:\n" + proc.output)
@@ -196,17 +206,8 @@ def _watch(proc: LaunchProc, output: Path, n: int, quiet: bool, frames: int) -> 
                     f"no episode finished for {NO_PROGRESS_TIMEOUT_S:.0f} s; last output:\n"
                     + "\n".join(proc.lines[-30:])
                 )
-            time.sleep(0.25)
     finally:
         bar.close()
-
-
-def _count_lines(path: Path) -> int:
-    try:
-        with open(path) as f:
-            return sum(1 for _ in f)
-    except FileNotFoundError:
-        return 0
 
 
 def _report(args: argparse.Namespace, output: Path, evaluated: dict, n: int, seconds: float) -> int:

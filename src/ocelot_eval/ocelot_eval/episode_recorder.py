@@ -7,7 +7,9 @@ clock restarts at 0, so a stream counts only once it has shown frame 0 (stamp 0)
 of the new episode: stale messages of the previous one are never paired with the
 new episode's frames. The controller's status for a frame (its latency and, for a
 policy with a target read-out, where it placed the commanded face) arrives after
-the frame and is joined to it when the episode finishes.
+the frame, under the same rule (a status stream counts from frame 0's status), and
+is joined to it when the episode finishes; `statuses_missing` says whether a scored
+frame still waits for its status (the last frames' come after their scoring).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class EpisodeRecorder:
         self._latency: dict[int, float] = {}
         self._estimate: dict[int, tuple[float, float]] = {}  # camera stamp -> the policy's target point
         self._truth_point: dict[int, tuple[float, float] | None] = {}  # scored stamp -> the target's, if in view
-        self._synced = {"image": False, "truth": False}
+        self._synced = {"image": False, "truth": False, "status": False}
 
     def _accept(self, stream: str, stamp_ns: int) -> bool:
         if stamp_ns == 0:
@@ -65,7 +67,7 @@ class EpisodeRecorder:
     def add_status(self, stamp_ns: int, latency_ms: float, target: tuple[float, float] | None = None) -> None:
         """The controller's latency for a frame and, when it has one, its estimate of the target's image point
         (arrive after the frame; kept until the episode ends)."""
-        if self.episode is not None:
+        if self._accept("status", stamp_ns):
             self._latency[stamp_ns] = latency_ms
             if target is not None and all(math.isfinite(x) for x in target):
                 self._estimate[stamp_ns] = (float(target[0]), float(target[1]))
@@ -84,6 +86,11 @@ class EpisodeRecorder:
     @property
     def complete(self) -> bool:
         return self.episode is not None and len(self.episode.frames) >= self.episode_frames
+
+    @property
+    def statuses_missing(self) -> bool:
+        """A controller that sends statuses has not yet sent one for every recorded frame."""
+        return self._synced["status"] and any(stamp not in self._latency for stamp in self._frame_of)
 
     def finish(self) -> EpisodeScore:
         """The finished episode, frames in order, with the latencies and target estimates that arrived."""

@@ -9,9 +9,10 @@ image, paired with the ground truth of the same frame), publishes
 lockstep sim never runs more than a few frames ahead of the scoring. The
 policy's ~/status gives each frame's latency and the policy's own estimate of
 the target's image point, scored against the truth (grounding vs control). When all
-episodes are done it logs "evaluation finished"; a reset or a camera that
-stalls logs "evaluation failed" and stops (a gate never rests on missing
-episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
+episodes are done it says so on ~/progress (ocelot_msgs/EvaluationProgress,
+latched: episodes done, finished, failed and why) and in the log ("evaluation
+finished"); a reset or a camera that stalls ends it as failed (a gate never
+rests on missing episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
 
 - on_configure: read the scenario file, prepare the output. FAILURE on a bad
   parameter or scenario file (node alive, unconfigured).
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -36,11 +37,16 @@ from ocelot_common.parameters import not_blank, positive, refuse_bad_values
 from ocelot_common.stamps import nanoseconds
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
-from ocelot_msgs.msg import EpisodeMetrics, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
+from ocelot_msgs.msg import EpisodeMetrics, EvaluationProgress, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.scenario import check_scenario_file
 
 RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
+# how long a scored episode waits for the controller's statuses of its last frames (they follow the frames by
+# milliseconds; a controller that skips frames never sends some, and the episode is written without them)
+STATUS_GRACE_S = 1.0
+# the last progress stays for whoever subscribes late (the CLI that started the graph)
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 EPISODES_FILE = "episodes.jsonl"
 PARAMETERS = {
     "scenario_file": "",
@@ -70,6 +76,7 @@ class EvaluatorNode(ManagedNode):
             },
         )
         self.recorder: EpisodeRecorder | None = None
+        self._scored_at: float | None = None  # when the running episode's frames were all scored
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -94,6 +101,7 @@ class EvaluatorNode(ManagedNode):
             "tracking": self.own(self.create_lifecycle_publisher(TrackingMetrics, "~/tracking", 100)),
             "episode": self.own(self.create_lifecycle_publisher(EpisodeMetrics, "~/episode", 10)),
             "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", 10)),
+            "progress": self.own(self.create_lifecycle_publisher(EvaluationProgress, "~/progress", LATCHED)),
         }
         self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RECORDED))
@@ -106,13 +114,16 @@ class EvaluatorNode(ManagedNode):
         )
         return TransitionCallbackReturn.SUCCESS
 
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """inactive -> active: the episodes start (progress 0 of N)."""
+        result = super().on_activate(state)
+        self._publish_progress()
+        return result
+
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """active -> inactive: the episode in progress is dropped."""
         self.state = "idle"
         return super().on_deactivate(state)
-
-    def release(self) -> None:
-        super().release()
 
     # -- episodes ----------------------------------------------------------------
     def _on_timer(self) -> None:
@@ -122,6 +133,8 @@ class EvaluatorNode(ManagedNode):
         timeout = float(self.get_parameter("reset_timeout" if self.state == "resetting" else "stall_timeout").value)
         if self.state == "idle":
             self._next_episode()
+        elif self.state == "running" and self._scored_at is not None:
+            self._check_complete()  # the grace for missing statuses has run out
         elif self.state in ("resetting", "running") and waited > timeout:
             what = "answer the reset" if self.state == "resetting" else "send a complete frame"
             self._fail(f"episode {self.todo[0]}: the sim did not {what} within {timeout:.0f} s")
@@ -132,6 +145,7 @@ class EvaluatorNode(ManagedNode):
             self.get_logger().info(
                 f"evaluation finished: {len(self.entries)} episodes in {self.output / EPISODES_FILE}"
             )
+            self._publish_progress()
             return
         if not self._reset_client.service_is_ready():
             return
@@ -155,12 +169,24 @@ class EvaluatorNode(ManagedNode):
         episode.label_key, episode.command = response.info.label_key, response.info.command
         episode.num_faces = int(response.info.num_faces)
         episode.textures = [face["texture"] for face in scenario.get("faces", [])]
-        self.state, self._since = "running", time.monotonic()
+        self.state, self._since, self._scored_at = "running", time.monotonic(), None
         self._check_complete()
 
     def _fail(self, why: str) -> None:
         self.state = "failed"
         self.get_logger().error(f"evaluation failed: {why}")
+        self._publish_progress(why)
+
+    def _publish_progress(self, reason: str = "") -> None:
+        msg = EvaluationProgress(
+            episodes_done=len(self.entries) - len(self.todo),
+            episodes_total=len(self.entries),
+            finished=self.state == "finished",
+            failed=self.state == "failed",
+            reason=reason,
+        )
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pubs["progress"].publish(msg)
 
     # -- per frame -----------------------------------------------------------------
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
@@ -187,6 +213,7 @@ class EvaluatorNode(ManagedNode):
                 float(msg.latency_ms),
                 (msg.target_u, msg.target_v) if msg.has_target else None,
             )
+            self._check_complete()
 
     def _publish_scores(self, scores) -> None:
         if not scores:
@@ -209,6 +236,11 @@ class EvaluatorNode(ManagedNode):
     def _check_complete(self) -> None:
         if self.state != "running" or not self.recorder.complete:
             return
+        if self.recorder.statuses_missing:  # the last frames' statuses come after their scoring
+            self._scored_at = self._scored_at or time.monotonic()
+            if time.monotonic() - self._scored_at < STATUS_GRACE_S:
+                return
+        self._scored_at = None
         episode = self.recorder.finish()
         with open(self.output / EPISODES_FILE, "a") as f:
             f.write(json.dumps(episode.to_dict()) + "\n")
@@ -231,6 +263,8 @@ class EvaluatorNode(ManagedNode):
         )
         self.todo.pop(0)
         self.state = "idle"
+        if self.todo:
+            self._publish_progress()
         self._next_episode()
 
 

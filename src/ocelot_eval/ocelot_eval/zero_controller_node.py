@@ -33,9 +33,6 @@ class ZeroControllerNode(ManagedNode):
         self.own(self.create_subscription(Image, self.get_parameter("image_topic").value, self._on_image, IMAGES))
         return TransitionCallbackReturn.SUCCESS
 
-    def release(self) -> None:
-        super().release()
-
     def _on_image(self, msg: Image) -> None:
         if not self.active:
             return

@@ -116,6 +116,7 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     truth = [TruthFace(320.0, 240.0, True)]
     ms = 1_000_000
     assert recorder.add_image(700 * ms, np.full((2, 2, 3), 7, np.uint8)) == []  # old episode, before frame 0
+    recorder.add_status(200 * ms, 99.0)  # the old episode's status for a stamp this one will have too
     assert recorder.add_truth(0, truth, 0) == []
     scored = recorder.add_image(0, np.full((2, 2, 3), 0, np.uint8))
     assert [s.frame for s in scored] == [0]
@@ -124,10 +125,14 @@ def test_recorder_pairs_streams_by_frame_and_ignores_the_previous_episode():
     recorder.add_truth(200 * ms, truth, 0)  # ground truth may come in any order
     assert not recorder.complete
     recorder.add_truth(100 * ms, truth, 0)
+    recorder.add_status(0, 11.0)
     recorder.add_status(100 * ms, 12.5)
     assert recorder.complete and seen == [0, 2, 1]
+    assert recorder.statuses_missing  # frame 2's status has not come yet (the old one does not count)
+    recorder.add_status(200 * ms, 13.0)
+    assert not recorder.statuses_missing
     done = recorder.finish()
-    assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [12.5]
+    assert [f.frame for f in done.frames] == [0, 1, 2] and done.latency_ms == [11.0, 12.5, 13.0]
 
 
 def test_the_policys_target_estimate_is_scored_as_grounding_and_control():

@@ -249,7 +249,8 @@ class FrameDataset:
 class CachedTokenDataset:
     """The same samples with the frozen vision encoder's cached tokens in place of the frame."""
 
-    def __init__(self, frames: FrameDataset, tokens: np.ndarray) -> None:
+    def __init__(self, frames: FrameDataset, tokens: Any) -> None:
+        """`tokens[i]`: sample i's tokens (an array, or features.EpisodeTokens reading them per episode)."""
         self.frames, self.tokens = frames, tokens
 
     def __len__(self) -> int:

@@ -34,3 +34,25 @@ def flatten(prefix: str, values: dict) -> dict:
         name = f"{prefix}.{key}" if prefix else key
         flat.update(flatten(name, value) if isinstance(value, dict) else {name: value})
     return flat
+
+
+def report_epoch(row: dict, mlflow_run, progress: bool) -> None:
+    """An epoch's figures on the terminal (when `progress`) and in the MLflow run (when there is one)."""
+    import math
+
+    per_label = " ".join(f"{k}={v:.4f}" for k, v in row["val_mse_per_label"].items())
+    if progress:
+        print(
+            f"epoch {row['epoch']}: train {row['train_loss']:.4f}  val {row['val_mse']:.4f}  "
+            f"shuffled-text {row['val_mse_shuffled_text']:.4f}  ({per_label})  "
+            + (f"target {row['val_target_error_px']:.1f} px  " if math.isfinite(row["val_target_error_px"]) else "")
+            + f"{row['samples_per_s']:.0f} samples/s",
+            flush=True,
+        )
+    if mlflow_run is not None:
+        import mlflow
+
+        metrics = {k: v for k, v in row.items() if isinstance(v, float) and math.isfinite(v)}
+        metrics.update({f"val_mse_{k}": v for k, v in row["val_mse_per_label"].items()})
+        metrics.update({f"val_target_error_px_{k}": v for k, v in row["val_target_error_px_per_label"].items()})
+        mlflow.log_metrics(metrics, step=row["epoch"])

@@ -4,7 +4,7 @@ import pytest
 from ocelot_common.preprocessing import STANDARD, frames_to_input
 from ocelot_dataset.episode_io import episode_path, read_episode, write_episode
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
-from ocelot_train.train_loop import verify_episode_files
+from ocelot_train.training_data import verify_episode_files
 
 
 def test_length_and_shapes(tiny_dataset):

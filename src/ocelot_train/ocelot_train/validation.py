@@ -1,0 +1,56 @@
+"""Validation of a policy on a run's validation split: the MSE overall and per label, the text ablation (every
+sample given another sample's command: if language is used, clearly worse), and the read-out's distance
+from the commanded face in camera pixels, overall and per label."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ocelot_common.camera import CAMERA_PX
+from ocelot_train.training_data import TrainingData
+
+UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX) / 2.0  # read-out coordinates -> camera pixels
+
+
+@torch.no_grad()
+def validate(model: nn.Module, data: TrainingData) -> dict:
+    model.eval()
+    to_camera_px = UNIT_TO_CAMERA_PX.to(data.device)
+    rng = torch.Generator().manual_seed(1234)
+    sq_parts: list[torch.Tensor] = []
+    ablate_parts: list[torch.Tensor] = []
+    label_parts: list[torch.Tensor] = []
+    misplaced_parts: list[torch.Tensor] = []
+    for batch in data.loader(data.val_set, train=False):
+        rows = data.command_rows(batch["command"], "val")
+        batch = data.step_batch(batch, rows)
+        info = model(batch)[1]
+        actions, xy = info["actions"], info["target_estimate"]
+        sq_parts.append(((actions - batch["action"]) ** 2).mean(1).cpu())
+        misplaced_parts.append(torch.linalg.vector_norm((xy - batch["target_xy"]) * to_camera_px, dim=1).cpu())
+        other = torch.randint(0, len(data.commands) - 1, rows.shape, generator=rng)
+        other = other + (other >= rows).long() if len(data.commands) > 1 else rows  # never the true command
+        ablated = model(data.step_batch(batch, other))[1]["actions"]
+        ablate_parts.append(((ablated - batch["action"]) ** 2).mean(1).cpu())
+        label_parts.append(batch["label"].cpu())
+    sq, sq_ablate = torch.cat(sq_parts), torch.cat(ablate_parts)
+    labels, misplaced = torch.cat(label_parts), torch.cat(misplaced_parts)
+    label_table = data.val_frames.label_table
+    per_label = {name: float(sq[labels == i].mean()) for i, name in enumerate(label_table) if (labels == i).any()}
+    known = torch.isfinite(misplaced)
+    # where the read-out puts the commanded face against where it is (frames that record it; NaN: none do)
+    target_px = {
+        name: float(misplaced[known & (labels == i)].mean())
+        for i, name in enumerate(label_table)
+        if (known & (labels == i)).any()
+    }
+    return {
+        "val_mse": float(sq.mean()),
+        "val_mse_shuffled_text": float(sq_ablate.mean()),
+        "val_mse_per_label": per_label,
+        "val_target_error_px": float(misplaced[known].mean()) if known.any() else math.nan,
+        "val_target_error_px_per_label": target_px,
+    }

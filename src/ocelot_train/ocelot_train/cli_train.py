@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,11 +39,11 @@ def train_and_export(args: argparse.Namespace, run_name: str | None = None) -> d
     output = Path(args.output)
     main = is_main_process()
     trainer = Trainer(args.dataset, output, config, progress=not args.quiet and main)
-    summary = {"output": str(output), "config": config.to_dict()}
+    summary: dict[str, Any] = {"output": str(output), "config": config.to_dict()}
     if not main:  # the other ranks of a torchrun job only train
         summary["best"] = trainer.run().best
         return summary
-    tracking = contextlib.nullcontext()
+    tracking: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if not args.no_mlflow:
         summary["tracking_uri"] = args.tracking_uri or config.train.tracking_uri or default_tracking_uri(output)
         tracking = mlflow_run(
@@ -59,7 +60,7 @@ def train_and_export(args: argparse.Namespace, run_name: str | None = None) -> d
             mlflow.log_params(
                 {
                     "dataset": str(Path(args.dataset).resolve()),
-                    "dataset_fingerprint": trainer.fingerprint,
+                    "dataset_fingerprint": trainer.data.fingerprint,
                     "train_samples": len(trainer.train_set),
                     "val_samples": len(trainer.val_set),
                 }

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,7 +147,7 @@ class Trainer:
                 seen += len(rows)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             seen *= self.place.world_size  # every rank takes the same number of steps
-            row = {
+            row: dict[str, Any] = {
                 "epoch": epoch,
                 "train_loss": float(np.mean(losses)),
                 "samples": seen,

@@ -299,7 +299,7 @@ def test_previous_target_model_warm_starts_from_a_previous_action_one_and_export
     widened = tuned.policy.head[0].weight.detach()
     torch.testing.assert_close(widened[:, : start.shape[1]], start)
     assert widened.shape[1] == start.shape[1] + 2 and not widened[:, start.shape[1] :].any()
-    assert len(list(tuned._loader(tuned.val_set, train=False).sampler)) == 7  # a fixed subset of the val split
+    assert len(list(tuned.data.loader(tuned.val_set, train=False).sampler)) == 7  # a fixed subset of the val split
     result = tuned.run()
     assert np.isfinite(result.best["val_mse"])
     card = export_model(result.checkpoint, tmp_path / "model.onnx")

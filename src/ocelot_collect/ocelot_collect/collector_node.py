@@ -46,6 +46,7 @@ from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
+RESET_ATTEMPTS = 2  # asks for one episode before it is skipped
 # the last progress stays for whoever subscribes late (the CLI that started the worker)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 APPLIED_TOPIC = "/cmd_vel_applied"
@@ -110,6 +111,7 @@ class CollectorNode(ManagedNode):
             self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
         done = self._verified_done()
         self.todo = [ep for ep in self.wanted if ep not in done]
+        self._reset_episode, self._reset_attempts = None, 0  # the episode last asked for, and how often
         self.skipped, self.state, self._episode_started = [], "idle", 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
         # spawn, not fork: a forked copy of a process running DDS threads is not safe
@@ -168,6 +170,13 @@ class CollectorNode(ManagedNode):
         if self.state == "idle":
             self._next_episode()
         elif self.state == "resetting" and now - self._episode_started > self.reset_timeout:
+            if self._reset_attempts < RESET_ATTEMPTS:  # a reply can be lost while discovery is still settling
+                self.get_logger().warning(
+                    f"no answer to the reset of episode {self.todo[0]} within {self.reset_timeout:.0f} s; asking again"
+                )
+                self.state = "idle"
+                self._next_episode()
+                return
             self._skip(f"the sim did not answer the reset within {self.reset_timeout:.0f} s")
         elif self.state == "recording" and now - self._last_progress > self.stall_timeout:
             self._skip(
@@ -189,6 +198,8 @@ class CollectorNode(ManagedNode):
         ep = self.todo[0]
         if not self._reset_client.service_is_ready():
             return  # the sim is not up yet; the timer tries again
+        self._reset_attempts = self._reset_attempts + 1 if ep == self._reset_episode else 1
+        self._reset_episode = ep
         self.state, self._episode_started = "resetting", time.monotonic()
         # listen before asking: the sim publishes the new episode's frame 0 before it answers
         self.assembler.start(ep, {})

@@ -45,6 +45,7 @@ RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 # how long a scored episode waits for the controller's statuses of its last frames (they follow the frames by
 # milliseconds; a controller that skips frames never sends some, and the episode is written without them)
 STATUS_GRACE_S = 1.0
+RESET_ATTEMPTS = 2  # asks for one episode before the evaluation fails
 # the last progress stays for whoever subscribes late (the CLI that started the graph)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 EPISODES_FILE = "episodes.jsonl"
@@ -77,6 +78,8 @@ class EvaluatorNode(ManagedNode):
         )
         self.recorder: EpisodeRecorder | None = None
         self._scored_at: float | None = None  # when the running episode's frames were all scored
+        self._reset_episode: int | None = None  # the episode last asked for, and how often
+        self._reset_attempts = 0
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -135,6 +138,13 @@ class EvaluatorNode(ManagedNode):
             self._next_episode()
         elif self.state == "running" and self._scored_at is not None:
             self._check_complete()  # the grace for missing statuses has run out
+        elif self.state == "resetting" and waited > timeout and self._reset_attempts < RESET_ATTEMPTS:
+            # a reply can be lost while discovery is still settling: ask once more before failing
+            self.get_logger().warning(
+                f"no answer to the reset of episode {self.todo[0]} within {timeout:.0f} s; asking again"
+            )
+            self.state = "idle"
+            self._next_episode()
         elif self.state in ("resetting", "running") and waited > timeout:
             what = "answer the reset" if self.state == "resetting" else "send a complete frame"
             self._fail(f"episode {self.todo[0]}: the sim did not {what} within {timeout:.0f} s")
@@ -151,6 +161,8 @@ class EvaluatorNode(ManagedNode):
             return
         i = self.todo[0]
         entry = self.entries[i]
+        self._reset_attempts = self._reset_attempts + 1 if i == self._reset_episode else 1
+        self._reset_episode = i
         self.state, self._since = "resetting", time.monotonic()
         # listen before asking: the sim publishes the new episode's frame 0 before it answers
         self.recorder.start(EpisodeScore(i, int(entry["seed"]), "", "", 0, []))

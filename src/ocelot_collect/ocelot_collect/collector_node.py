@@ -9,10 +9,11 @@ previous-command input saw). Driven by the camera (each recorded frame is one ca
 frames, and writes the episode in a separate writer process while the next one
 runs (gzip in h5py holds the GIL; in a thread it stalled this node's callbacks).
 A reset that fails or times out, or a camera that stalls, skips the episode
-with a warning. A write that fails (a full disk) stops the collection: the
-failed episode's partial file is removed, the finished ones stay, and the log
-says "collection stopped". Re-running resumes: finished files are kept, leftovers
-of a killed writer are removed. Progress goes to ~/progress.
+with a warning (the rules are ocelot_common.episode_driver's). A write that
+fails (a full disk) stops the collection: the failed episode's partial file
+is removed, the finished ones stay, and the log says "collection stopped".
+Re-running resumes: finished files are kept, leftovers of a killed writer are
+removed. Progress goes to ~/progress.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from ocelot_collect.assembler import EpisodeAssembler
 from ocelot_common.camera import CAMERA_PX
+from ocelot_common.episode_driver import Phase
+from ocelot_common.episode_node import EpisodeNode
 from ocelot_common.images import image_to_rgb
-from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.lifecycle import run_node
 from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values
 from ocelot_common.preprocessing import to_policy_frame
 from ocelot_common.processes import exit_with_parent
@@ -46,7 +48,6 @@ from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
 
 RELIABLE = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
-RESET_ATTEMPTS = 2  # asks for one episode before it is skipped
 # the last progress stays for whoever subscribes late (the CLI that started the worker)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 APPLIED_TOPIC = "/cmd_vel_applied"
@@ -66,7 +67,7 @@ PARAMETERS = {
 }
 
 
-class CollectorNode(ManagedNode):
+class CollectorNode(EpisodeNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("collector", **kwargs)
         for name, default in PARAMETERS.items():
@@ -110,26 +111,21 @@ class CollectorNode(ManagedNode):
         for leftover in remove_partial(self.output, self.wanted):
             self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
         done = self._verified_done()
-        self.todo = [ep for ep in self.wanted if ep not in done]
-        self._reset_episode, self._reset_attempts = None, 0  # the episode last asked for, and how often
-        self.skipped, self.state, self._episode_started = [], "idle", 0.0
-        self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(self.todo)} to record")
+        todo = [ep for ep in self.wanted if ep not in done]
+        self.finished, self._episode_started = False, 0.0
+        self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(todo)} to record")
         # spawn, not fork: a forked copy of a process running DDS threads is not safe
         # and it dies with this node, however the node ends (its resource tracker then exits too)
         self._writer = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
         )
-        self.pubs = {
-            "progress": self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", LATCHED)),
-            "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", RELIABLE)),
-        }
-        self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
+        self.pubs["progress"] = self.own(self.create_lifecycle_publisher(CollectionProgress, "~/progress", LATCHED))
+        self.start_episode_loop(todo, float(p("reset_timeout")), float(p("stall_timeout")), RELIABLE)
         self.own(self.create_subscription(Image, "/camera/image_raw", self._on_image, RELIABLE))
         self.own(self.create_subscription(TwistStamped, p("command_topic"), self._on_command, RELIABLE))
         if self.assembler.record_applied:
             self.own(self.create_subscription(TwistStamped, APPLIED_TOPIC, self._on_applied, RELIABLE))
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RELIABLE))
-        self.own(self.create_timer(0.2, self._on_timer))
         return TransitionCallbackReturn.SUCCESS
 
     def _verified_done(self) -> set[int]:
@@ -153,7 +149,7 @@ class CollectorNode(ManagedNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """active -> inactive: the episode in progress is dropped (it is recorded again next time)."""
-        self.state = "idle"
+        self.pause_episodes()
         return super().on_deactivate(state)
 
     def release(self) -> None:
@@ -162,61 +158,22 @@ class CollectorNode(ManagedNode):
             self._writer = None
         super().release()
 
-    # -- the episode loop ----------------------------------------------------------
-    def _on_timer(self) -> None:
-        if not self.active or self.state == "stopped" or not self._writes_ok():
-            return
-        now = time.monotonic()
-        if self.state == "idle":
-            self._next_episode()
-        elif self.state == "resetting" and now - self._episode_started > self.reset_timeout:
-            if self._reset_attempts < RESET_ATTEMPTS:  # a reply can be lost while discovery is still settling
-                self.get_logger().warning(
-                    f"no answer to the reset of episode {self.todo[0]} within {self.reset_timeout:.0f} s; asking again"
-                )
-                self.state = "idle"
-                self._next_episode()
-                return
-            self._skip(f"the sim did not answer the reset within {self.reset_timeout:.0f} s")
-        elif self.state == "recording" and now - self._last_progress > self.stall_timeout:
-            self._skip(
-                f"no complete frame for {self.stall_timeout:.0f} s (stalled camera?): {self.assembler.first_gap()}"
-            )
+    # -- the episode loop's hooks ------------------------------------------------------
+    def before_tick(self) -> bool:
+        return self._writes_ok()
 
-    @property
-    def reset_timeout(self) -> float:
-        return float(self.get_parameter("reset_timeout").value)
+    def reset_request(self, episode: int) -> ResetEpisode.Request:
+        return ResetEpisode.Request(seed=self.base_seed + episode - self.base_ep, episode_index=episode)
 
-    @property
-    def stall_timeout(self) -> float:
-        return float(self.get_parameter("stall_timeout").value)
+    def listen(self, episode: int) -> None:
+        self._episode_started = time.monotonic()
+        self.assembler.start(episode, {})
+        self._recorded = 0
 
-    def _next_episode(self) -> None:
-        if not self.todo:
-            self._finish()
-            return
-        ep = self.todo[0]
-        if not self._reset_client.service_is_ready():
-            return  # the sim is not up yet; the timer tries again
-        self._reset_attempts = self._reset_attempts + 1 if ep == self._reset_episode else 1
-        self._reset_episode = ep
-        self.state, self._episode_started = "resetting", time.monotonic()
-        # listen before asking: the sim publishes the new episode's frame 0 before it answers
-        self.assembler.start(ep, {})
-        self._last_progress, self._recorded = time.monotonic(), 0
-        request = ResetEpisode.Request(seed=self.base_seed + ep - self.base_ep, episode_index=ep)
-        self._reset_client.call_async(request).add_done_callback(lambda f, ep=ep: self._on_reset(ep, f))
-
-    def _on_reset(self, ep: int, future) -> None:
-        if self.state != "resetting" or not self.todo or self.todo[0] != ep:
-            return  # a late answer to a reset that already timed out
-        response = future.result()
-        if not response.success:
-            self._skip(f"the sim refused the reset: {response.message}")
-            return
+    def episode_started(self, episode: int, response: ResetEpisode.Response) -> None:
         info = json.loads(response.info.scenario_json)
         info.update(
-            episode_index=ep,
+            episode_index=episode,
             seed=response.info.seed,
             command=response.info.command,
             label_key=response.info.label_key,
@@ -224,31 +181,51 @@ class CollectorNode(ManagedNode):
             robot=robot_from_msg(response.info.robot).values(),
         )  # the values it was collected under
         self.assembler.info = info
-        self.state, self._last_progress = "recording", time.monotonic()
 
+    def stall_detail(self) -> str:
+        return self.assembler.first_gap()
+
+    def episode_lost(self, episode: int, why: str) -> None:
+        self.skip_episode(why)
+        self._publish_progress(f"skipped episode {episode}: {why}", 0.0)
+
+    def all_episodes_done(self) -> None:
+        wait(self._pending)  # every write has ended, so none fails after "finished"
+        if not self._writes_ok():
+            return
+        self.finished = True
+        if self.get_parameter("write_index").value:
+            finalize_dataset(self.output, self.settings)
+        skipped = self.driver.given_up
+        self.get_logger().info(
+            f"collection finished: {len(self._done_now())} episodes in {self.output}"
+            + (f", {len(skipped)} skipped" if skipped else "")
+        )
+        self._publish_progress("finished", 0.0)
+
+    # -- frames ----------------------------------------------------------------------------
     def _feed(self, stream: str, stamp, value) -> None:
-        if self.state not in ("resetting", "recording"):
+        if not self.driver.playing:
             return
         self.assembler.add(stream, nanoseconds(stamp), value)
         recorded = self.assembler.recorded
         if recorded > self._recorded:
-            self._recorded, self._last_progress = recorded, time.monotonic()
-        if self.state == "recording" and self.assembler.complete:
+            self._recorded = recorded
+            self.driver.progressed()
+        if self.driver.phase == Phase.RUNNING and self.assembler.complete:
             episode = self.assembler.episode()
             elapsed = time.monotonic() - self._episode_started
-            self.todo.pop(0)
-            self.state = "idle"
             level = int(self.get_parameter("compression_level").value)
             self._pending.append(self._writer.submit(write_episode, self.output, episode, level))
+            self.driver.finish_episode()
             self._publish_progress(
                 f"episode {episode.index} recorded ({episode.label_key})", len(episode.frames) / max(elapsed, 1e-6)
             )
-            self._next_episode()
+            self.next_episode()
 
     def _on_image(self, msg: Image) -> None:
-        if self.active:  # every frame is acknowledged, so a lockstep sim never waits on an idle collector
-            self.pubs["ack"].publish(Header(stamp=msg.header.stamp))
-        if self.state in ("resetting", "recording"):
+        self.ack_frame(msg.header.stamp)  # every frame, so a lockstep sim never waits on an idle collector
+        if self.driver.playing:
             try:
                 frame = to_policy_frame(image_to_rgb(msg))
             except ValueError as exc:
@@ -272,15 +249,11 @@ class CollectorNode(ManagedNode):
                 (math.hypot(u - CAMERA_PX[0] / 2, v - CAMERA_PX[1] / 2), face.perturbed, u, v),
             )
 
-    def _skip(self, why: str) -> None:
-        ep = self.todo.pop(0)
-        self.skipped.append(ep)
-        self.state = "idle"
-        self.get_logger().warning(f"skipping episode {ep}: {why}")
-        self._publish_progress(f"skipped episode {ep}: {why}", 0.0)
-
+    # -- writes and progress -------------------------------------------------------------------
     def _writes_ok(self) -> bool:
         """False, and the collection stopped, once a write has failed (e.g. no space left on the device)."""
+        if self.driver.phase == Phase.STOPPED:
+            return False
         for future in [f for f in self._pending if f.done()]:
             self._pending.remove(future)
             if future.exception() is not None:
@@ -289,7 +262,7 @@ class CollectorNode(ManagedNode):
         return True
 
     def _stop_collecting(self, exc: BaseException) -> None:
-        self.state = "stopped"
+        self.driver.stop()
         done = len(self._done_now())
         why = " ".join(str(exc).split())  # HDF5's messages span lines; the log line must stay whole
         if "No space left on device" in why or getattr(exc, "errno", None) == errno.ENOSPC:
@@ -301,31 +274,17 @@ class CollectorNode(ManagedNode):
         self.get_logger().error(message)
         self._publish_progress(message, 0.0)
 
-    def _finish(self) -> None:
-        wait(self._pending)  # every write has ended, so none fails after "finished"
-        if not self._writes_ok():
-            return
-        if self.state != "finished":
-            self.state = "finished"
-            if self.get_parameter("write_index").value:
-                finalize_dataset(self.output, self.settings)
-            self.get_logger().info(
-                f"collection finished: {len(self._done_now())} episodes in {self.output}"
-                + (f", {len(self.skipped)} skipped" if self.skipped else "")
-            )
-        self._publish_progress("finished", 0.0)
-
     def _done_now(self) -> list[int]:
         return [ep for ep in complete_episodes(self.output) if ep in self.wanted]
 
     def _publish_progress(self, message: str, fps: float) -> None:
         msg = CollectionProgress(
-            episodes_done=len(self.wanted) - len(self.todo) - len(self.skipped),
-            episodes_total=len(self.wanted),
-            episodes_skipped=len(self.skipped),
+            episodes_done=self.driver.done,
+            episodes_total=self.driver.total,
+            episodes_skipped=len(self.driver.given_up),
             frames_per_second=float(fps),
-            finished=self.state == "finished",
-            stopped=self.state == "stopped",
+            finished=self.finished,
+            stopped=self.driver.phase == Phase.STOPPED,
             last_message=message,
         )
         msg.header.stamp = self.get_clock().now().to_msg()

@@ -12,7 +12,8 @@ the target's image point, scored against the truth (grounding vs control). When 
 episodes are done it says so on ~/progress (ocelot_msgs/EvaluationProgress,
 latched: episodes done, finished, failed and why) and in the log ("evaluation
 finished"); a reset or a camera that stalls ends it as failed (a gate never
-rests on missing episodes). The scoring itself is ROS-free (ocelot_eval.metrics).
+rests on missing episodes). The scoring itself is ROS-free (ocelot_eval.metrics), and so are the
+episode loop's rules (ocelot_common.episode_driver, shared with the collector).
 
 - on_configure: read the scenario file, prepare the output. FAILURE on a bad
   parameter or scenario file (node alive, unconfigured).
@@ -29,10 +30,11 @@ from pathlib import Path
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
+from ocelot_common.episode_driver import Phase
+from ocelot_common.episode_node import EpisodeNode
 from ocelot_common.images import image_to_rgb
-from ocelot_common.lifecycle import ManagedNode, run_node
+from ocelot_common.lifecycle import run_node
 from ocelot_common.parameters import not_blank, positive, refuse_bad_values
 from ocelot_common.stamps import nanoseconds
 from ocelot_eval.episode_recorder import EpisodeRecorder
@@ -45,7 +47,6 @@ RECORDED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)
 # how long a scored episode waits for the controller's statuses of its last frames (they follow the frames by
 # milliseconds; a controller that skips frames never sends some, and the episode is written without them)
 STATUS_GRACE_S = 1.0
-RESET_ATTEMPTS = 2  # asks for one episode before the evaluation fails
 # the last progress stays for whoever subscribes late (the CLI that started the graph)
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 EPISODES_FILE = "episodes.jsonl"
@@ -60,7 +61,7 @@ PARAMETERS = {
 }
 
 
-class EvaluatorNode(ManagedNode):
+class EvaluatorNode(EpisodeNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("evaluator", **kwargs)
         for name, default in PARAMETERS.items():
@@ -78,8 +79,6 @@ class EvaluatorNode(ManagedNode):
         )
         self.recorder: EpisodeRecorder | None = None
         self._scored_at: float | None = None  # when the running episode's frames were all scored
-        self._reset_episode: int | None = None  # the episode last asked for, and how often
-        self._reset_attempts = 0
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -99,18 +98,16 @@ class EvaluatorNode(ManagedNode):
         except (ScenarioError, ValueError, OSError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        self.todo, self.state, self._since = list(range(len(self.entries))), "idle", time.monotonic()
+        self.failed = False
         self.pubs = {
             "tracking": self.own(self.create_lifecycle_publisher(TrackingMetrics, "~/tracking", 100)),
             "episode": self.own(self.create_lifecycle_publisher(EpisodeMetrics, "~/episode", 10)),
-            "ack": self.own(self.create_lifecycle_publisher(Header, "~/frame_ack", 10)),
             "progress": self.own(self.create_lifecycle_publisher(EvaluationProgress, "~/progress", LATCHED)),
         }
-        self._reset_client = self.own(self.create_client(ResetEpisode, "/sim/reset"))
+        self.start_episode_loop(range(len(self.entries)), float(p("reset_timeout")), float(p("stall_timeout")), 10)
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RECORDED))
         self.own(self.create_subscription(Image, p("image_topic"), self._on_image, RECORDED))
         self.own(self.create_subscription(PolicyStatus, p("status_topic"), self._on_status, RECORDED))
-        self.own(self.create_timer(0.2, self._on_timer))
         self.get_logger().info(
             f"configured: {len(self.entries)} scenarios from {p('scenario_file')}, "
             f"{self.recorder.episode_frames} frames each"
@@ -125,76 +122,47 @@ class EvaluatorNode(ManagedNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """active -> inactive: the episode in progress is dropped."""
-        self.state = "idle"
+        self.pause_episodes()
         return super().on_deactivate(state)
 
-    # -- episodes ----------------------------------------------------------------
-    def _on_timer(self) -> None:
-        if not self.active:
-            return
-        waited = time.monotonic() - self._since
-        timeout = float(self.get_parameter("reset_timeout" if self.state == "resetting" else "stall_timeout").value)
-        if self.state == "idle":
-            self._next_episode()
-        elif self.state == "running" and self._scored_at is not None:
+    # -- the episode loop's hooks ------------------------------------------------------
+    def before_tick(self) -> bool:
+        if self.driver.phase == Phase.RUNNING and self._scored_at is not None:
             self._check_complete()  # the grace for missing statuses has run out
-        elif self.state == "resetting" and waited > timeout and self._reset_attempts < RESET_ATTEMPTS:
-            # a reply can be lost while discovery is still settling: ask once more before failing
-            self.get_logger().warning(
-                f"no answer to the reset of episode {self.todo[0]} within {timeout:.0f} s; asking again"
-            )
-            self.state = "idle"
-            self._next_episode()
-        elif self.state in ("resetting", "running") and waited > timeout:
-            what = "answer the reset" if self.state == "resetting" else "send a complete frame"
-            self._fail(f"episode {self.todo[0]}: the sim did not {what} within {timeout:.0f} s")
+        return True
 
-    def _next_episode(self) -> None:
-        if not self.todo:
-            self.state = "finished"
-            self.get_logger().info(
-                f"evaluation finished: {len(self.entries)} episodes in {self.output / EPISODES_FILE}"
-            )
-            self._publish_progress()
-            return
-        if not self._reset_client.service_is_ready():
-            return
-        i = self.todo[0]
-        entry = self.entries[i]
-        self._reset_attempts = self._reset_attempts + 1 if i == self._reset_episode else 1
-        self._reset_episode = i
-        self.state, self._since = "resetting", time.monotonic()
-        # listen before asking: the sim publishes the new episode's frame 0 before it answers
-        self.recorder.start(EpisodeScore(i, int(entry["seed"]), "", "", 0, []))
-        request = ResetEpisode.Request(seed=int(entry["seed"]), episode_index=i)
-        self._reset_client.call_async(request).add_done_callback(lambda f, i=i: self._on_reset(i, f))
+    def reset_request(self, episode: int) -> ResetEpisode.Request:
+        return ResetEpisode.Request(seed=int(self.entries[episode]["seed"]), episode_index=episode)
 
-    def _on_reset(self, i: int, future) -> None:
-        if self.state != "resetting" or not self.todo or self.todo[0] != i:
-            return
-        response = future.result()
-        if not response.success:
-            self._fail(f"episode {i}: the sim refused the reset: {response.message}")
-            return
+    def listen(self, episode: int) -> None:
+        self.recorder.start(EpisodeScore(episode, int(self.entries[episode]["seed"]), "", "", 0, []))
+
+    def episode_started(self, episode: int, response: ResetEpisode.Response) -> None:
         scenario = json.loads(response.info.scenario_json)
-        episode = self.recorder.episode
-        episode.label_key, episode.command = response.info.label_key, response.info.command
-        episode.num_faces = int(response.info.num_faces)
-        episode.textures = [face["texture"] for face in scenario.get("faces", [])]
-        self.state, self._since, self._scored_at = "running", time.monotonic(), None
+        recorded = self.recorder.episode
+        recorded.label_key, recorded.command = response.info.label_key, response.info.command
+        recorded.num_faces = int(response.info.num_faces)
+        recorded.textures = [face["texture"] for face in scenario.get("faces", [])]
+        self._scored_at = None
         self._check_complete()
 
-    def _fail(self, why: str) -> None:
-        self.state = "failed"
+    def episode_lost(self, episode: int, why: str) -> None:
+        self.driver.stop()
+        self.failed = True
+        why = f"episode {episode}: {why}"
         self.get_logger().error(f"evaluation failed: {why}")
         self._publish_progress(why)
 
+    def all_episodes_done(self) -> None:
+        self.get_logger().info(f"evaluation finished: {len(self.entries)} episodes in {self.output / EPISODES_FILE}")
+        self._publish_progress()
+
     def _publish_progress(self, reason: str = "") -> None:
         msg = EvaluationProgress(
-            episodes_done=len(self.entries) - len(self.todo),
-            episodes_total=len(self.entries),
-            finished=self.state == "finished",
-            failed=self.state == "failed",
+            episodes_done=self.driver.done,
+            episodes_total=self.driver.total,
+            finished=self.driver.phase == Phase.FINISHED,
+            failed=self.failed,
             reason=reason,
         )
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -202,24 +170,24 @@ class EvaluatorNode(ManagedNode):
 
     # -- per frame -----------------------------------------------------------------
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
-        if self.state in ("resetting", "running"):
+        if self.driver.playing:
             faces = [TruthFace(f.pixel_u, f.pixel_v, f.visible) for f in msg.faces]
             self._publish_scores(self.recorder.add_truth(nanoseconds(msg.header.stamp), faces, msg.target_index))
 
     def _on_image(self, msg: Image) -> None:
         if not self.active:
             return
-        if self.state in ("resetting", "running"):
+        if self.driver.playing:
             try:
                 rgb = image_to_rgb(msg)
             except ValueError as exc:
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
             else:
                 self._publish_scores(self.recorder.add_image(nanoseconds(msg.header.stamp), rgb))
-        self.pubs["ack"].publish(Header(stamp=msg.header.stamp))  # after scoring: the sim waits on it
+        self.ack_frame(msg.header.stamp)  # after scoring: the sim waits on it
 
     def _on_status(self, msg: PolicyStatus) -> None:
-        if self.state in ("resetting", "running"):
+        if self.driver.playing:
             self.recorder.add_status(
                 nanoseconds(msg.header.stamp),
                 float(msg.latency_ms),
@@ -230,7 +198,7 @@ class EvaluatorNode(ManagedNode):
     def _publish_scores(self, scores) -> None:
         if not scores:
             return
-        self._since = time.monotonic()
+        self.driver.progressed()
         for s in scores:
             msg = TrackingMetrics(
                 episode_index=self.recorder.episode.index,
@@ -246,7 +214,7 @@ class EvaluatorNode(ManagedNode):
         self._check_complete()
 
     def _check_complete(self) -> None:
-        if self.state != "running" or not self.recorder.complete:
+        if self.driver.phase != Phase.RUNNING or not self.recorder.complete:
             return
         if self.recorder.statuses_missing:  # the last frames' statuses come after their scoring
             self._scored_at = self._scored_at or time.monotonic()
@@ -273,11 +241,10 @@ class EvaluatorNode(ManagedNode):
             f"episode {episode.index} done ({episode.label_key}): "
             f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}"
         )
-        self.todo.pop(0)
-        self.state = "idle"
-        if self.todo:
+        self.driver.finish_episode()
+        if self.driver.todo:
             self._publish_progress()
-        self._next_episode()
+        self.next_episode()
 
 
 def main(args=None) -> int:

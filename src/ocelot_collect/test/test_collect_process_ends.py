@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import threading
 
 from process_table import alive, cmdline, descendants
 from ros_probe import run
@@ -61,3 +63,23 @@ def test_the_folder_lock_is_exclusive_and_released_with_its_holder(tmp_path):
     finally:
         os.close(fd)
     os.close(lock_folder(tmp_path))
+
+
+def test_a_killed_holders_lock_is_waited_for_while_its_children_let_go(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the holder was killed, its children still hold the lock
+    fd = lock_folder(tmp_path)
+    os.pwrite(fd, f"{gone.pid}\n".encode(), 0)
+    threading.Timer(0.3, os.close, (fd,)).start()  # the last child lets go
+    os.close(lock_folder(tmp_path))
+    fd = lock_folder(tmp_path)
+    os.pwrite(fd, f"{gone.pid}\n".encode(), 0)
+    try:
+        try:
+            lock_folder(tmp_path, dead_holder_grace_s=0.2)  # held for longer than the grace: refused after it
+        except FolderBusy as exc:
+            assert f"pid {gone.pid}" in str(exc)
+        else:
+            raise AssertionError("a lock still held was granted")
+    finally:
+        os.close(fd)

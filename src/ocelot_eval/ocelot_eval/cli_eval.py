@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--episode-frames", type=int, default=100, help="frames scored per episode")
     parser.add_argument("--gates", metavar="FILE", help="gate thresholds (default: ocelot_eval/config/gates.yaml)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also write OUTPUT/recording: a rosbag2 folder (MCAP) of every scored frame - camera image (JPEG), "
+        "ground truth, applied command, the policy's status, per-frame and per-episode metrics - for Foxglove "
+        "or `ros2 bag play`",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -147,6 +154,7 @@ def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
         "episode_frames": args.episode_frames,
         "lockstep": "false" if args.realtime else "true",
         "robot_profile": profile_reference(args.robot),
+        "record": "true" if args.record else "false",
     }
     if args.controller == "vla":
         graph_args["model_path"] = str(Path(args.model).resolve())
@@ -226,4 +234,10 @@ def _report(args: argparse.Namespace, output: Path, evaluated: dict, n: int, sec
     write_report(report, episodes, output)
     print("\n".join(gate_lines(report)))
     print(f"{report['verdict']}: {n} episodes in {seconds:.0f} s; report in {output}")
+    if args.record:
+        from ocelot_eval.report import RECORDING_DIR
+
+        folder = output / RECORDING_DIR
+        size = sum(f.stat().st_size for f in folder.iterdir())
+        print(f"recording: {folder} ({size / 2**20:.1f} MiB, {size / n / 2**20:.2f} MiB per episode)")
     return 0 if report["pass"] else 1

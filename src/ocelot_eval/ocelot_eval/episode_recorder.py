@@ -88,6 +88,11 @@ class EpisodeRecorder:
         return self.episode is not None and len(self.episode.frames) >= self.episode_frames
 
     @property
+    def frame_stamps(self) -> list[int]:
+        """The camera stamps (ns) of the episode's frames so far, in frame order."""
+        return sorted(self._frame_of, key=self._frame_of.__getitem__)
+
+    @property
     def statuses_missing(self) -> bool:
         """A controller that sends statuses has not yet sent one for every recorded frame."""
         return self._synced["status"] and any(stamp not in self._latency for stamp in self._frame_of)

@@ -3,7 +3,7 @@
 For episode i of `scenario_file` it calls /sim/reset (the sim plays entry i),
 scores frames 0 .. episode_frames-1 (OpenCV's Haar cascade on the 640x480
 image, paired with the ground truth of the same frame), publishes
-~/tracking (ocelot_msgs/TrackingMetrics, per frame) and ~/episode
+~/tracking (ocelot_msgs/TrackingMetrics, per frame, stamped with the frame) and ~/episode
 (ocelot_msgs/EpisodeMetrics), and appends the episode to
 `output`/episodes.jsonl. Each frame is acknowledged on ~/frame_ack, so a
 lockstep sim never runs more than a few frames ahead of the scoring. The
@@ -12,7 +12,10 @@ the target's image point, scored against the truth (grounding vs control). When 
 episodes are done it says so on ~/progress (ocelot_msgs/EvaluationProgress,
 latched: episodes done, finished, failed and why) and in the log ("evaluation
 finished"); a reset or a camera that stalls ends it as failed (a gate never
-rests on missing episodes). The scoring itself is ROS-free (ocelot_eval.metrics), and so are the
+rests on missing episodes). With `record`, each scored frame (its image as
+JPEG, truth, applied command, the policy's status, its score) and each
+episode's info and metrics go to a rosbag2 recording, `output`/recording
+(MCAP; ocelot_eval.recording). The scoring itself is ROS-free (ocelot_eval.metrics), and so are the
 episode loop's rules (ocelot_common.episode_driver, shared with the collector).
 
 - on_configure: read the scenario file, prepare the output. FAILURE on a bad
@@ -24,21 +27,26 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import Image
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import CompressedImage, Image
 
 from ocelot_common.episode_driver import Phase
 from ocelot_common.episode_node import EpisodeNode
 from ocelot_common.images import image_to_rgb
 from ocelot_common.lifecycle import run_node
 from ocelot_common.parameters import not_blank, positive, refuse_bad_values
-from ocelot_common.stamps import nanoseconds
+from ocelot_common.stamps import NS_PER_S, nanoseconds
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
+from ocelot_eval.recording import EpisodeTape, RecordingError
 from ocelot_msgs.msg import EpisodeMetrics, EvaluationProgress, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.scenario import check_scenario_file
@@ -58,7 +66,9 @@ PARAMETERS = {
     "stall_timeout": 10.0,
     "image_topic": "/camera/image_raw",
     "status_topic": "/vla/status",
+    "record": False,
 }
+JPEG_QUALITY = 90
 
 
 class EvaluatorNode(EpisodeNode):
@@ -79,6 +89,8 @@ class EvaluatorNode(EpisodeNode):
         )
         self.recorder: EpisodeRecorder | None = None
         self._scored_at: float | None = None  # when the running episode's frames were all scored
+        self.bag = None  # the recording, with `record`
+        self._tape: EpisodeTape | None = None  # the running episode's messages for it
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -95,7 +107,9 @@ class EvaluatorNode(EpisodeNode):
             self.output = Path(p("output")).expanduser().resolve()
             self.output.mkdir(parents=True, exist_ok=True)
             (self.output / EPISODES_FILE).unlink(missing_ok=True)  # results of this run only
-        except (ScenarioError, ValueError, OSError) as exc:
+            if p("record"):
+                self.bag = self._open_recording()
+        except (ScenarioError, ValueError, OSError, RecordingError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.failed = False
@@ -108,6 +122,8 @@ class EvaluatorNode(EpisodeNode):
         self.own(self.create_subscription(GroundTruthFaceArray, "/ground_truth/faces", self._on_truth, RECORDED))
         self.own(self.create_subscription(Image, p("image_topic"), self._on_image, RECORDED))
         self.own(self.create_subscription(PolicyStatus, p("status_topic"), self._on_status, RECORDED))
+        if self.bag is not None:
+            self.own(self.create_subscription(TwistStamped, "/cmd_vel_applied", self._on_applied, RECORDED))
         self.get_logger().info(
             f"configured: {len(self.entries)} scenarios from {p('scenario_file')}, "
             f"{self.recorder.episode_frames} frames each"
@@ -125,6 +141,41 @@ class EvaluatorNode(EpisodeNode):
         self.pause_episodes()
         return super().on_deactivate(state)
 
+    def release(self) -> None:
+        self._close_recording()  # a failed evaluation's recording holds the episodes it finished
+        super().release()
+
+    # -- the recording ---------------------------------------------------------------
+    def _open_recording(self):
+        from ocelot_eval.recording import EVALUATION_TOPICS, EpisodeBag
+        from ocelot_eval.report import RECORDING_DIR
+
+        folder = self.output / RECORDING_DIR
+        shutil.rmtree(folder, ignore_errors=True)  # this run's recording only
+        topics = dict(EVALUATION_TOPICS)
+        topics[self.param("status_topic")] = topics.pop("/vla/status")
+        self._tape = EpisodeTape(set(topics) - {"/episode/info", "/evaluator/episode"})
+        return EpisodeBag(folder, topics)
+
+    def _close_recording(self) -> None:
+        if self.bag is not None:
+            self.bag.close()
+            self.get_logger().info(f"recording of {self.bag.episodes} episodes in {self.bag.folder}")
+            self.bag = None
+
+    def _tape_message(self, topic: str, stamp_ns: int, msg) -> None:
+        if self._tape is not None and self.driver.playing:
+            self._tape.add(topic, stamp_ns, serialize_message(msg))
+
+    def _record_episode(self, stamps: list[int], metrics: EpisodeMetrics) -> None:
+        """The messages of the episode's scored frames (not those of frames past its end) into the bag."""
+        if self.bag is None or self._tape is None:
+            return
+        messages = self._tape.take(stamps)
+        metrics.header.stamp = frame_time(stamps[-1])
+        messages.append(("/evaluator/episode", stamps[-1], serialize_message(metrics)))
+        self.bag.write_episode(messages)
+
     # -- the episode loop's hooks ------------------------------------------------------
     def before_tick(self) -> bool:
         if self.driver.phase == Phase.RUNNING and self._scored_at is not None:
@@ -136,6 +187,8 @@ class EvaluatorNode(EpisodeNode):
 
     def listen(self, episode: int) -> None:
         self.recorder.start(EpisodeScore(episode, int(self.entries[episode]["seed"]), "", "", 0, []))
+        if self._tape is not None:
+            self._tape.start()
 
     def episode_started(self, episode: int, response: ResetEpisode.Response) -> None:
         scenario = json.loads(response.info.scenario_json)
@@ -143,6 +196,7 @@ class EvaluatorNode(EpisodeNode):
         recorded.label_key, recorded.command = response.info.label_key, response.info.command
         recorded.num_faces = int(response.info.num_faces)
         recorded.textures = [face["texture"] for face in scenario.get("faces", [])]
+        self._tape_message("/episode/info", 0, response.info)
         self._scored_at = None
         self._check_complete()
 
@@ -154,6 +208,7 @@ class EvaluatorNode(EpisodeNode):
         self._publish_progress(why)
 
     def all_episodes_done(self) -> None:
+        self._close_recording()  # complete before anyone hears "finished"
         self.get_logger().info(f"evaluation finished: {len(self.entries)} episodes in {self.output / EPISODES_FILE}")
         self._publish_progress()
 
@@ -171,6 +226,7 @@ class EvaluatorNode(EpisodeNode):
     # -- per frame -----------------------------------------------------------------
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
         if self.driver.playing:
+            self._tape_message("/ground_truth/faces", nanoseconds(msg.header.stamp), msg)
             faces = [TruthFace(f.pixel_u, f.pixel_v, f.visible) for f in msg.faces]
             self._publish_scores(self.recorder.add_truth(nanoseconds(msg.header.stamp), faces, msg.target_index))
 
@@ -183,11 +239,14 @@ class EvaluatorNode(EpisodeNode):
             except ValueError as exc:
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
             else:
+                if self.bag is not None:
+                    self._tape_message("/camera/image_raw/compressed", nanoseconds(msg.header.stamp), jpeg(msg, rgb))
                 self._publish_scores(self.recorder.add_image(nanoseconds(msg.header.stamp), rgb))
         self.ack_frame(msg.header.stamp)  # after scoring: the sim waits on it
 
     def _on_status(self, msg: PolicyStatus) -> None:
         if self.driver.playing:
+            self._tape_message(self.param("status_topic"), nanoseconds(msg.header.stamp), msg)
             self.recorder.add_status(
                 nanoseconds(msg.header.stamp),
                 float(msg.latency_ms),
@@ -195,10 +254,19 @@ class EvaluatorNode(EpisodeNode):
             )
             self._check_complete()
 
+    def _messages_missing(self) -> bool:
+        if self.recorder.statuses_missing:
+            return True
+        return self._tape is not None and bool(self._tape.missing(self.recorder.frame_stamps))
+
+    def _on_applied(self, msg: TwistStamped) -> None:
+        self._tape_message("/cmd_vel_applied", nanoseconds(msg.header.stamp), msg)
+
     def _publish_scores(self, scores) -> None:
         if not scores:
             return
         self.driver.progressed()
+        stamps = self.recorder.frame_stamps
         for s in scores:
             msg = TrackingMetrics(
                 episode_index=self.recorder.episode.index,
@@ -209,18 +277,20 @@ class EvaluatorNode(EpisodeNode):
                 target_selected=s.target_selected,
                 latency_ms=math.nan,
             )
-            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.stamp = frame_time(stamps[s.frame])  # the frame it scores
             self.pubs["tracking"].publish(msg)
+            self._tape_message("/evaluator/tracking", stamps[s.frame], msg)
         self._check_complete()
 
     def _check_complete(self) -> None:
         if self.driver.phase != Phase.RUNNING or not self.recorder.complete:
             return
-        if self.recorder.statuses_missing:  # the last frames' statuses come after their scoring
+        if self._messages_missing():  # the last frames' statuses (and applied commands) come after their scoring
             self._scored_at = self._scored_at or time.monotonic()
             if time.monotonic() - self._scored_at < STATUS_GRACE_S:
                 return
         self._scored_at = None
+        stamps = self.recorder.frame_stamps
         episode = self.recorder.finish()
         with open(self.output / EPISODES_FILE, "a") as f:
             f.write(json.dumps(episode.to_dict()) + "\n")
@@ -237,6 +307,7 @@ class EvaluatorNode(EpisodeNode):
         )
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pubs["episode"].publish(msg)
+        self._record_episode(stamps, msg)
         self.get_logger().info(
             f"episode {episode.index} done ({episode.label_key}): "
             f"mean {summary['mean_error_px']:.1f} px, lost {summary['face_lost_rate']:.0%}"
@@ -245,6 +316,20 @@ class EvaluatorNode(EpisodeNode):
         if self.driver.todo:
             self._publish_progress()
         self.next_episode()
+
+
+def frame_time(stamp_ns: int) -> Time:
+    return Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
+
+
+def jpeg(image: Image, rgb) -> CompressedImage:
+    """The camera image as image_transport's compressed JPEG (what a recording holds: about 1/20 the size)."""
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return CompressedImage(header=image.header, format="rgb8; jpeg compressed bgr8", data=data.tobytes())
 
 
 def main(args=None) -> int:

@@ -9,6 +9,7 @@ them), and what was evaluated (model, its sha256, controller, scenario file, mod
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ocelot_eval.metrics import EpisodeScore, aggregate, per_label
 
 RESULTS_FILE = "eval_results.json"
 SUMMARY_FILE = "summary.md"
+RECORDING_DIR = "recording"  # `ocelot eval --record`: a rosbag2 folder (ocelot_eval.recording)
 PLOTS = ("error_over_time.png", "per_label.png", "error_histogram.png")
 
 
@@ -50,6 +52,7 @@ def clear_outputs(output: Path) -> None:
     """Remove an earlier run's report, so that a failed run never leaves an old result looking current."""
     for name in (RESULTS_FILE, SUMMARY_FILE, *PLOTS):
         (output / name).unlink(missing_ok=True)
+    shutil.rmtree(output / RECORDING_DIR, ignore_errors=True)
 
 
 def write_report(report: dict, episodes: Sequence[EpisodeScore], output: Path) -> list[Path]:

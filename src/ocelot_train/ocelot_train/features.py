@@ -3,8 +3,9 @@
 Text: one row per distinct command (a dataset has hundreds, not thousands).
 Vision (frozen backends only): one file of tokens per episode, so an epoch
 reads tokens instead of decoding and encoding every frame. The directory is
-keyed by the encoder config and each file by its episode file's size and
-modification time, so a stale cache is never reused; files are written under a
+keyed by the encoder config and each file by its episode file's content (a
+sha256), so a stale cache is never reused and a copied or pulled dataset
+(`dvc pull`, new modification times) keeps its cache; files are written under a
 temporary name and renamed when complete. The frames are encoded by the frozen
 encoder exported to onnxruntime, checked against PyTorch first.
 """
@@ -99,9 +100,10 @@ class EpisodeTokens:
 
 
 def episode_token_file(directory: Path, episode_file: Path, episode: int, n: int, shape: tuple[int, int]) -> Path:
-    """Named by the episode and its file's size and modification time: a rewritten episode is re-encoded."""
-    stat = episode_file.stat()
-    return directory / f"ep_{episode:06d}.{cache_key(stat.st_size, stat.st_mtime_ns)[:8]}.{n}x{shape[0]}x{shape[1]}.f16"
+    """Named by the episode and its file's content: a rewritten episode is re-encoded, a copied one is not."""
+    with open(episode_file, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()[:8]
+    return directory / f"ep_{episode:06d}.{digest}.{n}x{shape[0]}x{shape[1]}.f16"
 
 
 def cached_vision_tokens(

@@ -1,7 +1,9 @@
 """Frozen vision tokens cached per episode: equal to the encoder's output; only missing or stale episodes encoded."""
 
 import os
+import shutil
 
+import h5py
 import numpy as np
 import torch
 
@@ -47,8 +49,17 @@ def test_tokens_are_the_encoders_and_only_missing_or_rewritten_episodes_are_enco
     _cache(data, cache)
     assert CountingFrames.reads == 0  # all cached
 
+    for episode in data.index.episodes:  # copied or pulled files: same content, new modification times
+        os.utime(episode_path(root, int(episode)), ns=(1, 1))
+    _cache(data, cache)
+    assert CountingFrames.reads == 0
+
     files[0].unlink()  # as if a run was killed before this episode was written
-    os.utime(episode_path(root, int(data.index.episodes[-1])), ns=(1, 1))  # a rewritten episode
+    last = episode_path(root, int(data.index.episodes[-1]))  # a rewritten episode (the dataset holds it open)
+    shutil.copy(last, tmp_path / "rewritten.h5")
+    with h5py.File(tmp_path / "rewritten.h5", "r+") as f:
+        f.attrs["rewritten"] = 1
+    os.replace(tmp_path / "rewritten.h5", last)
     tokens = _cache(data, cache)
     assert CountingFrames.reads == 2 * 6
     now = sorted((cache / "vision_key").iterdir())

@@ -17,6 +17,7 @@ PIPELINE_COMMANDS = {
     "collect": ("ocelot_collect.cli_collect", "collect oracle episodes into an HDF5 dataset"),
     "check-dataset": ("ocelot_dataset.cli_check", "check a dataset for problems"),
     "merge-datasets": ("ocelot_dataset.cli_merge", "merge dataset shards and rebuild the splits"),
+    "cache-features": ("ocelot_train.cli_features", "cache a frozen vision encoder's tokens ahead of training"),
     "train": ("ocelot_train.cli_train", "train the VLA policy"),
     "sweep": ("ocelot_train.cli_sweep", "train a grid of configurations, one MLflow run each"),
     "export": ("ocelot_train.cli_export", "export a checkpoint to ONNX and verify it"),

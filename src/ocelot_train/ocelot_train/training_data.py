@@ -92,10 +92,21 @@ class TrainingData:
     def _sample_sets(self, vision: torch.nn.Module, progress: bool):
         if self.config.model.vision.trainable:
             return self.train_frames, self.val_frames
-        cache_dir = Path(self.config.train.cache_dir or self.dataset_dir / "feature_cache")
+        return [
+            CachedTokenDataset(frames, tokens)
+            for frames, tokens in zip((self.train_frames, self.val_frames), self.cache_tokens(vision, progress))
+        ]
+
+    @property
+    def token_cache(self) -> Path:
+        """Where a frozen vision encoder's tokens are cached: train.cache_dir, else <dataset>/feature_cache."""
+        return Path(self.config.train.cache_dir or self.dataset_dir / "feature_cache")
+
+    def cache_tokens(self, vision: torch.nn.Module, progress: bool) -> list:
+        """The frozen encoder's tokens of the train and val splits, encoded where not cached yet."""
         key = cache_key(asdict(self.config.model.vision))
         return [
-            CachedTokenDataset(frames, cached_vision_tokens(vision, frames, cache_dir, key, progress=progress))
+            cached_vision_tokens(vision, frames, self.token_cache, key, progress=progress)
             for frames in (self.train_frames, self.val_frames)
         ]
 

@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="parallel sim+collector stacks")
     parser.add_argument("--policy", metavar="MODEL", help="model.onnx that steers while the oracle labels (DAgger)")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also write each episode as a rosbag2 (MCAP) recording, OUTPUT/recordings/ep_NNNNNN (camera images "
+        "as JPEG, ground truth, applied command and label): about as much disk again",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -196,6 +202,7 @@ def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted
             "settings_json": json.dumps(settings),
             "robot_profile": settings["robot"],
             "robot_randomise": settings["robot_randomise"],
+            "record": "true" if args.record else "false",
         }
         graph = "collect"
         if args.policy:

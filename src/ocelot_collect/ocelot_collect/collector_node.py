@@ -13,7 +13,9 @@ with a warning (the rules are ocelot_common.episode_driver's). A write that
 fails (a full disk) stops the collection: the failed episode's partial file
 is removed, the finished ones stay, and the log says "collection stopped".
 Re-running resumes: finished files are kept, leftovers of a killed writer are
-removed. Progress goes to ~/progress.
+removed. Progress goes to ~/progress. With `record`, each episode's recorded
+frames (camera image as JPEG, truth, applied command and label) also go to a
+rosbag2 recording, `output`/recordings/ep_NNNNNN (MCAP; ocelot_dataset.recording).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import errno
 import json
 import math
 import multiprocessing
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
@@ -29,13 +32,14 @@ from pathlib import Path
 from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
 from ocelot_collect.assembler import EpisodeAssembler
 from ocelot_common.camera import CAMERA_PX
 from ocelot_common.episode_driver import Phase
 from ocelot_common.episode_node import EpisodeNode
-from ocelot_common.images import image_to_rgb
+from ocelot_common.images import image_to_rgb, jpeg_message
 from ocelot_common.lifecycle import run_node
 from ocelot_common.parameters import between, json_object, non_negative, not_blank, positive, refuse_bad_values
 from ocelot_common.preprocessing import to_policy_frame
@@ -43,6 +47,14 @@ from ocelot_common.processes import exit_with_parent
 from ocelot_common.stamps import nanoseconds
 from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
 from ocelot_dataset.index import finalize_dataset
+from ocelot_dataset.recording import (
+    COLLECTION_TOPICS,
+    PARTIAL_DIR,
+    RECORDINGS_DIR,
+    EpisodeTape,
+    episode_recording,
+    write_recording,
+)
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
@@ -64,6 +76,7 @@ PARAMETERS = {
     "compression_level": 1,
     "settings_json": "{}",
     "command_topic": APPLIED_TOPIC,
+    "record": False,
 }
 
 
@@ -89,6 +102,7 @@ class CollectorNode(EpisodeNode):
         )
         self._writer = None
         self._pending = []
+        self._tape: EpisodeTape | None = None  # with `record`: the running episode's messages
 
     # -- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -112,6 +126,7 @@ class CollectorNode(EpisodeNode):
             self.get_logger().warning(f"removed {leftover.name}, left by an interrupted write")
         done = self._verified_done()
         todo = [ep for ep in self.wanted if ep not in done]
+        self._tape = self._recording_tape() if p("record") else None
         self.finished, self._episode_started = False, 0.0
         self.get_logger().info(f"{len(done)} of {n} episodes already in {self.output}; {len(todo)} to record")
         # spawn, not fork: a forked copy of a process running DDS threads is not safe
@@ -147,6 +162,14 @@ class CollectorNode(EpisodeNode):
             done.add(ep)
         return done
 
+    def _recording_tape(self) -> EpisodeTape:
+        self.recording_topics = dict(COLLECTION_TOPICS)
+        if self.assembler.record_applied:  # DAgger: the label is the oracle's answer, beside what was applied
+            self.recording_topics[self.param("command_topic")] = COLLECTION_TOPICS[APPLIED_TOPIC]
+        for ep in self.wanted:  # bags a killed writer left half-written
+            shutil.rmtree(self.output / RECORDINGS_DIR / PARTIAL_DIR / episode_recording(self.output, ep).name, True)
+        return EpisodeTape(set(self.recording_topics) - {"/episode/info"})
+
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """active -> inactive: the episode in progress is dropped (it is recorded again next time)."""
         self.pause_episodes()
@@ -169,6 +192,8 @@ class CollectorNode(EpisodeNode):
         self._episode_started = time.monotonic()
         self.assembler.start(episode, {})
         self._recorded = 0
+        if self._tape is not None:
+            self._tape.start()
 
     def episode_started(self, episode: int, response: ResetEpisode.Response) -> None:
         info = json.loads(response.info.scenario_json)
@@ -181,6 +206,7 @@ class CollectorNode(EpisodeNode):
             robot=robot_from_msg(response.info.robot).values(),
         )  # the values it was collected under
         self.assembler.info = info
+        self._episode_info = serialize_message(response.info)
 
     def stall_detail(self) -> str:
         return self.assembler.first_gap()
@@ -215,6 +241,8 @@ class CollectorNode(EpisodeNode):
         if self.driver.phase == Phase.RUNNING and self.assembler.complete:
             episode = self.assembler.episode()
             elapsed = time.monotonic() - self._episode_started
+            if self._tape is not None:  # before the episode file: a kill between the two records both again
+                self._pending.append(self._writer.submit(write_recording, *self._recording(episode.index)))
             level = int(self.get_parameter("compression_level").value)
             self._pending.append(self._writer.submit(write_episode, self.output, episode, level))
             self.driver.finish_episode()
@@ -223,23 +251,39 @@ class CollectorNode(EpisodeNode):
             )
             self.next_episode()
 
+    def _recording(self, episode: int) -> tuple:
+        """write_recording's arguments for the finished episode: its recorded frames' messages."""
+        stamps = self.assembler.stamps_wanted
+        messages = self._tape.take(stamps) + [("/episode/info", stamps[0], self._episode_info)]
+        return episode_recording(self.output, episode), self.recording_topics, messages
+
+    def _record(self, topic: str, msg) -> None:
+        if self._tape is not None and self.driver.playing:
+            self._tape.add(topic, nanoseconds(msg.header.stamp), serialize_message(msg))
+
     def _on_image(self, msg: Image) -> None:
         self.ack_frame(msg.header.stamp)  # every frame, so a lockstep sim never waits on an idle collector
         if self.driver.playing:
             try:
-                frame = to_policy_frame(image_to_rgb(msg))
+                rgb = image_to_rgb(msg)
+                frame = to_policy_frame(rgb)
             except ValueError as exc:
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
                 return
+            if self._tape is not None:
+                self._record("/camera/image_raw/compressed", jpeg_message(msg, rgb))
             self._feed("image", msg.header.stamp, frame)
 
     def _on_command(self, msg: TwistStamped) -> None:
+        self._record(self.param("command_topic"), msg)
         self._feed("command", msg.header.stamp, (msg.twist.angular.z, msg.twist.angular.y))
 
     def _on_applied(self, msg: TwistStamped) -> None:
+        self._record(APPLIED_TOPIC, msg)
         self._feed("applied", msg.header.stamp, (msg.twist.angular.z, msg.twist.angular.y))
 
     def _on_truth(self, msg: GroundTruthFaceArray) -> None:
+        self._record("/ground_truth/faces", msg)
         if 0 <= msg.target_index < len(msg.faces):
             face = msg.faces[msg.target_index]
             u, v = (face.pixel_u, face.pixel_v) if face.visible else (math.nan, math.nan)

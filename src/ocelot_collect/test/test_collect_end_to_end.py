@@ -50,9 +50,43 @@ def collected(tmp_path_factory):
     root = tmp_path_factory.mktemp("collect")
     scenarios = root / "scenarios.yaml"
     scenarios.write_text(SCENARIOS)
-    result = run(collect_cmd(root / "ds", 4, scenarios, extra=ROBOT), fresh_domain_id(), timeout=240)
+    result = run(collect_cmd(root / "ds", 4, scenarios, extra=[*ROBOT, "--record"]), fresh_domain_id(), timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "ds"
+
+
+def check_recording(dataset, index: int, label_topic: str) -> dict:
+    """An episode's recording read back with rosbags against its HDF5 file: one message per recorded frame on
+    every per-frame topic, at the frames' stamps, and the label commands of the episode file."""
+    from rosbags.rosbag2 import Reader
+
+    from ocelot_dataset.recording import COLLECTION_TOPICS, episode_recording, ocelot_typestore
+
+    store, ep = ocelot_typestore(), read_episode(complete_episodes(dataset)[index], frames=False)
+    frames = [int(round(t * 1e9)) for t in ep.sim_time]
+    with Reader(episode_recording(dataset, index)) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        assert topics == {**COLLECTION_TOPICS, label_topic: "geometry_msgs/msg/TwistStamped"}
+        by_topic: dict = {}
+        for connection, _, raw in reader.messages():
+            msg = store.deserialize_cdr(raw, connection.msgtype)
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            by_topic.setdefault(connection.topic, []).append((stamp, msg))
+    ((_, info),) = by_topic.pop("/episode/info")
+    assert info.episode_index == index and info.label_key == ep.label_key
+    for topic, messages in by_topic.items():
+        assert [stamp for stamp, _ in messages] == frames, topic  # one per recorded frame
+    labels = np.array([(m.twist.angular.z, m.twist.angular.y) for _, m in by_topic[label_topic]])
+    np.testing.assert_allclose(labels, np.stack([ep.pan_vel, ep.tilt_vel], axis=1), atol=1e-6)
+    return by_topic
+
+
+def test_each_recorded_episode_has_its_recording(collected):
+    for index in range(4):
+        by_topic = check_recording(collected, index, "/cmd_vel_applied")
+        _, image = by_topic["/camera/image_raw/compressed"][0]
+        assert "jpeg" in image.format and bytes(image.data[:2]) == b"\xff\xd8"
+    assert not list((collected / "recordings" / ".partial").glob("*"))
 
 
 def test_episodes_have_the_schema(collected):
@@ -153,7 +187,9 @@ def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
     model = export_tiny_model(tmp_path)  # its head bias turns the camera at ~0.6 rad/s whatever it sees
     scenarios = tmp_path / "static.yaml"
     scenarios.write_text("- {seed: 1, label_key: track, faces: [{motion: static, distance_m: 2.0}]}\n")
-    cmd = collect_cmd(tmp_path / "ds", 1, scenarios, frames=12, extra=["--policy", str(model), "--robot", "pi4"])
+    cmd = collect_cmd(
+        tmp_path / "ds", 1, scenarios, frames=12, extra=["--policy", str(model), "--robot", "pi4", "--record"]
+    )
     cmd[cmd.index("--warmup-frames") + 1] = "0"
     cmd[cmd.index("--perturb-interval") + 1] = "0"
     result = run(cmd, fresh_domain_id(), timeout=240)
@@ -169,3 +205,6 @@ def test_with_a_policy_it_steers_and_the_oracle_labels(tmp_path):
     assert ep.pan_vel[seen][-1] < -0.3, ep.pan_vel
     # what the sim applied is recorded beside the labels: the policy's steady turn (tanh of its bias)
     assert ep.applied.shape == (12, 2) and np.allclose(ep.applied[:, 0], 0.52, atol=0.03), ep.applied
+    # its recording has the oracle's labels on their own topic, beside what was applied
+    applied = check_recording(tmp_path / "ds", 0, "/oracle/cmd_vel_stamped")["/cmd_vel_applied"]
+    np.testing.assert_allclose([m.twist.angular.z for _, m in applied], ep.applied[:, 0], atol=1e-6)

@@ -15,7 +15,7 @@ finished"); a reset or a camera that stalls ends it as failed (a gate never
 rests on missing episodes). With `record`, each scored frame (its image as
 JPEG, truth, applied command, the policy's status, its score) and each
 episode's info and metrics go to a rosbag2 recording, `output`/recording
-(MCAP; ocelot_eval.recording). The scoring itself is ROS-free (ocelot_eval.metrics), and so are the
+(MCAP; ocelot_dataset.recording). The scoring itself is ROS-free (ocelot_eval.metrics), and so are the
 episode loop's rules (ocelot_common.episode_driver, shared with the collector).
 
 - on_configure: read the scenario file, prepare the output. FAILURE on a bad
@@ -36,17 +36,17 @@ from geometry_msgs.msg import TwistStamped
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import Image
 
 from ocelot_common.episode_driver import Phase
 from ocelot_common.episode_node import EpisodeNode
-from ocelot_common.images import image_to_rgb
+from ocelot_common.images import image_to_rgb, jpeg_message
 from ocelot_common.lifecycle import run_node
 from ocelot_common.parameters import not_blank, positive, refuse_bad_values
 from ocelot_common.stamps import NS_PER_S, nanoseconds
+from ocelot_dataset.recording import EpisodeTape, RecordingError
 from ocelot_eval.episode_recorder import EpisodeRecorder
 from ocelot_eval.metrics import EpisodeScore, TruthFace
-from ocelot_eval.recording import EpisodeTape, RecordingError
 from ocelot_msgs.msg import EpisodeMetrics, EvaluationProgress, GroundTruthFaceArray, PolicyStatus, TrackingMetrics
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.scenario import check_scenario_file
@@ -68,7 +68,6 @@ PARAMETERS = {
     "status_topic": "/vla/status",
     "record": False,
 }
-JPEG_QUALITY = 90
 
 
 class EvaluatorNode(EpisodeNode):
@@ -147,7 +146,7 @@ class EvaluatorNode(EpisodeNode):
 
     # -- the recording ---------------------------------------------------------------
     def _open_recording(self):
-        from ocelot_eval.recording import EVALUATION_TOPICS, EpisodeBag
+        from ocelot_dataset.recording import EVALUATION_TOPICS, EpisodeBag
         from ocelot_eval.report import RECORDING_DIR
 
         folder = self.output / RECORDING_DIR
@@ -240,7 +239,9 @@ class EvaluatorNode(EpisodeNode):
                 self.get_logger().warning(f"unusable image: {exc}", throttle_duration_sec=5.0)
             else:
                 if self.bag is not None:
-                    self._tape_message("/camera/image_raw/compressed", nanoseconds(msg.header.stamp), jpeg(msg, rgb))
+                    self._tape_message(
+                        "/camera/image_raw/compressed", nanoseconds(msg.header.stamp), jpeg_message(msg, rgb)
+                    )
                 self._publish_scores(self.recorder.add_image(nanoseconds(msg.header.stamp), rgb))
         self.ack_frame(msg.header.stamp)  # after scoring: the sim waits on it
 
@@ -320,16 +321,6 @@ class EvaluatorNode(EpisodeNode):
 
 def frame_time(stamp_ns: int) -> Time:
     return Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
-
-
-def jpeg(image: Image, rgb) -> CompressedImage:
-    """The camera image as image_transport's compressed JPEG (what a recording holds: about 1/20 the size)."""
-    import cv2
-
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return CompressedImage(header=image.header, format="rgb8; jpeg compressed bgr8", data=data.tobytes())
 
 
 def main(args=None) -> int:

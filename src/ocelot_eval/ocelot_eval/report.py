@@ -18,7 +18,7 @@ from ocelot_eval.metrics import EpisodeScore, aggregate, per_label
 
 RESULTS_FILE = "eval_results.json"
 SUMMARY_FILE = "summary.md"
-RECORDING_DIR = "recording"  # `ocelot eval --record`: a rosbag2 folder (ocelot_eval.recording)
+RECORDING_DIR = "recording"  # `ocelot eval --record`: a rosbag2 folder (ocelot_dataset.recording)
 PLOTS = ("error_over_time.png", "per_label.png", "error_histogram.png")
 
 

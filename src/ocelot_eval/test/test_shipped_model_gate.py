@@ -58,7 +58,7 @@ def check_recording(folder: Path, report: dict) -> None:
     the episode topics), the recorded types, and stamps and figures that agree with the report."""
     from rosbags.rosbag2 import Reader
 
-    from ocelot_eval.recording import EVALUATION_TOPICS, ocelot_typestore
+    from ocelot_dataset.recording import EVALUATION_TOPICS, ocelot_typestore
 
     metadata = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert metadata["storage_identifier"] == "mcap"

@@ -1,10 +1,10 @@
-"""Recordings (ocelot_eval.recording): the episode tape's rules and the rosbag2/MCAP writer, read back with
+"""Recordings (ocelot_dataset.recording): the episode tape's rules and the rosbag2/MCAP writer, read back with
 the rosbags library."""
 
 import pytest
 from rosbags.rosbag2 import Reader
 
-from ocelot_eval.recording import EVALUATION_TOPICS, EpisodeBag, EpisodeTape, RecordingError, ocelot_typestore
+from ocelot_dataset.recording import EVALUATION_TOPICS, EpisodeBag, EpisodeTape, RecordingError, ocelot_typestore
 
 STORE = ocelot_typestore()
 MS = 1_000_000

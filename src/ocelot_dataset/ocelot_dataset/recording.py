@@ -14,6 +14,7 @@ lockstep evaluation writes the same recording every time (the policy's measured 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,6 +37,37 @@ EVALUATION_TOPICS = {
     "/evaluator/tracking": "ocelot_msgs/msg/TrackingMetrics",
     "/evaluator/episode": "ocelot_msgs/msg/EpisodeMetrics",  # once per episode, at its last frame
 }
+
+
+# topic -> type of what a collection records (`ocelot collect --record`: one bag per episode), per recorded frame
+# unless noted; the label is the oracle's command (/cmd_vel_applied when the oracle steers, /oracle/cmd_vel_stamped
+# in DAgger, where the policy's own command is /cmd_vel_applied)
+COLLECTION_TOPICS = {
+    "/episode/info": "ocelot_msgs/msg/EpisodeInfo",  # once, at the first recorded frame
+    "/camera/image_raw/compressed": "sensor_msgs/msg/CompressedImage",
+    "/ground_truth/faces": "ocelot_msgs/msg/GroundTruthFaceArray",
+    "/cmd_vel_applied": "geometry_msgs/msg/TwistStamped",
+}
+RECORDINGS_DIR = "recordings"  # under a dataset folder: ep_NNNNNN/ per episode
+PARTIAL_DIR = ".partial"  # where an episode's bag is written before it is renamed into place
+
+
+def episode_recording(root: Path, episode: int) -> Path:
+    return Path(root) / RECORDINGS_DIR / f"ep_{episode:06d}"
+
+
+def write_recording(folder: Path, topics: dict[str, str], messages: list[tuple[str, int, bytes]]) -> Path:
+    """One episode's bag, whole or not at all: written under .partial/ beside its place and renamed into it
+    (a killed write leaves only .partial/, which the next write of that episode replaces)."""
+    folder = Path(folder)
+    staged = folder.parent / PARTIAL_DIR / folder.name
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    with EpisodeBag(staged, topics) as bag:
+        bag.write_episode(messages)
+    shutil.rmtree(folder, ignore_errors=True)
+    staged.rename(folder)
+    return folder
 
 
 class EpisodeTape:

@@ -8,6 +8,12 @@ comes from /episode/info, with its scenario; under one whose commands act late o
 slowly, the law predicts the loop from the joints' rates, the commands that
 answered the frames before (/cmd_vel_applied: whoever steered - the oracle itself,
 or a policy in DAgger collection) and the target's motion in the scenario.
+
+Each frame is answered from that frame's own inputs: its ground truth waits until
+the joint state of the same stamp has arrived, and the command applied to the
+frame before (topics are delivered apart, and on a loaded machine the truth can
+come first), so the same episode gets the same answers on any machine, busy or
+not. A newer frame arriving first answers the waiting one with what is there.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sensor_msgs.msg import JointState
 from ocelot_common.camera import CAMERA_PERIOD_S
 from ocelot_common.lifecycle import ManagedNode, run_node
 from ocelot_common.parameters import refuse_bad_values
-from ocelot_common.stamps import seconds
+from ocelot_common.stamps import nanoseconds, seconds
 from ocelot_msgs.msg import EpisodeInfo, GroundTruthFaceArray
 from ocelot_oracle.oracle_law import LoopState, OracleGains, OracleLaw
 from ocelot_sim.motion import MotionSpec, motion_from_dict
@@ -32,6 +38,7 @@ from ocelot_sim.ros_convert import robot_from_msg
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 APPLIED = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE)  # as the sim publishes it
 KEPT_COMMANDS = 8  # earlier answers kept for the prediction: enough for latencies of several periods
+KEPT_JOINTS = 8  # the latest joint states (by arrival), until their frame's truth arrives
 
 
 class OracleNode(ManagedNode):
@@ -51,6 +58,9 @@ class OracleNode(ManagedNode):
         self._joints = (0.0, 0.0)
         self._joint_rates = (0.0, 0.0)
         self._commands: dict[float, tuple[float, float]] = {}  # frame time -> the command that answered it
+        self._applied: dict[float, None] = {}  # frame times whose applied command the sim has reported (by arrival)
+        self._joints_at: dict[int, tuple] = {}  # frame stamp (ns) -> (positions, rates)
+        self._waiting: GroundTruthFaceArray | None = None  # a frame's truth, until its inputs are in
         self._last_t = None
         self._target_motion: MotionSpec | None = None  # the episode's target's path, from its scenario
 
@@ -91,7 +101,7 @@ class OracleNode(ManagedNode):
         if self._law is not None:
             self._law.robot = robot
             self._law.reset()
-        self._commands, self._last_t = {}, None
+        self._commands, self._applied, self._last_t = {}, {}, None
         try:
             scenario = json.loads(msg.scenario_json)
             self._target_motion = motion_from_dict(scenario["faces"][scenario["target"]]["motion"])
@@ -101,25 +111,56 @@ class OracleNode(ManagedNode):
 
     def _on_applied(self, msg: TwistStamped) -> None:
         """The command the sim applied for a frame (the oracle's own, or the policy's in DAgger)."""
-        self._remember(seconds(msg.header.stamp), (msg.twist.angular.z, msg.twist.angular.y))
+        t = seconds(msg.header.stamp)
+        self._remember(t, (msg.twist.angular.z, msg.twist.angular.y))
+        self._applied[t] = None
+        for old in list(self._applied)[:-KEPT_COMMANDS]:
+            del self._applied[old]
+        self._answer_when_ready()
 
     def _remember(self, t: float, command: tuple[float, float]) -> None:
+        """Keep the latest answers by arrival, not by stamp: a late one of the episode before (a larger stamp)
+        must not push this episode's out."""
         self._commands[t] = command
-        for old in sorted(self._commands)[:-KEPT_COMMANDS]:
+        for old in list(self._commands)[:-KEPT_COMMANDS]:
             del self._commands[old]
 
     def _on_joints(self, msg: JointState) -> None:
         positions, rates = dict(zip(msg.name, msg.position)), dict(zip(msg.name, msg.velocity))
         self._joints = (positions.get("pan", self._joints[0]), positions.get("tilt", self._joints[1]))
         self._joint_rates = (rates.get("pan", 0.0), rates.get("tilt", 0.0))
+        self._joints_at[nanoseconds(msg.header.stamp)] = (self._joints, self._joint_rates)
+        for old in list(self._joints_at)[:-KEPT_JOINTS]:  # by arrival: the sim's clock restarts each episode
+            del self._joints_at[old]
+        self._answer_when_ready()
 
     def _on_faces(self, msg: GroundTruthFaceArray) -> None:
         if not self.active:
             return
+        if self._waiting is not None:  # a newer frame is here: the loop must not wait on the older one
+            self._answer(self._waiting)
+        self._waiting = msg
+        self._answer_when_ready()
+
+    def _answer_when_ready(self) -> None:
+        """Answer the waiting frame once its joint state and the frame before's applied command are in."""
+        msg = self._waiting
+        if msg is None or not self.active:
+            return
+        t = seconds(msg.header.stamp)
+        new_episode = self._last_t is None or t <= self._last_t
+        if nanoseconds(msg.header.stamp) in self._joints_at and (new_episode or self._last_t in self._applied):
+            self._answer(msg)
+
+    def _answer(self, msg: GroundTruthFaceArray) -> None:
+        self._waiting = None
+        joints = self._joints_at.get(nanoseconds(msg.header.stamp))
+        if joints is not None:
+            self._joints, self._joint_rates = joints
         twist = Twist()
         t = seconds(msg.header.stamp)
         if self._last_t is not None and t <= self._last_t:
-            self._commands = {}  # the sim's clock went back: a new episode, nothing in flight
+            self._commands, self._applied = {}, {}  # the sim's clock went back: a new episode, nothing in flight
         self._last_t = t
         if 0 <= msg.target_index < len(msg.faces) and msg.faces[msg.target_index].visible:
             face = msg.faces[msg.target_index]

@@ -108,6 +108,7 @@ class PanTiltSim:
         mj = self._mj
         mj.mj_resetData(self.model, self.data)
         self.scenario, self.perturbation, self.frame = scenario, perturbation, 0
+        self._held = {}  # a jump of the episode before holds nothing here (it once held this one's first jump)
         self.robot = self.robot if robot is None else robot
         self.actuation = Actuation(self.robot)
         for i, face in enumerate(scenario.faces):

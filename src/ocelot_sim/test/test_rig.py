@@ -40,6 +40,17 @@ def test_same_seed_gives_byte_identical_frames_and_truth(sim):
     assert not np.array_equal(a_frames[0], c_frames[0])
 
 
+def test_an_episode_does_not_depend_on_how_long_the_one_before_ran(sim):
+    """A jump holds the target where it jumped in its own episode: how many frames the episode before ran
+    (a timing matter in lockstep: the sim runs on until the next reset) changes nothing."""
+    perturbation, commands = Perturbation(3, 0.4, 2), [(0.1, 0.0)] * 8
+    truths = []
+    for frames_before in (3, 4, 7):  # ending before the first jump, inside it, after it
+        run(sim, 30, [(0.2, 0.0)] * frames_before, perturbation)
+        truths.append(run(sim, 31, commands, perturbation)[1])
+    assert truths[0] == truths[1] == truths[2]
+
+
 def test_frames_are_640x480_rgb(sim):
     sim.reset(generate(1))
     frame = sim.render()

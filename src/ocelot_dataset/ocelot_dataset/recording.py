@@ -132,7 +132,7 @@ class EpisodeBag:
         if folder.exists():
             raise RecordingError(f"{folder} exists: a recording is never written over; remove it first")
         store = ocelot_typestore()
-        self.folder = folder
+        self.folder, self._store, self._types = folder, store, dict(topics)
         self._writer = Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP)
         self._writer.open()
         try:
@@ -146,17 +146,26 @@ class EpisodeBag:
         self.episodes = 0
 
     def write_episode(self, messages: Iterable[tuple[str, int, bytes]]) -> int:
-        """Append one episode: (topic, header stamp in ns, CDR bytes), written in stamp order (ties keep the
-        order given). Returns how many messages were written."""
-        ordered = sorted(messages, key=lambda m: m[1])
-        for topic, stamp_ns, data in ordered:
+        """Append one episode: (topic, header stamp in ns, CDR bytes), written in stamp order, and the messages
+        of one stamp in the order of the recording's topics (not of their arrival, which varies from run to run:
+        the same episode makes the same file). Returns how many messages were written."""
+        for topic, _, _ in messages:
             if topic not in self._connections:
                 raise RecordingError(f"topic {topic} is not one this recording was opened with")
-            self._writer.write(self._connections[topic], self._offset_ns + stamp_ns, data)
+        rank = {topic: i for i, topic in enumerate(self._connections)}
+        ordered = sorted(messages, key=lambda m: (m[1], rank[m[0]]))
+        for topic, stamp_ns, data in ordered:
+            self._writer.write(self._connections[topic], self._offset_ns + stamp_ns, self._canonical(topic, data))
         if ordered:
             self._offset_ns += ordered[-1][1] + EPISODE_GAP_NS
         self.episodes += 1
         return len(ordered)
+
+    def _canonical(self, topic: str, data: bytes) -> bytes:
+        """The message serialized again by rosbags, which zero-fills CDR's alignment padding (rclpy's serializer
+        leaves whatever was in memory there): equal messages make equal bytes."""
+        msgtype = self._types[topic]
+        return bytes(self._store.serialize_cdr(self._store.deserialize_cdr(data, msgtype), msgtype))
 
     def close(self) -> None:
         """Finish the MCAP file and write metadata.yaml (the folder is a valid bag only after this)."""

@@ -62,6 +62,17 @@ def test_episodes_follow_each_other_in_log_time_and_keep_their_own_stamps(tmp_pa
     assert log_times[3] - log_times[2] == 10**9 + 0  # one second after the last frame of the one before
 
 
+def test_messages_of_one_stamp_follow_the_recordings_topic_order_whatever_order_they_came_in(tmp_path):
+    topics = {"/b": "ocelot_msgs/msg/PolicyStatus", "/a": "ocelot_msgs/msg/PolicyStatus"}
+    messages = [("/a", 0, status(0, 1.0)), ("/b", 0, status(0, 2.0)), ("/a", 100 * MS, status(100 * MS, 3.0))]
+    for run, order in (("one", messages), ("two", messages[::-1])):
+        with EpisodeBag(tmp_path / run / "rec", topics) as bag:  # a bag's name is inside its file
+            bag.write_episode(order)
+    assert (tmp_path / "one" / "rec" / "rec.mcap").read_bytes() == (tmp_path / "two" / "rec" / "rec.mcap").read_bytes()
+    with Reader(tmp_path / "one" / "rec") as reader:
+        assert [c.topic for c, _, _ in reader.messages()] == ["/b", "/a", "/a"]
+
+
 def test_a_recording_is_never_written_over_and_unknown_topics_or_types_are_refused(tmp_path):
     (tmp_path / "rec").mkdir()
     with pytest.raises(RecordingError, match="never written over"):

@@ -12,13 +12,13 @@ steers and the oracle only labels (DAgger): the episodes show the states the pol
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from ocelot_common.processes import LaunchProc, WaitTimeout, fresh_domain_id, sigterm_as_interrupt
+from ocelot_collect.collect_worker import CollectWorker, graph_arguments
+from ocelot_common.processes import sigterm_as_interrupt
 from ocelot_dataset.episode_io import complete_episodes
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from ocelot_dataset.index import finalize_dataset
@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write each episode as a rosbag2 (MCAP) recording, OUTPUT/recordings/ep_NNNNNN (camera images "
         "as JPEG, ground truth, applied command and label): about as much disk again",
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the workers as Ray tasks: 'local' starts Ray on this machine, otherwise a cluster's address "
+        "(e.g. 10.0.0.5:6379); each task returns its episode files to this command, which writes them",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -75,6 +81,8 @@ def validate(args: argparse.Namespace) -> str | None:
         return "--n-episodes must be > 0"
     if args.workers <= 0:
         return "--workers must be > 0"
+    if args.ray is not None and not args.ray.strip():
+        return "--ray needs an address: 'local' (Ray on this machine) or a cluster's, e.g. 10.0.0.5:6379"
     if min(args.base_seed, args.base_ep, args.perturb_interval, args.perturb_hold, args.warmup_frames) < 0:
         return "--base-seed, --base-ep, --perturb-interval, --perturb-hold and --warmup-frames must be >= 0"
     if args.episode_frames <= 0:
@@ -158,13 +166,19 @@ def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
         settings["policy"] = {"path": str(Path(args.policy).resolve()), "sha256": sha256_of(args.policy)}
     wanted = range(args.base_ep, args.base_ep + args.n_episodes)
     code = 0
-    for attempt in range(1, PASSES + 1):
-        code = _collect_pass(args, output, settings, wanted, lock)
-        missing = [ep for ep in wanted if ep not in complete_episodes(output)]
-        if code or not missing:
-            break
-        if attempt < PASSES:
-            print(f"{len(missing)} episode(s) were skipped (see the warnings); recording them again")
+    try:
+        for attempt in range(1, PASSES + 1):
+            code = _collect_pass(args, output, settings, wanted, lock)
+            missing = [ep for ep in wanted if ep not in complete_episodes(output)]
+            if code or not missing:
+                break
+            if attempt < PASSES:
+                print(f"{len(missing)} episode(s) were skipped (see the warnings); recording them again")
+    finally:
+        if args.ray:
+            from ocelot_common.ray_cluster import disconnect
+
+            disconnect()
     try:
         metadata = finalize_dataset(output, settings)
     except OSError as exc:
@@ -184,105 +198,76 @@ def _collect(args: argparse.Namespace, output: Path, lock: int) -> int:
 
 def _collect_pass(args: argparse.Namespace, output: Path, settings: dict, wanted: range, lock: int) -> int:
     """One run of the workers over the range; each records only the episodes still missing."""
-    workers, domains = [], []
-    for first, count in shards(args.base_ep, args.n_episodes, args.workers):
-        graph_args = {
-            "output": str(output),
-            "n_episodes": count,
-            "base_seed": args.base_seed + first - args.base_ep,
-            "base_ep": first,
-            "warmup_frames": args.warmup_frames,
-            "episode_frames": args.episode_frames,
-            "perturb_interval": args.perturb_interval,
-            "perturb_range": args.perturb_range,
-            "perturb_hold": args.perturb_hold,
-            "scenario_file": settings["scenarios"],
-            "label_mix": args.label_mix,
-            "write_index": "false",
-            "settings_json": json.dumps(settings),
-            "robot_profile": settings["robot"],
-            "robot_randomise": settings["robot_randomise"],
-            "record": "true" if args.record else "false",
-        }
-        graph = "collect"
-        if args.policy:
-            graph, graph_args["model_path"] = "collect_dagger", settings["policy"]["path"]
-        cmd = ["ocelot", "launch", graph, *(f"{k}:={v}" for k, v in graph_args.items())]
-        domains.append(fresh_domain_id())
-        workers.append(LaunchProc(cmd, domains[-1], pass_fds=(lock,)))
-    from ocelot_common.graph_watch import GraphWatch
-    from ocelot_msgs.msg import CollectionProgress
+    if args.ray:
+        from ocelot_collect.ray_collect import collect_on_ray
 
-    watches = [GraphWatch(domain, CollectionProgress, "/collector/progress") for domain in domains]
+        return collect_on_ray(args, output, settings, wanted)
+    workers = [
+        CollectWorker(*graph_arguments(args, str(output), settings, first, count), pass_fds=(lock,))
+        for first, count in shards(args.base_ep, args.n_episodes, args.workers)
+    ]
     try:
-        code = _watch(workers, watches, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
+        return _watch(workers, output, wanted, args.quiet, args.warmup_frames + args.episode_frames)
     finally:
-        for watch in watches:
-            watch.close()
-    for worker in workers:
-        worker.signal()
-    for worker in workers:
-        try:
-            worker.wait(60)
-        except WaitTimeout:
-            worker.kill()
-    return code
+        for worker in workers:
+            worker.stop()
 
 
-def _watch(
-    workers: list[LaunchProc], watches: list, output: Path, wanted: range, quiet: bool, frames_per_episode: int
-) -> int:
+def _watch(workers: list[CollectWorker], output: Path, wanted: range, quiet: bool, frames_per_episode: int) -> int:
     """Until every worker's collector says finished on its ~/progress; 1 when one says it stopped (a write
     failed), when a worker's lifecycle manager reports a node not alive, or when a worker's launcher ends."""
-    from tqdm import tqdm
-
-    start_count = sum(1 for ep in complete_episodes(output) if ep in wanted)
-    bar = tqdm(
-        total=len(wanted),
-        initial=start_count,
-        unit="ep",
-        disable=quiet,
-        dynamic_ncols=True,
-        mininterval=1.0 if sys.stderr.isatty() else 15.0,
-    )
-    started, relayed = time.monotonic(), [0] * len(workers)
+    bar = ProgressBar(len(wanted), sum(1 for ep in complete_episodes(output) if ep in wanted), quiet)
+    relayed = [0] * len(workers)
     try:
         while True:
-            for watch in watches:
-                watch.poll(timeout=0.5 / len(watches))
-            done = sum(1 for ep in complete_episodes(output) if ep in wanted)
-            if done != bar.n:
-                elapsed = time.monotonic() - started
-                rate = (done - start_count) / max(elapsed, 1e-6)
-                bar.set_postfix_str(f"{rate * 3600:.0f} ep/h, {rate * frames_per_episode:.0f} frames/s", refresh=False)
-                bar.update(done - bar.n)
+            for worker in workers:
+                worker.watch.poll(timeout=0.5 / len(workers))
+            bar.count(sum(1 for ep in complete_episodes(output) if ep in wanted), frames_per_episode)
             for i, worker in enumerate(workers):  # the launcher's own lines and skipped episodes, for the user
-                for line in worker.lines[relayed[i] :]:
+                for line in worker.proc.lines[relayed[i] :]:
                     if line.startswith("[ocelot launch]") or "skipping episode" in line:
                         bar.write(f"[worker {i}] {line}")
-                relayed[i] = len(worker.lines)
-            dead = next(((i, w.dead_nodes[0]) for i, w in enumerate(watches) if w.dead_nodes), None)
-            if dead:
-                bar.write("\n".join(workers[dead[0]].lines[-40:]))
-                bar.write(
-                    f"error: node '{dead[1]}' of worker {dead[0]} died or hangs (its lifecycle manager reports it "
-                    "not alive; its last lines are above); re-run the same command to resume where it stopped"
-                )
+                relayed[i] = len(worker.proc.lines)
+            problem = next(((i, w.problem()) for i, w in enumerate(workers) if w.problem()), None)
+            if problem:
+                bar.write(f"error: worker {problem[0]}: {problem[1]}; re-run the same command to resume")
                 return 1
-            stopped = next((w.progress for w in watches if w.progress is not None and w.progress.stopped), None)
-            if stopped is not None:
-                bar.write(f"error: {stopped.last_message}")
-                return 1
-            if all(w.progress is not None and w.progress.finished for w in watches):
+            if all(w.finished for w in workers):
                 return 0
-            if any(w.popen.poll() is not None for w in workers):
-                bar.write(
-                    "error: a worker stopped early; its output:\n"
-                    + "\n".join(w.output for w in workers if w.popen.poll() is not None)
-                )
-                return 1
     except KeyboardInterrupt:
         bar.write("interrupted; re-run the same command to resume")
         return 130
     finally:
         bar.close()
+
+
+class ProgressBar:
+    """One bar for a collection: episodes done of the range, episodes/hour and frames/s since it started, and
+    (on Ray) what each worker has delivered."""
+
+    def __init__(self, total: int, initial: int, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total,
+            initial=initial,
+            unit="ep",
+            disable=quiet,
+            dynamic_ncols=True,
+            mininterval=1.0 if sys.stderr.isatty() else 15.0,
+        )
+        self._start_count, self._started = initial, time.monotonic()
+
+    def count(self, done: int, frames_per_episode: int, per_worker: str = "") -> None:
+        if done == self._bar.n:
+            return
+        rate = (done - self._start_count) / max(time.monotonic() - self._started, 1e-6)
+        postfix = f"{rate * 3600:.0f} ep/h, {rate * frames_per_episode:.0f} frames/s"
+        self._bar.set_postfix_str(f"{postfix}{', ' + per_worker if per_worker else ''}", refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def write(self, line: str) -> None:
+        self._bar.write(line)
+
+    def close(self) -> None:
+        self._bar.close()

@@ -80,6 +80,24 @@ def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> P
     return final
 
 
+def write_episode_file(root: Path, index: int, data: bytes) -> Path:
+    """An episode file made elsewhere (another machine's worker), written as `write_episode` writes: under
+    the temporary name, synced, then renamed."""
+    final = episode_path(root, index)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return final
+
+
 def _write_file(tmp: Path, episode: Episode, compression_level: int) -> None:
     import h5py
 

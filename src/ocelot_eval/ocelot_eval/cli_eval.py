@@ -51,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or `ros2 bag play`",
     )
     parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="shard the scenarios over Ray tasks, each with an evaluation graph of its own: 'local' starts Ray "
+        "on this machine, otherwise a cluster's address; the report is the single-process run's",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="Ray tasks (with --ray)")
+    parser.add_argument(
         "--exit-zero",
         action="store_true",
         help="exit 0 on a FAIL verdict too (the report says it; 2 still means the evaluation could not run): "
@@ -70,6 +77,12 @@ def validate(args: argparse.Namespace) -> tuple[dict, int]:
 
     if args.episode_frames <= 0:
         raise EvalError("--episode-frames must be > 0")
+    if args.workers <= 0:
+        raise EvalError("--workers must be > 0")
+    if args.ray is not None and not args.ray.strip():
+        raise EvalError("--ray needs an address: 'local' (Ray on this machine) or a cluster's, e.g. 10.0.0.5:6379")
+    if args.ray and args.record:
+        raise EvalError("--record is not available with --ray (each shard's graph would record apart): drop one")
     try:
         robot = load_profile(args.robot)
     except RobotProfileError as exc:
@@ -141,7 +154,10 @@ def run(args: argparse.Namespace) -> int:
     output.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        _run_graph(args, output, n)
+        if args.ray:
+            _run_on_ray(args, output)
+        else:
+            _run_graph(args, output, n)
         return _report(args, output, evaluated, n, time.monotonic() - started)
     except EvalError as exc:
         print(f"error: {exc}; no report written", file=sys.stderr)
@@ -179,6 +195,16 @@ def _run_graph(args: argparse.Namespace, output: Path, n: int) -> None:
             proc.wait(30)
         except WaitTimeout:
             proc.kill()
+
+
+def _run_on_ray(args: argparse.Namespace, output: Path) -> None:
+    from ocelot_eval.ray_eval import EvaluationFailed, evaluate_on_ray
+    from ocelot_sim.scenario import load_scenario_file
+
+    try:
+        evaluate_on_ray(args, output, load_scenario_file(args.scenarios))
+    except EvaluationFailed as exc:
+        raise EvalError(f"evaluation failed on Ray: {exc}") from None
 
 
 def _watch(proc: LaunchProc, watch, n: int, quiet: bool, frames: int) -> None:

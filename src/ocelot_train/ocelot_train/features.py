@@ -107,11 +107,18 @@ def episode_token_file(directory: Path, episode_file: Path, episode: int, n: int
 
 
 def cached_vision_tokens(
-    encoder, dataset, cache_dir: Path, key: str, batch_size: int = 32, progress: bool = True
+    encoder,
+    dataset,
+    cache_dir: Path,
+    key: str,
+    batch_size: int = 32,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> EpisodeTokens:
     """The frozen vision encoder's tokens for every sample of the dataset, one fp16 file per episode under
     cache_dir/vision_<key>: episodes added to a dataset (DAgger rounds) are the only ones encoded, and a
-    killed caching run keeps the episodes it finished."""
+    killed caching run keeps the episodes it finished. With `shard` (k, n), only the episodes whose index is
+    k modulo n are encoded (n processes, on a filesystem they share, cache a dataset between them)."""
     from ocelot_dataset.episode_io import episode_path
 
     index, shape = dataset.index, (encoder.grid[0] * encoder.grid[1], encoder.out_dim)
@@ -127,6 +134,7 @@ def cached_vision_tokens(
         slot
         for slot, path in enumerate(paths)
         if not (path.is_file() and path.stat().st_size == (stops[slot] - starts[slot]) * shape[0] * shape[1] * 2)
+        and (shard is None or int(index.episodes[slot]) % shard[1] == shard[0])
     ]
     if missing:
         _encode_episodes(

@@ -102,11 +102,12 @@ class TrainingData:
         """Where a frozen vision encoder's tokens are cached: train.cache_dir, else <dataset>/feature_cache."""
         return Path(self.config.train.cache_dir or self.dataset_dir / "feature_cache")
 
-    def cache_tokens(self, vision: torch.nn.Module, progress: bool) -> list:
-        """The frozen encoder's tokens of the train and val splits, encoded where not cached yet."""
+    def cache_tokens(self, vision: torch.nn.Module, progress: bool, shard: tuple[int, int] | None = None) -> list:
+        """The frozen encoder's tokens of the train and val splits, encoded where not cached yet (with `shard`
+        (k, n): only the episodes whose index is k modulo n)."""
         key = cache_key(asdict(self.config.model.vision))
         return [
-            cached_vision_tokens(vision, frames, self.token_cache, key, progress=progress)
+            cached_vision_tokens(vision, frames, self.token_cache, key, progress=progress, shard=shard)
             for frames in (self.train_frames, self.val_frames)
         ]
 

@@ -66,3 +66,22 @@ def test_tokens_are_the_encoders_and_only_missing_or_rewritten_episodes_are_enco
     assert len(now) == len(files) and now[-1].name != files[-1].name  # the stale file was replaced
     assert all(stamps[f.name] == f.stat().st_mtime_ns for f in now[1:-1])
     np.testing.assert_allclose(np.stack([tokens[i] for i in range(len(data))]), expected, atol=1e-2)
+
+
+def test_shards_encode_each_episode_once_and_together_make_the_whole_cache(dataset_factory, tmp_path):
+    root = dataset_factory(tmp_path / "ds", n_episodes=5, frames=6)
+    data = CountingFrames(root, "train")
+    whole = sorted(f.name for f in _cached(data, tmp_path / "whole").iterdir())
+    CountingFrames.reads = 0
+    for k in range(2):
+        cached_vision_tokens(MeanColour(), data, tmp_path / "shared", "key", batch_size=4, progress=False, shard=(k, 2))
+    assert CountingFrames.reads == len(data)  # every frame once, between the two shards
+    shared = tmp_path / "shared" / "vision_key"
+    assert sorted(f.name for f in shared.iterdir()) == whole
+    for name in whole:
+        assert (shared / name).read_bytes() == (tmp_path / "whole" / "vision_key" / name).read_bytes()
+
+
+def _cached(data, cache):
+    cached_vision_tokens(MeanColour(), data, cache, "key", batch_size=4, progress=False)
+    return cache / "vision_key"

@@ -91,6 +91,12 @@ class Proc:
 
         def preexec() -> None:
             orphan_guard()
+            # ignored and blocked signals stay so across exec: a parent that ignores or blocks them (a Ray
+            # worker's threads block them; nohup ignores SIGINT) would leave the child deaf to `signal()`
+            stop_signals = {signal.SIGINT, signal.SIGTERM}
+            for sig in stop_signals:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             if preexec_fn is not None:
                 preexec_fn()
 

@@ -323,8 +323,9 @@ class CollectorNode(EpisodeNode):
 
     def _publish_progress(self, message: str, fps: float) -> None:
         msg = CollectionProgress(
-            episodes_done=self.driver.done,
-            episodes_total=self.driver.total,
+            # over the whole range: episodes already there when the collection started count as done
+            episodes_done=len(self.wanted) - len(self.driver.todo) - len(self.driver.given_up),
+            episodes_total=len(self.wanted),
             episodes_skipped=len(self.driver.given_up),
             frames_per_second=float(fps),
             finished=self.finished,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ocelot_collect.collect_worker import CollectWorker, graph_arguments
 from ocelot_common.processes import sigterm_as_interrupt
+from ocelot_common.sharding import shards
 from ocelot_dataset.episode_io import complete_episodes
 from ocelot_dataset.folder_lock import FolderBusy, lock_folder
 from ocelot_dataset.index import finalize_dataset
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record",
         action="store_true",
         help="also write each episode as a rosbag2 (MCAP) recording, OUTPUT/recordings/ep_NNNNNN (camera images "
-        "as JPEG, ground truth, applied command and label): about as much disk again",
+        "as JPEG, ground truth, applied command and label): about half as much disk again",
     )
     parser.add_argument(
         "--ray",
@@ -66,14 +67,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(e.g. 10.0.0.5:6379); each task returns its episode files to this command, which writes them",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def shards(base_ep: int, n: int, workers: int) -> list[tuple[int, int]]:
-    """(first episode, count) per worker, contiguous and covering [base_ep, base_ep + n)."""
-    workers = max(1, min(workers, n))
-    sizes = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
-    starts = [base_ep + sum(sizes[:i]) for i in range(workers)]
-    return list(zip(starts, sizes))
 
 
 def validate(args: argparse.Namespace) -> str | None:

@@ -47,14 +47,7 @@ from ocelot_common.processes import exit_with_parent
 from ocelot_common.stamps import nanoseconds
 from ocelot_dataset.episode_io import EpisodeError, complete_episodes, read_summary, remove_partial, write_episode
 from ocelot_dataset.index import finalize_dataset
-from ocelot_dataset.recording import (
-    COLLECTION_TOPICS,
-    PARTIAL_DIR,
-    RECORDINGS_DIR,
-    EpisodeTape,
-    episode_recording,
-    write_recording,
-)
+from ocelot_dataset.recording import COLLECTION_TOPICS, EpisodeTape, episode_recording, staging_folder, write_recording
 from ocelot_msgs.msg import CollectionProgress, GroundTruthFaceArray
 from ocelot_msgs.srv import ResetEpisode
 from ocelot_sim.ros_convert import robot_from_msg
@@ -167,7 +160,7 @@ class CollectorNode(EpisodeNode):
         if self.assembler.record_applied:  # DAgger: the label is the oracle's answer, beside what was applied
             self.recording_topics[self.param("command_topic")] = COLLECTION_TOPICS[APPLIED_TOPIC]
         for ep in self.wanted:  # bags a killed writer left half-written
-            shutil.rmtree(self.output / RECORDINGS_DIR / PARTIAL_DIR / episode_recording(self.output, ep).name, True)
+            shutil.rmtree(staging_folder(episode_recording(self.output, ep)), ignore_errors=True)
         return EpisodeTape(set(self.recording_topics) - {"/episode/info"})
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -13,14 +13,12 @@ travels with it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ocelot_dataset.episode_io import complete_episodes, remove_partial, write_episode_file
 
-TASK_CPUS = 1  # a worker stack keeps about one core busy
 SHIPPED_PATHS = ("scenario_file", "robot_profile")  # graph arguments that may name a file on this machine
 
 
@@ -96,27 +94,14 @@ def collect_range(graph: str, graph_args: dict, files: dict[str, tuple[str, byte
             worker.stop()
 
 
-def place_recording(folder: Path, parts: dict[str, bytes]) -> None:
-    """A bag made elsewhere, staged under .partial/ and renamed into place whole."""
-    from ocelot_dataset.recording import PARTIAL_DIR
-
-    staged = folder.parent / PARTIAL_DIR / folder.name
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    for name, data in parts.items():
-        (staged / name).write_bytes(data)
-    shutil.rmtree(folder, ignore_errors=True)
-    staged.rename(folder)
-
-
 def collect_on_ray(args: argparse.Namespace, output: Path, settings: dict, wanted: range) -> int:
     """One pass of a collection on Ray over the episodes of `wanted` still missing; 1 when a worker failed."""
     import ray
 
     from ocelot_collect.cli_collect import ProgressBar
     from ocelot_collect.collect_worker import graph_arguments
-    from ocelot_common.ray_cluster import connect
-    from ocelot_dataset.recording import episode_recording
+    from ocelot_common.ray_cluster import TASK_CPUS, connect
+    from ocelot_dataset.recording import episode_recording, place_recording
 
     remove_partial(output, wanted)
     runs = missing_runs(wanted, set(complete_episodes(output)), args.workers)

@@ -79,8 +79,7 @@ class EpisodeNode(ManagedNode):
 
     def pause_episodes(self) -> None:
         """On deactivate: the episode in progress is dropped (it is asked for again on activate)."""
-        if hasattr(self, "driver"):
-            self.driver.pause()
+        self.driver.pause()  # deactivate comes after configure, which made it
 
     def next_episode(self) -> None:
         """Ask for the next episode once the sim's reset service is there; all done when none is left."""

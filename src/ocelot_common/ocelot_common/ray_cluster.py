@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 LOCAL = "local"
+TASK_CPUS = 1  # what one task holds: a worker stack (sim, oracle, collector or evaluator) keeps about a core busy
 
 
 def connect(address: str, workers: int) -> None:

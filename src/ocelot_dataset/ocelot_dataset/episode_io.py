@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,29 +69,29 @@ def episode_index_of(path: Path) -> int:
 def write_episode(root: Path, episode: Episode, compression_level: int = 4) -> Path:
     """Write atomically: a killed writer leaves at most a .tmp file, never a partial episode;
     a failed write (a full disk) removes its .tmp file and raises."""
-    final = episode_path(root, episode.index)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
-    try:
-        _write_file(tmp, episode, compression_level)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, final)
-    return final
+    return _write_atomically(
+        episode_path(root, episode.index), lambda tmp: _write_file(tmp, episode, compression_level)
+    )
 
 
 def write_episode_file(root: Path, index: int, data: bytes) -> Path:
     """An episode file made elsewhere (another machine's worker), written as `write_episode` writes: under
     the temporary name, synced, then renamed."""
-    final = episode_path(root, index)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+
+    return _write_atomically(episode_path(root, index), write)
+
+
+def _write_atomically(final: Path, write: Callable[[Path], None]) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name[: -len(".h5")] + TMP_SUFFIX)
+    try:
+        write(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -15,7 +15,7 @@ lockstep evaluation writes the same recording every time (the policy's measured 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -56,15 +56,38 @@ def episode_recording(root: Path, episode: int) -> Path:
     return Path(root) / RECORDINGS_DIR / f"ep_{episode:06d}"
 
 
+def staging_folder(folder: Path) -> Path:
+    """Where an episode's bag is written before it is renamed into `folder` (under .partial/ beside it)."""
+    return Path(folder).parent / PARTIAL_DIR / Path(folder).name
+
+
 def write_recording(folder: Path, topics: dict[str, str], messages: list[tuple[str, int, bytes]]) -> Path:
     """One episode's bag, whole or not at all: written under .partial/ beside its place and renamed into it
     (a killed write leaves only .partial/, which the next write of that episode replaces)."""
-    folder = Path(folder)
-    staged = folder.parent / PARTIAL_DIR / folder.name
+
+    def write(staged: Path) -> None:
+        with EpisodeBag(staged, topics) as bag:  # metadata.yaml is written on closing
+            bag.write_episode(messages)
+
+    return _place_whole(folder, write)
+
+
+def place_recording(folder: Path, parts: dict[str, bytes]) -> Path:
+    """A bag made elsewhere (its files' bytes), placed as `write_recording` places one."""
+
+    def write(staged: Path) -> None:
+        staged.mkdir()
+        for name, data in parts.items():
+            (staged / name).write_bytes(data)
+
+    return _place_whole(folder, write)
+
+
+def _place_whole(folder: Path, write: Callable[[Path], None]) -> Path:
+    folder, staged = Path(folder), staging_folder(folder)
     shutil.rmtree(staged, ignore_errors=True)
     staged.parent.mkdir(parents=True, exist_ok=True)
-    with EpisodeBag(staged, topics) as bag:
-        bag.write_episode(messages)
+    write(staged)
     shutil.rmtree(folder, ignore_errors=True)
     staged.rename(folder)
     return folder

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-TASK_CPUS = 1
+from ocelot_common.sharding import shards as contiguous_shards
 
 
 class EvaluationFailed(RuntimeError):
@@ -29,11 +29,8 @@ class EvaluationFailed(RuntimeError):
 
 
 def shards(n: int, workers: int) -> list[range]:
-    """Contiguous ranges of the entries, as even as can be, at most `workers` of them."""
-    workers = max(1, min(workers, n))
-    sizes = [n // workers + (1 if i < n % workers else 0) for i in range(workers)]
-    starts = [sum(sizes[:i]) for i in range(workers)]
-    return [range(start, start + size) for start, size in zip(starts, sizes)]
+    """The entries' indices in contiguous ranges, as even as can be, at most `workers` of them."""
+    return [range(first, first + count) for first, count in contiguous_shards(0, n, workers)]
 
 
 def shard_options(args: argparse.Namespace) -> tuple[list[str], dict[str, tuple[str, bytes]]]:
@@ -104,7 +101,7 @@ def evaluate_on_ray(args: argparse.Namespace, output: Path, entries: list[dict])
     import ray
     from tqdm import tqdm
 
-    from ocelot_common.ray_cluster import connect, disconnect
+    from ocelot_common.ray_cluster import TASK_CPUS, connect, disconnect
     from ocelot_eval.evaluator_node import EPISODES_FILE
 
     options, files = shard_options(args)

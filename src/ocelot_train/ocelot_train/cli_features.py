@@ -55,7 +55,7 @@ def cache_on_ray(args: argparse.Namespace) -> None:
 
     import ray
 
-    from ocelot_common.ray_cluster import connect, disconnect
+    from ocelot_common.ray_cluster import TASK_CPUS, connect, disconnect
 
     def cache_shard(k: int) -> tuple[int, str]:
         cmd = ["ocelot", "cache-features", "--dataset", str(Path(args.dataset).resolve()), "--quiet"]
@@ -66,7 +66,7 @@ def cache_on_ray(args: argparse.Namespace) -> None:
 
     connect(args.ray, args.workers)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(cache_shard)
+        task = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(cache_shard)
         for k, (code, output) in enumerate(ray.get([task.remote(k) for k in range(args.workers)])):
             if code != 0:
                 raise RuntimeError(f"shard {k}/{args.workers} failed (exit {code}):\n{output}")

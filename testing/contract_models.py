@@ -5,11 +5,12 @@ load are written here with `onnx.helper` and `tokenizers` (no torch, no transfor
 take the inputs and give the outputs `ocelot export` writes (ocelot_common.model_files) and carry the
 preprocessing metadata export records; their arithmetic is a few fixed random matrices:
 
-    actions = tanh(bias + mean colour @ G + masked mean text @ T [+ previous_action @ A] [+ motion @ M])
+    actions = tanh(bias + mean colour @ G + masked mean text @ T [+ previous_action @ A] [+ earlier_action @ E]
+                   [+ motion @ M])
     target  = tanh(k * (brightness-weighted column and row position))           (with previous_target)
     motion  = target - previous_target (NaN: none, no motion)
 
-so an image, a command, a previous command and the target's motion each move the actions, as they do in a
+so an image, a command, the two commands before and the target's motion each move the actions, as they do in a
 trained policy. Tests of the export itself (parity with PyTorch) live with ocelot_train.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ocelot_common.model_files import (
+    EARLIER_ACTION,
     POLICY_INPUTS,
     PREVIOUS_ACTION,
     PREVIOUS_TARGET,
@@ -86,7 +88,14 @@ def _text_graph(vocab_size: int, rng: np.random.Generator):
     )
 
 
-def _policy_graph(rng: np.random.Generator, head_bias, zero_head: bool, previous_action: bool, previous_target: bool):
+def _policy_graph(
+    rng: np.random.Generator,
+    head_bias,
+    zero_head: bool,
+    previous_action: bool,
+    previous_target: bool,
+    earlier_action: bool = False,
+):
     from onnx import TensorProto, helper, numpy_helper
 
     size = STANDARD.frame_size
@@ -95,6 +104,7 @@ def _policy_graph(rng: np.random.Generator, head_bias, zero_head: bool, previous
         "G": rng.normal(0, 0.3, (3, 2)) * scale,
         "T": rng.normal(0, 0.1, (TEXT_DIM, 2)) * scale,
         "A": np.array([[0.8, 0.1], [-0.1, 0.8]]) * scale,
+        "E": np.array([[-0.5, 0.0], [0.2, -0.5]]) * scale,
         "M": np.array([[40.0, 0.0], [0.0, 40.0]]) * scale,
         "bias": np.asarray(head_bias, np.float64)[None] * scale,
         "ramp": np.linspace(-1, 1, size)[:, None],
@@ -131,6 +141,13 @@ def _policy_graph(rng: np.random.Generator, head_bias, zero_head: bool, previous
             helper.make_node("Add", [last, "from_previous"], ["pre_1"]),
         ]
         last = "pre_1"
+    if earlier_action:
+        inputs.append(helper.make_tensor_value_info(EARLIER_ACTION, TensorProto.FLOAT, ["batch", 2]))
+        nodes += [
+            helper.make_node("MatMul", [EARLIER_ACTION, "E"], ["from_earlier"]),
+            helper.make_node("Add", [last, "from_earlier"], ["pre_e"]),
+        ]
+        last = "pre_e"
     outputs = [helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", 2])]
     if previous_target:
         inputs.append(helper.make_tensor_value_info(PREVIOUS_TARGET, TensorProto.FLOAT, ["batch", 2]))
@@ -166,6 +183,7 @@ def write_contract_model(
     zero_head: bool = False,
     previous_action: bool = False,
     previous_target: bool = False,
+    earlier_action: bool = False,
 ) -> Path:
     """root/model/model.onnx (+ text graph, tokenizer, card). `head_bias` makes the policy clearly move;
     `zero_head` zeroes every weight of the action (a broken model: always zero velocity)."""
@@ -175,9 +193,14 @@ def write_contract_model(
     tokenizer, vocab_size = build_tokenizer()
     tokenizer.save(str(paths["tokenizer"]))
     _save(_text_graph(vocab_size, rng), paths["text"])
-    graph = _policy_graph(rng, head_bias, zero_head, previous_action, previous_target)
+    graph = _policy_graph(rng, head_bias, zero_head, previous_action, previous_target, earlier_action)
     _save(graph, paths["policy"], STANDARD.to_metadata())
-    inputs = [*POLICY_INPUTS, *([PREVIOUS_ACTION] if previous_action else []), *([PREVIOUS_TARGET] * previous_target)]
+    inputs = [
+        *POLICY_INPUTS,
+        *([PREVIOUS_ACTION] * previous_action),
+        *([EARLIER_ACTION] * earlier_action),
+        *([PREVIOUS_TARGET] * previous_target),
+    ]
     card = {
         "format": "ocelot-vla-onnx/1",
         "policy": {"inputs": inputs, "outputs": ["actions", *([TARGET] * previous_target)]},

@@ -1,8 +1,11 @@
 """What a policy carries from one frame of an episode to the next, and what an episode's first frame gets.
 
-Two inputs reach back one frame (ROS-free, numpy only):
+Two inputs reach back one frame and one two (ROS-free, numpy only):
 - the previous command: the command applied for the frame before; on an episode's first frame the
   robot starts at rest, so it is zero;
+- the earlier command: the command applied for the frame before that (zero on an episode's first two
+  frames). Under a loop whose commands act a camera period late, it is the one that turned the camera
+  between the frame before and this one;
 - the previous target: the policy's own estimate of where the commanded face was on the frame before
   ((x, y) in [-1, 1]); on an episode's first frame there is none, NaN, which the graph reads as "no motion".
 
@@ -33,6 +36,11 @@ def previous_actions(applied: np.ndarray) -> np.ndarray:
     return np.concatenate([no_previous_action(), applied[:-1]])
 
 
+def earlier_actions(applied: np.ndarray) -> np.ndarray:
+    """Commands applied on an episode's consecutive frames (N, 2) -> each frame's earlier command."""
+    return previous_actions(previous_actions(applied))
+
+
 def previous_targets(targets: np.ndarray) -> np.ndarray:
     """Target estimates on an episode's consecutive frames (N, 2) -> each frame's previous estimate."""
     targets = np.asarray(targets, np.float32).reshape(-1, 2)
@@ -40,18 +48,24 @@ def previous_targets(targets: np.ndarray) -> np.ndarray:
 
 
 class EpisodeContext:
-    """The target estimate kept between the frames of one closed-loop episode (the previous command is
-    the motors' state: the command shaper keeps it)."""
+    """The target estimate and the earlier command kept between the frames of one closed-loop episode (the
+    previous command is the motors' state: the command shaper keeps it; the one before it is the previous
+    command the last frame was given)."""
 
     def __init__(self) -> None:
-        self.previous_target = no_previous_target()
+        self.reset()
 
     def reset(self) -> None:
         """The next frame starts an episode."""
         self.previous_target = no_previous_target()
+        self.earlier_action = no_previous_action()
 
-    def remember(self, target: np.ndarray) -> None:
-        self.previous_target = np.asarray(target, np.float32).reshape(1, 2)
+    def remember(self, target: np.ndarray | None, previous_action) -> None:
+        """What this frame leaves to the next: its target estimate (None: a model without one) and the
+        previous command it was given (the next frame's earlier command)."""
+        if target is not None:
+            self.previous_target = np.asarray(target, np.float32).reshape(1, 2)
+        self.earlier_action = np.asarray(previous_action, np.float32).reshape(1, 2)
 
     @property
     def known_target(self) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 POLICY_INPUTS, POLICY_OUTPUTS = ("frames", "text_features", "attention_mask"), ("actions",)
 PREVIOUS_ACTION = "previous_action"  # an optional policy input: the command sent for the frame before
+EARLIER_ACTION = "earlier_action"  # an optional policy input: the command sent for the frame before that
 # optional together: the policy's target estimate on the frame before (NaN: none) in, this frame's out
 PREVIOUS_TARGET, TARGET = "previous_target", "target"
 TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)

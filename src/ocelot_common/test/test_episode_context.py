@@ -3,6 +3,7 @@ import numpy as np
 from ocelot_common.episode_context import (
     AT_REST,
     EpisodeContext,
+    earlier_actions,
     no_previous_action,
     previous_actions,
     previous_targets,
@@ -18,14 +19,19 @@ def test_each_frame_gets_the_one_before_and_the_first_gets_rest_or_none():
     assert np.isnan(shifted[0]).all()
     np.testing.assert_array_equal(shifted[1:], applied[:-1])
     assert tuple(no_previous_action(3)[2]) == AT_REST and no_previous_action(3).dtype == np.float32
+    np.testing.assert_array_equal(earlier_actions(applied), [[0, 0], [0, 0], [0.1, 0.2]])
 
 
 def test_the_context_forgets_its_estimate_on_reset():
     context = EpisodeContext()
     assert context.known_target is None and np.isnan(context.previous_target).all()
-    context.remember(np.array([[0.25, -0.5]]))
+    context.remember(np.array([[0.25, -0.5]]), (0.5, -0.125))
     np.testing.assert_array_equal(context.known_target, [0.25, -0.5])
+    np.testing.assert_array_equal(context.earlier_action, [[0.5, -0.125]])
+    context.remember(None, (0.0, 1.0))  # a model without an estimate: the command is still kept
+    np.testing.assert_array_equal(context.known_target, [0.25, -0.5])
+    np.testing.assert_array_equal(context.earlier_action, [[0.0, 1.0]])
     context.known_target[0] = 9.0  # a copy: the caller cannot change what is fed back
     np.testing.assert_array_equal(context.previous_target, [[0.25, -0.5]])
     context.reset()
-    assert context.known_target is None
+    assert context.known_target is None and not context.earlier_action.any()

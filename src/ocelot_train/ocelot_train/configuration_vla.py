@@ -70,6 +70,9 @@ class TextConfig:
             raise ConfigError(f"model.text.max_tokens must be in [4, 77], got {self.max_tokens}")
 
 
+HEADS = ("mlp", "law")
+
+
 @dataclass
 class VLAConfig:
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -87,6 +90,13 @@ class VLAConfig:
     # an input too; with the previous command it shows how fast the target moves (what the oracle's
     # feed-forward uses), so the policy need not lag behind a moving face
     previous_target: bool = False
+    # temporal context: the command applied for the frame before the previous one; under a loop whose
+    # commands act a camera period late it is what turned the camera between the previous frame and this one
+    earlier_action: bool = False
+    # what turns the read-out into a command: "mlp" (a learned head on the pooled feature, the read-out and
+    # the previous command and target) or "law" (the oracle's law on the read-out with learned gains,
+    # ocelot_train.law_head; it needs previous_action, earlier_action and previous_target)
+    head: str = "mlp"
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -103,6 +113,14 @@ class VLAConfig:
             raise ConfigError("model.dropout must be in [0, 1)")
         if self.max_velocity <= 0:
             raise ConfigError("model.max_velocity must be positive")
+        if self.head not in HEADS:
+            raise ConfigError(f"model.head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head == "law" and not (self.previous_action and self.earlier_action and self.previous_target):
+            raise ConfigError(
+                "model.head: law estimates the target's rate from the previous target and the two commands "
+                "before this frame; set model.previous_action, model.earlier_action and model.previous_target "
+                "to true"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,7 +162,11 @@ class TrainConfig:
     # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
     # of schema 1.2; frames without one add nothing). 0 = off.
     target_loss_weight: float = 0.0
-    init_checkpoint: str = ""  # start from this checkpoint's weights (same model config), e.g. to fine-tune
+    # start from this checkpoint's (or exported model.onnx's) weights (same model config), e.g. to fine-tune
+    init_checkpoint: str = ""
+    # model.head: law only: before the first epoch, the gains become the least-squares fit of the law to the
+    # training split's labels on the policy's read-outs as they are then (ocelot_train.law_head.fit_gains)
+    fit_law_gains: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -159,7 +159,8 @@ def augment_frame(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 class FrameDataset:
     """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
-    (the command applied for the frame before; zero on an episode's first frame), "target_xy": (2,) float32
+    (the command applied for the frame before; zero on an episode's first frame), "earlier_action" (the one
+    for the frame before that; zero on the first two), "target_xy": (2,) float32
     (the commanded face in read-out coordinates, NaN if unknown), "command": int, "label": int,
     "has_previous": bool (not an episode's first frame)}; with `previous_frame`, also "previous_frame": the
     frame before (the frame itself on an episode's first), augmented as the frame is.
@@ -195,9 +196,11 @@ class FrameDataset:
         """Everything of sample i but the frame: action, previous action, command and label indices."""
         slot, episode, t = self._locate(i)
         previous = self._frames.applied(episode, t - 1) if t > 0 else no_previous_action()[0]
+        earlier = self._frames.applied(episode, t - 2) if t > 1 else no_previous_action()[0]
         return {
             "action": self._frames.action(episode, t),
             "previous_action": previous,
+            "earlier_action": earlier,
             "target_xy": self._frames.target(episode, t),
             "command": self._command_of[slot],
             "label": self._label_of[slot],

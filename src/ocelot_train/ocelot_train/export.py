@@ -2,6 +2,7 @@
 
     <name>.onnx            per frame:   frames (B,3,S,S), text_features (B,L,H), attention_mask (B,L)
                                         [, previous_action (B,2) if the model takes it]
+                                        [, earlier_action (B,2) if the model takes it]
                                         [, previous_target (B,2) if the model takes it; NaN: none]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
                                            [, target (B,2): this frame's estimate, the next previous_target]
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from ocelot_common.model_files import (
+    EARLIER_ACTION,
     POLICY_OUTPUTS,
     PREVIOUS_ACTION,
     PREVIOUS_TARGET,
@@ -79,9 +81,13 @@ class PolicyGraph(torch.nn.Module):
 
     def forward(self, frames, text_features, attention_mask, *previous):
         config = self.policy.config
-        previous_action = previous[0] if config.previous_action else None
-        previous_target = previous[-1] if config.previous_target else None
-        actions, target = self.policy.act(frames, text_features, attention_mask, previous_action, previous_target)
+        taken = iter(previous)  # the optional inputs the model takes, in the graph's order
+        previous_action = next(taken) if config.previous_action else None
+        earlier_action = next(taken) if config.earlier_action else None
+        previous_target = next(taken) if config.previous_target else None
+        actions, target = self.policy.act(
+            frames, text_features, attention_mask, previous_action, previous_target, earlier_action
+        )
         return (actions, target) if config.previous_target else actions
 
 
@@ -141,6 +147,7 @@ def random_policy_inputs(
     previous_action: bool = False,
     previous_target: bool = False,
     frame_size: int = STANDARD.frame_size,
+    earlier_action: bool = False,
 ) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens) :] = 0  # some padding, never all
@@ -151,6 +158,8 @@ def random_policy_inputs(
     }
     if previous_action:
         feeds[PREVIOUS_ACTION] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
+    if earlier_action:
+        feeds[EARLIER_ACTION] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
     if previous_target:
         feeds[PREVIOUS_TARGET] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
         feeds[PREVIOUS_TARGET][0] = np.nan  # the first frame of an episode: no estimate before it
@@ -204,7 +213,7 @@ def _quantize_text(
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
     extra = {
         name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
-        for name in (PREVIOUS_ACTION, PREVIOUS_TARGET)
+        for name in (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET)
         if name in feeds
     }
     effect = 0.0
@@ -253,7 +262,14 @@ def export_model(
     tokens, text_dim = config.text.max_tokens, text_encoder.out_dim
     preprocessing = checkpoint_preprocessing(checkpoint)
     feeds = random_policy_inputs(
-        rng, 2, tokens, text_dim, config.previous_action, config.previous_target, preprocessing.frame_size
+        rng,
+        2,
+        tokens,
+        text_dim,
+        config.previous_action,
+        config.previous_target,
+        preprocessing.frame_size,
+        config.earlier_action,
     )
     inputs = tuple(feeds)
     graph = PolicyGraph(policy).eval()

@@ -6,6 +6,7 @@
     per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
     MLP head (+ the previous command, + the target's motion since the previous frame, if configured)
         -> tanh * max_velocity -> (pan_vel, tilt_vel)
+    or (model.head: law) the oracle's law on the read-out with learned gains (ocelot_train.law_head)
 
 The read-out is a spatial soft-argmax whose weights depend on the command, so
 "the person on the left" can move the attention to another face. No Python
@@ -27,6 +28,7 @@ from torch import nn
 
 from ocelot_train.configuration_vla import TrainingRules, VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder
+from ocelot_train.law_head import LawHead
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
 MOTION_SCALE = 10.0  # read-out positions span [-1, 1]; a face moves ~0.05 of that per frame
@@ -105,13 +107,21 @@ class VLAPolicy(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.head = nn.Sequential(
-            nn.Linear(d + 2 + 2 * config.previous_action + 2 * config.previous_target, config.head_hidden),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(config.head_hidden, config.head_hidden),
-            nn.GELU(),
-            nn.Linear(config.head_hidden, 2),
+        self.law = LawHead(config.max_velocity) if config.head == "law" else None
+        self.head = (
+            None
+            if self.law is not None
+            else nn.Sequential(
+                nn.Linear(
+                    d + 2 + 2 * (config.previous_action + config.previous_target + config.earlier_action),
+                    config.head_hidden,
+                ),
+                nn.GELU(),
+                nn.Dropout(config.dropout),
+                nn.Linear(config.head_hidden, config.head_hidden),
+                nn.GELU(),
+                nn.Linear(config.head_hidden, 2),
+            )
         )
 
     def train(self, mode: bool = True):
@@ -127,10 +137,13 @@ class VLAPolicy(nn.Module):
         text_mask: torch.Tensor,
         previous_action: torch.Tensor | None = None,
         previous_target: torch.Tensor | None = None,
+        earlier_action: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the exported graph computes: (actions (B, 2), read-out position (B, 2)). No previous
-        command reads as the robot at rest, no (or a NaN) previous target as no motion."""
-        return self.from_visual_tokens(self.vision(frames), text_features, text_mask, previous_action, previous_target)
+        """What the exported graph computes: (actions (B, 2), read-out position (B, 2)). No previous (or
+        earlier) command reads as the robot at rest, no (or a NaN) previous target as no motion."""
+        return self.from_visual_tokens(
+            self.vision(frames), text_features, text_mask, previous_action, previous_target, earlier_action
+        )
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
         """One step on a batch: (loss, {"actions", "target_estimate"}). The batch holds "frame" (B, 3, 224,
@@ -140,13 +153,16 @@ class VLAPolicy(nn.Module):
         `previous_target`, the frame before ("previous_frame" or "previous_tokens"). In train mode the
         inputs that reach back one frame are perturbed by `self.rules` (they are the policy's own outputs
         in closed loop); in eval mode they are used as given."""
-        previous_action = self._previous_action(batch["previous_action"]) if self.config.previous_action else None
-        previous_target = self._previous_target(batch) if self.config.previous_target else None
+        config = self.config
+        previous_action = self._previous_action(batch["previous_action"]) if config.previous_action else None
+        earlier_action = self._previous_action(batch["earlier_action"]) if config.earlier_action else None
+        previous_target = self._previous_target(batch) if config.previous_target else None
         text, mask = batch["text_features"], batch["text_mask"]
         if "tokens" in batch:
-            actions, xy = self.from_visual_tokens(batch["tokens"], text, mask, previous_action, previous_target)
+            tokens = batch["tokens"]
+            actions, xy = self.from_visual_tokens(tokens, text, mask, previous_action, previous_target, earlier_action)
         else:
-            actions, xy = self.act(batch["frame"], text, mask, previous_action, previous_target)
+            actions, xy = self.act(batch["frame"], text, mask, previous_action, previous_target, earlier_action)
         loss = nn.functional.mse_loss(actions.float(), batch["action"])
         if self.rules.target_loss_weight > 0:
             loss = loss + self.rules.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
@@ -200,10 +216,20 @@ class VLAPolicy(nn.Module):
         text_mask: torch.Tensor,
         previous_action: torch.Tensor | None = None,
         previous_target: torch.Tensor | None = None,
+        earlier_action: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The part after the vision encoder (training on cached frozen features starts here):
         (actions (B, 2), target position (B, 2))."""
         pooled, xy = self.read_out(tokens, text_features, text_mask)
+        at_rest = xy.new_zeros(xy.shape)
+        if self.law is not None:
+            return self.law(
+                xy,
+                torch.full_like(xy, math.nan) if previous_target is None else previous_target.to(xy.dtype),
+                at_rest if previous_action is None else previous_action.to(xy.dtype),
+                at_rest if earlier_action is None else earlier_action.to(xy.dtype),
+            ), xy
+        assert self.head is not None
         features = [pooled, xy]
         if self.config.previous_action:
             if previous_action is None:
@@ -215,14 +241,23 @@ class VLAPolicy(nn.Module):
                 previous_target = here
             previous_target = previous_target.to(xy.dtype)
             features.append((here - torch.where(torch.isnan(previous_target), here, previous_target)) * MOTION_SCALE)
+        if self.config.earlier_action:
+            earlier = at_rest if earlier_action is None else earlier_action.to(xy.dtype)
+            features.append(earlier / self.config.max_velocity)
         return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity, xy
 
     def load_state_dict_widening_head(self, state: dict) -> list[str]:
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
-        checkpoint's. Returns the names of the widened weights; other mismatches raise as usual."""
+        checkpoint's. A law head (model.head: law) starting from a checkpoint with an MLP head keeps its own
+        gains and drops the MLP. Returns the names of the weights widened or started afresh; other
+        mismatches raise as usual."""
         own, widened = self.state_dict(), []
         state = dict(state)
+        if self.law is not None and "law.gains" not in state:
+            state = {name: value for name, value in state.items() if not name.startswith("head.")}
+            state["law.gains"] = own["law.gains"]
+            widened.append("law.gains")
         for name, value in state.items():
             mine = own.get(name)
             if (

@@ -28,6 +28,8 @@ from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, RunConfig, TrainingRules
 from ocelot_train.distributed import placement
 from ocelot_train.encoders_text import build_text_encoder
+from ocelot_train.graph_weights import GraphWeightsError, checkpoint_from_model
+from ocelot_train.law_head import GAIN_NAMES, fit_gains
 from ocelot_train.modeling_vla import VLAPolicy
 from ocelot_train.tracking import report_epoch
 from ocelot_train.training_data import TrainingData
@@ -89,18 +91,19 @@ class Trainer:
         return self.data.val_frames
 
     def _load_initial_weights(self, path: str) -> None:
+        """From a checkpoint, or from an exported model (model.onnx: its weights read back from the graph)."""
         try:
-            checkpoint = read_checkpoint(path)
+            checkpoint = checkpoint_from_model(path) if path.endswith(".onnx") else read_checkpoint(path)
             widened = self.policy.load_state_dict_widening_head(checkpoint["state_dict"])
-        except (CheckpointError, KeyError, RuntimeError) as exc:
+        except (CheckpointError, GraphWeightsError, KeyError, RuntimeError) as exc:
             first = str(exc).splitlines()[0][:300]
             raise ConfigError(
                 f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
-                "checkpoint of `ocelot train` with the same model config (or one with fewer "
-                "head inputs: previous_action / previous_target off)"
+                "checkpoint of `ocelot train` or a model.onnx of `ocelot export` with the same model config "
+                "(or one with fewer head inputs, or an MLP head where this model has a law head)"
             ) from None
         if widened and self.progress:
-            print(f"init_checkpoint {path}: the new head inputs start at zero weight ({', '.join(widened)})")
+            print(f"init_checkpoint {path}: these start afresh ({', '.join(widened)})")
 
     def evaluate(self, model: nn.Module) -> dict:
         return validate(model, self.data)
@@ -115,6 +118,8 @@ class Trainer:
             model = nn.parallel.DistributedDataParallel(
                 self.policy, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+        if self.policy.law is not None and cfg.fit_law_gains:
+            self.fit_law_gains()
         optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         loader = self.data.loader(self.train_set, True, self.rank, self.place.world_size)
         total = cfg.epochs * len(loader)
@@ -169,6 +174,34 @@ class Trainer:
         if self.rank == 0:
             (self.output / "history.json").write_text(json.dumps(result.history, indent=1))
         return result
+
+    @torch.no_grad()
+    def fit_law_gains(self) -> np.ndarray:
+        """Set a law head's gains to the least-squares fit of the law to the training split's labels, on the
+        read-outs of the policy as it is (the same fit on every rank: it is a pass over all of the split)."""
+        from torch.utils.data import DataLoader
+
+        law = self.policy.law
+        assert law is not None
+        self.policy.eval()
+        inputs, labels = [], []
+        loader = DataLoader(self.train_set, batch_size=256, shuffle=False, num_workers=self.config.train.num_workers)
+        for batch in loader:
+            batch = self.data.step_batch(batch, self.data.command_rows(batch["command"], "train"))
+            text, mask = batch["text_features"], batch["text_mask"]
+            if "tokens" in batch:
+                xy = self.policy.read_out(batch["tokens"], text, mask)[1]
+            else:
+                xy = self.policy.target(batch["frame"], text, mask)
+            previous = self.policy._previous_target(batch)
+            inputs.append(law.inputs(xy, previous, batch["previous_action"], batch["earlier_action"]).cpu().numpy())
+            labels.append(batch["action"].cpu().numpy())
+        gains = fit_gains(np.concatenate(inputs), np.concatenate(labels), self.config.model.max_velocity)
+        law.gains.copy_(torch.from_numpy(gains))
+        if self.progress and self.rank == 0:
+            rows = ", ".join(f"{name} {g[0]:.3f}/{g[1]:.3f}" for name, g in zip(GAIN_NAMES, gains))
+            print(f"law gains fit on {sum(len(x) for x in labels)} training frames (pan/tilt): {rows}")
+        return gains
 
     def _save(self, path: Path, row: dict) -> None:
         tmp = path.with_name(path.name + ".tmp")

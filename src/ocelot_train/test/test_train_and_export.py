@@ -359,3 +359,88 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
     misspelt = load_run_config(None, [*QUICK, "train.label_weights={multi_atr: 3}"])
     with pytest.raises(ConfigError, match="label_weights: multi_atr: no episode of the train split has this label"):
         Trainer(tiny_dataset, tmp_path / "misspelt", misspelt, progress=False)
+
+
+LAW = ["model.previous_action=true", "model.earlier_action=true", "model.previous_target=true", "model.head=law"]
+
+
+FROZEN = ["model.vision.backend=mobilenet_v2", "model.vision.mobilenet_stride=16"]
+
+
+@pytest.fixture(scope="module")
+def frozen_run(dataset_factory, tmp_path_factory):
+    """A frozen-MobileNetV2 model with an MLP head taking its previous command and target, exported."""
+    root = tmp_path_factory.mktemp("frozen")
+    dataset = dataset_factory(root / "data", n_episodes=10, frames=6)
+    overrides = [*QUICK, *FROZEN, "train.epochs=1", "model.previous_action=true", "model.previous_target=true"]
+    result = Trainer(dataset, root / "run", load_run_config(None, overrides), progress=False).run()
+    export_model(result.checkpoint, root / "model" / "model.onnx")
+    return dataset, result.checkpoint, root / "model" / "model.onnx"
+
+
+def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports(frozen_run, tmp_path):
+    import onnxruntime as ort
+
+    from ocelot_train.configuration_vla import ConfigError
+    from ocelot_train.law_head import oracle_gains
+
+    with pytest.raises(ConfigError, match="earlier_action"):
+        load_run_config(None, [*QUICK, "model.previous_action=true", "model.previous_target=true", "model.head=law"])
+    dataset, checkpoint, model = frozen_run
+    config = load_run_config(None, [*QUICK, *FROZEN, "train.epochs=1", *LAW, f"train.init_checkpoint={model}"])
+    tuned = Trainer(dataset, tmp_path / "law", config, progress=False)
+    # the read-out is the exported model's, read back from its graph; the gains start as the oracle's
+    start = torch.load(checkpoint, weights_only=True)["state_dict"]
+    for name in ("score.weight", "text_proj.weight", "fusion.1.attn.q.weight"):
+        torch.testing.assert_close(tuned.policy.state_dict()[name], start[name])
+    np.testing.assert_array_equal(tuned.policy.law.gains.detach().numpy(), oracle_gains())
+    gains = tuned.fit_law_gains()
+    assert not np.allclose(gains, oracle_gains()) and np.isfinite(gains).all()
+    result = tuned.run()
+    assert np.isfinite(result.best["val_mse"])
+    card = export_model(result.checkpoint, tmp_path / "model.onnx")
+    assert card["policy"]["inputs"][-3:] == ["previous_action", "earlier_action", "previous_target"]
+    assert card["parity_max_abs"]["policy"] <= 1e-5
+    # the earlier command is an input of the graph: it moves the command as the law's k2 says
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    data = FrameDataset(dataset, "val")
+    features, mask = encode_commands(tuned.text_encoder, tuned.tokenizer, [data.index.commands[0]], 16)
+    feeds = {
+        "frames": data.frame_input(0)[None],
+        "text_features": features.numpy(),
+        "attention_mask": mask.numpy(),
+        "previous_action": np.zeros((1, 2), np.float32),
+        "earlier_action": np.zeros((1, 2), np.float32),
+        "previous_target": np.full((1, 2), np.nan, np.float32),
+    }
+    resting = session.run(None, feeds)[0]
+    nudged = session.run(None, {**feeds, "earlier_action": np.full((1, 2), 0.01, np.float32)})[0]
+    k2 = torch.load(result.checkpoint, weights_only=True)["state_dict"]["law.gains"][3].numpy()
+    free = np.abs(resting[0]) < 0.98 * config.model.max_velocity  # an axis at the joint limit stays there
+    assert free.any()
+    np.testing.assert_allclose((nudged - resting)[0][free], 0.01 * k2[free], atol=1e-5)
+
+
+def test_an_exported_model_reads_back_as_its_checkpoint_and_a_mismatched_one_is_refused(frozen_run, trained, tmp_path):
+    import json
+    import shutil
+
+    from ocelot_train.graph_weights import GraphWeightsError, checkpoint_from_model
+
+    _, checkpoint, model = frozen_run
+    recovered = checkpoint_from_model(model.parent)
+    original = torch.load(checkpoint, weights_only=True)["state_dict"]
+    assert recovered["state_dict"].keys() == original.keys()
+    for name, value in original.items():
+        torch.testing.assert_close(recovered["state_dict"][name], value)
+    shutil.copytree(model.parent, tmp_path / "copy")
+    card_path = tmp_path / "copy" / "model.card.json"
+    card = json.loads(card_path.read_text())
+    card["config"]["model"]["head_hidden"] = 64
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(GraphWeightsError, match=r"head\.\d\.\w+ is .* the config makes it"):
+        checkpoint_from_model(tmp_path / "copy" / "model.onnx")
+    # a trained CNN's batch norms are folded into its convolutions: not readable, and said so
+    export_model(trained[1].checkpoint, tmp_path / "cnn" / "model.onnx")
+    with pytest.raises(GraphWeightsError, match="frozen pretrained encoder"):
+        checkpoint_from_model(tmp_path / "cnn")

@@ -21,10 +21,12 @@ from ocelot_common.episode_context import (
     EpisodeContext,
     no_previous_action,
     no_previous_target,
+    previous_actions,
     previous_targets,
 )
 from ocelot_common.gate_binding import GateBindingError, gated_files, gated_latency_s, parse_accepted
 from ocelot_common.model_files import (
+    EARLIER_ACTION,
     POLICY_INPUTS,
     POLICY_OUTPUTS,
     PREVIOUS_ACTION,
@@ -130,11 +132,12 @@ class OnnxPolicy:
             if sha:
                 _check_sha256(files[kind], sha)
         self.policy = _session(
-            files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION, PREVIOUS_TARGET)
+            files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET)
         )
         self.preprocessing = _preprocessing(self.policy, files["policy"])
         names = {i.name for i in self.policy.get_inputs()}
         self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
+        self.uses_earlier_action = EARLIER_ACTION in names
         self.context = EpisodeContext()
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
@@ -167,9 +170,10 @@ class OnnxPolicy:
         """Forget the target estimate fed back between frames: the next frame starts an episode."""
         self.context.reset()
 
-    def _feeds(self, frames: np.ndarray, previous_actions, targets_before=None) -> dict[str, np.ndarray]:
+    def _feeds(self, frames: np.ndarray, previous_actions, targets_before=None, earlier=None) -> dict[str, np.ndarray]:
         """Policy-graph inputs for model-input frames (N, 3, S, S), the commands sent before them and
-        (models that take it) the target estimates on the frames before them (None: none, NaN)."""
+        (models that take them) the commands sent before those (None: none, zero) and the target
+        estimates on the frames before them (None: none, NaN)."""
         if self._text_features is None or self._mask is None:
             raise RuntimeError("set_command() first")
         n = len(frames)
@@ -180,6 +184,10 @@ class OnnxPolicy:
         }
         if self.uses_previous_action:
             feeds[PREVIOUS_ACTION] = np.asarray(previous_actions, np.float32).reshape(n, 2)
+        if self.uses_earlier_action:
+            feeds[EARLIER_ACTION] = (
+                no_previous_action(n) if earlier is None else np.asarray(earlier, np.float32).reshape(n, 2)
+            )
         if self.uses_previous_target:
             feeds[PREVIOUS_TARGET] = (
                 no_previous_target(n)
@@ -188,28 +196,32 @@ class OnnxPolicy:
             )
         return feeds
 
-    def act_on_frames(self, frames: np.ndarray, previous_actions: np.ndarray | None = None) -> np.ndarray:
+    def act_on_frames(self, frames: np.ndarray, commands_before: np.ndarray | None = None) -> np.ndarray:
         """A batch of stored policy frames (N, S, S, 3) -> raw actions (N, 2), for offline evaluation.
-        `previous_actions` (N, 2): the command sent for the frame before each (zero if None), for models
+        `commands_before` (N, 2): the command sent for the frame before each (zero if None), for models
         that take it."""
-        previous = no_previous_action(len(frames)) if previous_actions is None else previous_actions
+        previous = no_previous_action(len(frames)) if commands_before is None else commands_before
+        # consecutive frames of one episode: the earlier command of each is the previous one of the one before
+        earlier = previous_actions(previous)
         inputs = frames_to_input(frames, self.preprocessing)
         if not self.uses_previous_target:
-            return self.policy.run(None, self._feeds(inputs, previous))[0]
-        # consecutive frames of one episode: each gets the estimate of the one before (the first: none)
-        targets = self.policy.run(None, self._feeds(inputs, previous))[1]  # estimates need no previous one
-        return self.policy.run(None, self._feeds(inputs, previous, previous_targets(targets)))[0]
+            return self.policy.run(None, self._feeds(inputs, previous, earlier=earlier))[0]
+        # each frame gets the estimate of the one before (the first: none); estimates need no previous one
+        targets = self.policy.run(None, self._feeds(inputs, previous, earlier=earlier))[1]
+        return self.policy.run(None, self._feeds(inputs, previous, previous_targets(targets), earlier))[0]
 
     def act(self, rgb: np.ndarray, previous_action: tuple[float, float] = AT_REST) -> tuple[np.ndarray, float]:
         """(H, W, 3) uint8 RGB camera image -> raw (pan_vel, tilt_vel) and inference ms.
         `previous_action` (the command sent for the frame before) is used by models that take it; models
-        that take their previous target estimate get the one this object kept from the last call
-        (`reset` between episodes)."""
+        that take their previous target estimate or the command before the previous one get what this
+        object kept from the last call (`reset` between episodes)."""
         frame = to_policy_frame(rgb, self.preprocessing.frame_size)
-        feeds = self._feeds(frames_to_input(frame, self.preprocessing), previous_action, self.context.previous_target)
+        context = self.context
+        feeds = self._feeds(
+            frames_to_input(frame, self.preprocessing), previous_action, context.previous_target, context.earlier_action
+        )
         start = time.perf_counter()
         outputs = self.policy.run(None, feeds)
         elapsed = (time.perf_counter() - start) * 1e3
-        if self.uses_previous_target:
-            self.context.remember(outputs[1])
+        context.remember(outputs[1] if self.uses_previous_target else None, previous_action)
         return outputs[0][0].astype(np.float64), elapsed

@@ -39,6 +39,23 @@ def test_same_preprocessing_as_collection_and_training(tiny_model, monkeypatch):
     np.testing.assert_array_equal(seen[0], to_policy_frame(image))  # collection and training: testing/test
 
 
+def test_a_model_taking_the_command_before_the_previous_one_gets_it_from_the_last_call(tmp_path):
+    policy = OnnxPolicy(write_contract_model(tmp_path, previous_action=True, earlier_action=True))
+    assert policy.uses_earlier_action and not policy.uses_previous_target
+    policy.set_command("track the face")
+    frames = np.random.default_rng(4).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    commands = [(0.0, 0.0), (0.5, -0.25), (-0.75, 1.0)]
+    sequential = [policy.act(frame, command)[0] for frame, command in zip(frames, commands)]
+    policy.reset()  # the earlier command is forgotten: the same frame and previous command answer otherwise
+    assert not np.allclose(policy.act(frames[2], commands[2])[0], sequential[2], atol=1e-5)
+    policy.reset()
+    np.testing.assert_allclose(policy.act(frames[0], commands[0])[0], sequential[0], atol=1e-6)
+    # offline (a whole episode at once) answers as the node does frame by frame
+    np.testing.assert_allclose(
+        policy.act_on_frames(frames, np.array(commands, np.float32)), np.stack(sequential), atol=1e-5
+    )
+
+
 def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_path):
     policy = OnnxPolicy(write_contract_model(tmp_path, previous_target=True))
     assert policy.uses_previous_target and not policy.uses_previous_action

@@ -97,6 +97,9 @@ class VLAConfig:
     # the previous command and target) or "law" (the oracle's law on the read-out with learned gains,
     # ocelot_train.law_head; it needs previous_action, earlier_action and previous_target)
     head: str = "mlp"
+    # the law's gains, rows kp, kd, k1, k2 of [pan, tilt] (ocelot_train.law_head); empty: the oracle's for an
+    # instant loop. `ocelot tune-law --robot pi4` prints them for a robot profile.
+    law_gains: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -115,6 +118,13 @@ class VLAConfig:
             raise ConfigError("model.max_velocity must be positive")
         if self.head not in HEADS:
             raise ConfigError(f"model.head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.law_gains:
+            from ocelot_train.law_head import check_gains  # the law's own check (imports torch: only when used)
+
+            try:
+                self.law_gains = check_gains(self.law_gains).tolist()
+            except ValueError as exc:
+                raise ConfigError(f"model.law_gains: {exc}") from None
         if self.head == "law" and not (self.previous_action and self.earlier_action and self.previous_target):
             raise ConfigError(
                 "model.head: law estimates the target's rate from the previous target and the two commands "
@@ -164,9 +174,10 @@ class TrainConfig:
     target_loss_weight: float = 0.0
     # start from this checkpoint's (or exported model.onnx's) weights (same model config), e.g. to fine-tune
     init_checkpoint: str = ""
-    # model.head: law only: before the first epoch, the gains become the least-squares fit of the law to the
-    # training split's labels on the policy's read-outs as they are then (ocelot_train.law_head.fit_gains)
-    fit_law_gains: bool = True
+    # model.head: law only: before the first epoch, model.law_gains become the least-squares fit of the law to
+    # the training split's labels on the policy's read-outs as they are then (ocelot_train.law_head.fit_gains:
+    # for an instant loop's labels; a loop with latency and slow servos takes `ocelot tune-law`'s gains)
+    fit_law_gains: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

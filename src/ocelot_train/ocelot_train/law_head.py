@@ -13,8 +13,12 @@ instant actuators that turn is u1's and the oracle is kp = gain / period, kd = 1
 gains the head starts from). Under a loop whose commands act a period late the turn is u2's, and the
 oracle, aiming at where the target will be when the command acts (the camera still turning by u1 until
 then), is kp = gain / period, kd = 1 + gain, k1 = -gain, k2 = 1 + gain; slow servos shift them further.
-The gains are fit to the oracle's labels by least squares on the policy's own read-outs (`fit_gains`), then
-trained with the rest of the network. No previous frame (NaN) reads as no image motion, inside the graph.
+The gains are part of the model's config (`model.law_gains`, fixed in training and in the graph): tuned
+for a robot profile in a fast model of its closed loop (`ocelot tune-law`), or fit to the oracle's labels by
+least squares on the policy's own read-outs (`fit_gains`, `train.fit_law_gains`; that fits an instant loop's
+labels, not those of a loop with latency and slow servos, where the oracle's commands are mostly at the
+joint limit and no linear law reproduces them). No previous frame (NaN) reads as no image motion, inside
+the graph.
 """
 
 from __future__ import annotations
@@ -43,14 +47,34 @@ def image_scale(camera: Camera = Camera()) -> tuple[float, float]:
     return half, half * camera.height / camera.width
 
 
+def check_gains(gains) -> np.ndarray:
+    """(4, 2) float32 gains from a config value (rows kp, kd, k1, k2; columns pan, tilt); raises ValueError."""
+    array = np.asarray(gains, np.float64) if len(gains) else np.zeros(0)
+    if array.shape != (len(GAIN_NAMES), 2) or not np.isfinite(array).all():
+        raise ValueError(
+            f"law gains must be {len(GAIN_NAMES)} rows ({', '.join(GAIN_NAMES)}) of two finite numbers (pan, tilt), "
+            f"got {gains!r}"
+        )
+    return array.astype(np.float32)
+
+
 class LawHead(nn.Module):
-    gains: nn.Parameter
+    gains: torch.Tensor
     scale: torch.Tensor
 
-    def __init__(self, max_velocity: float, period_s: float = CAMERA_PERIOD_S, camera: Camera = Camera()) -> None:
+    def __init__(
+        self,
+        max_velocity: float,
+        gains=None,
+        period_s: float = CAMERA_PERIOD_S,
+        camera: Camera = Camera(),
+    ) -> None:
+        """`gains` (4, 2): None starts from the oracle's law for an instant loop."""
         super().__init__()
         self.max_velocity, self.period_s = max_velocity, period_s
-        self.gains = nn.Parameter(torch.from_numpy(oracle_gains(period_s)))
+        start = oracle_gains(period_s) if gains is None or not len(gains) else check_gains(gains)
+        # a buffer, not a parameter: the config holds the gains (the checkpoint and the card carry them)
+        self.register_buffer("gains", torch.from_numpy(start), persistent=False)
         self.register_buffer("scale", torch.tensor(image_scale(camera)), persistent=False)
 
     def angles(self, xy: torch.Tensor) -> torch.Tensor:

@@ -107,7 +107,7 @@ class VLAPolicy(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.law = LawHead(config.max_velocity) if config.head == "law" else None
+        self.law = LawHead(config.max_velocity, config.law_gains) if config.head == "law" else None
         self.head = (
             None
             if self.law is not None
@@ -249,15 +249,14 @@ class VLAPolicy(nn.Module):
     def load_state_dict_widening_head(self, state: dict) -> list[str]:
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
-        checkpoint's. A law head (model.head: law) starting from a checkpoint with an MLP head keeps its own
-        gains and drops the MLP. Returns the names of the weights widened or started afresh; other
-        mismatches raise as usual."""
+        checkpoint's. A law head (model.head: law, its gains in the config) starting from a checkpoint with an
+        MLP head drops the MLP. Returns the names of the weights widened or dropped; other mismatches raise
+        as usual."""
         own, widened = self.state_dict(), []
         state = dict(state)
-        if self.law is not None and "law.gains" not in state:
+        if self.law is not None:
+            widened = sorted(name for name in state if name.startswith("head."))
             state = {name: value for name, value in state.items() if not name.startswith("head.")}
-            state["law.gains"] = own["law.gains"]
-            widened.append("law.gains")
         for name, value in state.items():
             mine = own.get(name)
             if (

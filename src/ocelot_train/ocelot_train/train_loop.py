@@ -103,7 +103,7 @@ class Trainer:
                 "(or one with fewer head inputs, or an MLP head where this model has a law head)"
             ) from None
         if widened and self.progress:
-            print(f"init_checkpoint {path}: these start afresh ({', '.join(widened)})")
+            print(f"init_checkpoint {path}: widened or dropped for this model's head: {', '.join(widened)}")
 
     def evaluate(self, model: nn.Module) -> dict:
         return validate(model, self.data)
@@ -177,8 +177,9 @@ class Trainer:
 
     @torch.no_grad()
     def fit_law_gains(self) -> np.ndarray:
-        """Set a law head's gains to the least-squares fit of the law to the training split's labels, on the
-        read-outs of the policy as it is (the same fit on every rank: it is a pass over all of the split)."""
+        """Set a law head's gains (model.law_gains, and the graph's) to the least-squares fit of the law to the
+        training split's labels, on the read-outs of the policy as it is (the same fit on every rank: it is
+        a pass over all of the split)."""
         from torch.utils.data import DataLoader
 
         law = self.policy.law
@@ -198,6 +199,7 @@ class Trainer:
             labels.append(batch["action"].cpu().numpy())
         gains = fit_gains(np.concatenate(inputs), np.concatenate(labels), self.config.model.max_velocity)
         law.gains.copy_(torch.from_numpy(gains))
+        self.config.model.law_gains = gains.tolist()  # the checkpoint's config: what export builds the graph from
         if self.progress and self.rank == 0:
             rows = ", ".join(f"{name} {g[0]:.3f}/{g[1]:.3f}" for name, g in zip(GAIN_NAMES, gains))
             print(f"law gains fit on {sum(len(x) for x in labels)} training frames (pan/tilt): {rows}")

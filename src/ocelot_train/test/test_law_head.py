@@ -8,7 +8,7 @@ import torch
 
 from ocelot_common.camera import CAMERA_PERIOD_S, Camera
 from ocelot_oracle.oracle_law import pixel_to_angles
-from ocelot_train.law_head import LawHead, fit_gains, oracle_gains
+from ocelot_train.law_head import LawHead, check_gains, fit_gains, oracle_gains
 
 PI4_ORACLE = np.array([[7.0, 7.0], [1.7, 1.7], [-0.7, -0.7], [1.7, 1.7]], np.float32)  # gain 0.7, one period late
 
@@ -30,6 +30,15 @@ def test_the_first_frame_reads_as_no_motion_and_the_output_is_clipped():
     command = law(xy, torch.full((2, 2), math.nan), rest, rest)
     assert command.abs().max() <= 0.5 and command[1, 0] == 0.5  # far left of centre: pan at the limit
     assert command[0, 0] < 0 < command[0, 1]  # right of and above centre: pan right (negative), tilt up
+
+
+def test_gains_come_from_the_config_or_start_as_the_oracles_and_bad_ones_are_refused():
+    np.testing.assert_array_equal(LawHead(1.0).gains.numpy(), oracle_gains())
+    np.testing.assert_array_equal(LawHead(1.0, PI4_ORACLE.tolist()).gains.numpy(), PI4_ORACLE)
+    assert "law.gains" not in LawHead(1.0).state_dict()  # the config holds them, not the weights
+    for bad in ([[1.0, 2.0]], [[1.0, 2.0, 3.0]] * 4, [[math.nan, 1.0]] + [[1.0, 1.0]] * 3):
+        with pytest.raises(ValueError, match="4 rows"):
+            check_gains(bad)
 
 
 def simulate(gains: np.ndarray, latency_periods: int, steps: int = 80, rate: float = 0.3, noise: float = 0.0):

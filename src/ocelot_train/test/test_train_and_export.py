@@ -386,6 +386,8 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
 
     with pytest.raises(ConfigError, match="earlier_action"):
         load_run_config(None, [*QUICK, "model.previous_action=true", "model.previous_target=true", "model.head=law"])
+    with pytest.raises(ConfigError, match=r"model.law_gains: law gains must be 4 rows"):
+        load_run_config(None, [*QUICK, *LAW, "model.law_gains=[[7, 7], [1, 1]]"])
     dataset, checkpoint, model = frozen_run
     config = load_run_config(None, [*QUICK, *FROZEN, "train.epochs=1", *LAW, f"train.init_checkpoint={model}"])
     tuned = Trainer(dataset, tmp_path / "law", config, progress=False)
@@ -393,10 +395,12 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
     start = torch.load(checkpoint, weights_only=True)["state_dict"]
     for name in ("score.weight", "text_proj.weight", "fusion.1.attn.q.weight"):
         torch.testing.assert_close(tuned.policy.state_dict()[name], start[name])
-    np.testing.assert_array_equal(tuned.policy.law.gains.detach().numpy(), oracle_gains())
+    np.testing.assert_array_equal(tuned.policy.law.gains.numpy(), oracle_gains())
     gains = tuned.fit_law_gains()
     assert not np.allclose(gains, oracle_gains()) and np.isfinite(gains).all()
     result = tuned.run()
+    saved = torch.load(result.checkpoint, weights_only=True)
+    np.testing.assert_allclose(saved["config"]["model"]["law_gains"], gains)  # the config carries them
     assert np.isfinite(result.best["val_mse"])
     card = export_model(result.checkpoint, tmp_path / "model.onnx")
     assert card["policy"]["inputs"][-3:] == ["previous_action", "earlier_action", "previous_target"]
@@ -415,7 +419,7 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
     }
     resting = session.run(None, feeds)[0]
     nudged = session.run(None, {**feeds, "earlier_action": np.full((1, 2), 0.01, np.float32)})[0]
-    k2 = torch.load(result.checkpoint, weights_only=True)["state_dict"]["law.gains"][3].numpy()
+    k2 = gains[3]
     free = np.abs(resting[0]) < 0.98 * config.model.max_velocity  # an axis at the joint limit stays there
     assert free.any()
     np.testing.assert_allclose((nudged - resting)[0][free], 0.01 * k2[free], atol=1e-5)

@@ -1,0 +1,95 @@
+"""`ocelot tune-law --robot PROFILE`: the structured head's gains for a robot profile (ocelot_eval.law_tuning).
+
+Prints the gains as the `model.law_gains=...` override of `ocelot train` and the fast loop model's mean
+error before and after; `--output FILE` also writes them with the settings as JSON. The scenarios are
+seeded apart from the gate's sets (base seed 500000), so the gate does not judge gains tuned on its own
+episodes. Exits 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--robot", default="pi4", help="robot profile: ideal, pi4 or a YAML path (default pi4)")
+    parser.add_argument("--episodes", type=int, default=24, help="scenarios in the loop model (default 24)")
+    parser.add_argument("--base-seed", type=int, default=500000, help="scenario seed of the first episode")
+    parser.add_argument("--frames", type=int, default=100, help="frames per episode (default 100)")
+    parser.add_argument("--noise-px", type=float, default=5.0, help="read-out noise per frame and axis, px")
+    parser.add_argument("--iterations", type=int, default=300, help="search steps (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="the search's seed")
+    parser.add_argument("--start", help="gains to start from, JSON [[kp, kp], [kd, kd], [k1, k1], [k2, k2]]")
+    parser.add_argument("--output", help="write the gains and the settings to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from ocelot_eval.law_tuning import LoopModel, tune
+    from ocelot_sim.robot_profile import RobotProfileError, load_profile
+    from ocelot_train.law_head import GAIN_NAMES, check_gains, oracle_gains
+
+    problems = [
+        f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}"
+        for name, low in (("episodes", 1), ("frames", 2), ("iterations", 0), ("noise_px", 0), ("base_seed", 0))
+        if not getattr(args, name) >= low
+    ]
+    try:
+        profile = load_profile(args.robot)
+        start = oracle_gains() if args.start is None else check_gains(json.loads(args.start))
+    except (RobotProfileError, ValueError) as exc:
+        problems.append(f"{exc}")
+    if problems:
+        print("error: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    model = LoopModel(
+        profile, tuple(range(args.base_seed, args.base_seed + args.episodes)), args.frames, args.noise_px, args.seed
+    )
+    with tqdm(total=args.iterations, desc="tuning", unit="step", disable=args.quiet) as bar:
+
+        def step(error: float) -> None:
+            bar.update()
+            bar.set_postfix(error_px=f"{error:.2f}")
+
+        result = tune(model, start, args.iterations, args.seed, step)
+    gains = np.round(result.gains.astype(np.float64), 4).tolist()
+    for name, row in zip(GAIN_NAMES, gains):
+        print(f"{name}: pan {row[0]:.4f}, tilt {row[1]:.4f}")
+    print(
+        f"loop model under {profile.name}, {args.episodes} episodes, read-out noise {args.noise_px} px: "
+        f"mean error {result.start_error_px:.2f} px -> {result.error_px:.2f} px"
+    )
+    print(f"model.law_gains={json.dumps(gains, separators=(',', ':'))}")
+    if args.output:
+        record = {
+            "law_gains": gains,
+            "robot": profile.values(),
+            "episodes": args.episodes,
+            "base_seed": args.base_seed,
+            "frames": args.frames,
+            "noise_px": args.noise_px,
+            "iterations": args.iterations,
+            "seed": args.seed,
+            "start_gains": np.asarray(start, np.float64).tolist(),
+            "start_error_px": result.start_error_px,
+            "error_px": result.error_px,
+        }
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(record, indent=1))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="ocelot tune-law", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Gains of the structured head's law for a robot profile, tuned in a fast model of the closed loop.
+
+The model leaves the renderer out and keeps the loop: the commanded face of seeded scenarios
+(ocelot_sim.scenario) moves along its path (ocelot_sim.motion) from where the episode starts it, the camera
+turns as the profile's actuation makes it (ocelot_sim.actuation, the model the sim runs), commands are shaped
+as the policy node shapes them (ocelot_vla.command_shaping), and the law is the module the exported graph
+holds (ocelot_train.law_head), seeing the face's image point with Gaussian read-out noise. The score is the
+mean distance of the face from the image centre over the episodes' frames, as the evaluator measures it.
+
+A seeded (1+1) evolution strategy with the one-fifth success rule lowers it. What the model does not hold:
+the read-out's bias, its mistakes of face, the image's motion blur and perturbation jumps; closed-loop
+`ocelot eval` under the same profile is what judges a model with the gains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ocelot_common.camera import CAMERA_PERIOD_S, Camera
+from ocelot_sim.actuation import Actuation, ticks
+from ocelot_sim.motion import angles_at
+from ocelot_sim.robot_profile import RobotProfile
+from ocelot_sim.scenario import generate
+from ocelot_vla.command_shaping import CommandShaper, ShapingLimits
+
+
+@dataclass(frozen=True)
+class LoopModel:
+    profile: RobotProfile
+    seeds: tuple[int, ...]  # one episode per scenario seed
+    frames: int = 100
+    noise_px: float = 5.0  # std of the read-out's error per frame and axis, camera pixels
+    noise_seed: int = 0
+    limits: ShapingLimits = field(default_factory=ShapingLimits)
+    camera: Camera = Camera()
+
+
+def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
+    """(episodes, frames) distance of the commanded face from the image centre, camera pixels, under `gains`
+    (4, 2). Every episode runs at once through one law (a batch), each with its own actuation and shaper."""
+    import torch
+
+    from ocelot_train.law_head import LawHead
+
+    law = LawHead(model.limits.max_velocity, np.asarray(gains, np.float32).tolist())
+    focal, size = model.camera.focal_px, np.array([model.camera.width, model.camera.height], np.float64)
+    paths = []
+    for seed in model.seeds:
+        scenario = generate(seed)
+        paths.append(scenario.faces[scenario.target].motion)
+    n, steps = len(paths), ticks(CAMERA_PERIOD_S)
+    rng = np.random.default_rng(model.noise_seed)
+    actuation = [Actuation(model.profile) for _ in range(n)]
+    shapers = [CommandShaper(model.limits) for _ in range(n)]
+    camera = np.zeros((n, 2))
+    previous_target = torch.full((n, 2), math.nan)
+    commands = [torch.zeros(n, 2), torch.zeros(n, 2)]  # the one before the previous, the previous
+    errors = np.zeros((n, model.frames))
+    for frame in range(model.frames):
+        t = frame * CAMERA_PERIOD_S
+        bearing = np.array([angles_at(path, t) for path in paths])
+        offset = np.tan(bearing - camera) * focal  # the face's image point from the centre (left/up positive)
+        errors[:, frame] = np.hypot(offset[:, 0], offset[:, 1])
+        seen = offset + rng.normal(0.0, model.noise_px, offset.shape)
+        xy = torch.from_numpy(np.clip(-seen / (size / 2), -1.0, 1.0)).float()  # the read-out's coordinates
+        with torch.no_grad():
+            raw = law(xy, previous_target, commands[1], commands[0]).numpy()
+        shaped = np.array([[*_shape(shaper, *command)] for shaper, command in zip(shapers, raw)])
+        for i in range(n):
+            actuation[i].command(*shaped[i])
+            for _ in range(steps):
+                camera[i] += np.array(actuation[i].step()) * actuation[i].step_s
+        previous_target, commands = xy, [commands[1], torch.from_numpy(shaped).float()]
+    return errors
+
+
+def _shape(shaper: CommandShaper, pan: float, tilt: float) -> tuple[float, float]:
+    out = shaper.shape(float(pan), float(tilt), CAMERA_PERIOD_S)
+    return out.pan, out.tilt
+
+
+@dataclass
+class Tuning:
+    gains: np.ndarray  # (4, 2)
+    error_px: float  # the loop's mean error with them
+    start_error_px: float
+    evaluations: int
+
+
+def tune(model: LoopModel, start: np.ndarray, iterations: int, seed: int = 0, progress=None) -> Tuning:
+    """A seeded (1+1)-ES on the gains from `start`: a step that lowers the mean error is kept; the step size
+    grows after a success and shrinks after a failure (one-fifth rule)."""
+    rng = np.random.default_rng(seed)
+    best = np.asarray(start, np.float64).copy()
+    best_error = start_error = float(loop_errors(best, model).mean())
+    scale = np.maximum(np.abs(best), 0.2) * 0.3  # per-gain step, relative to the gain's size
+    sigma = 1.0
+    for _ in range(iterations):
+        trial = best + sigma * scale * rng.normal(size=best.shape)
+        error = float(loop_errors(trial, model).mean())
+        if error < best_error:
+            best, best_error, sigma = trial, error, sigma * 1.5
+        else:
+            sigma *= 1.5 ** (-1 / 4)
+        if progress is not None:
+            progress(best_error)
+    return Tuning(best.astype(np.float32), best_error, start_error, iterations + 1)

@@ -1,0 +1,63 @@
+"""The fast loop model of the law head, its gain search, and `ocelot tune-law`."""
+
+import json
+
+import numpy as np
+
+from ocelot_eval import cli_tune_law
+from ocelot_eval.law_tuning import LoopModel, loop_errors, tune
+from ocelot_sim.robot_profile import load_profile
+from ocelot_train.configuration_vla import load_run_config
+from ocelot_train.law_head import oracle_gains
+
+SEEDS = tuple(range(500000, 500006))
+
+
+def test_the_oracles_gains_centre_the_face_in_an_instant_loop_and_not_in_the_pi4_one():
+    ideal = loop_errors(oracle_gains(), LoopModel(load_profile("ideal"), SEEDS, frames=50, noise_px=0.0))
+    assert ideal.shape == (len(SEEDS), 50)
+    assert ideal[:, 0].mean() > 30  # episodes start off-centre
+    assert ideal[:, 15:].mean() < 3  # and the law then holds the moving face near the centre, as the oracle does
+    late = loop_errors(oracle_gains(), LoopModel(load_profile("pi4"), SEEDS, frames=50, noise_px=0.0))
+    assert late[:, 15:].mean() > 5 * ideal[:, 15:].mean()
+
+
+def test_read_out_noise_costs_tracking_and_is_seeded():
+    quiet = LoopModel(load_profile("ideal"), SEEDS, frames=40, noise_px=0.0)
+    noisy = LoopModel(load_profile("ideal"), SEEDS, frames=40, noise_px=8.0)
+    assert loop_errors(oracle_gains(), noisy)[:, 10:].mean() > loop_errors(oracle_gains(), quiet)[:, 10:].mean() + 1
+    np.testing.assert_array_equal(loop_errors(oracle_gains(), noisy), loop_errors(oracle_gains(), noisy))
+
+
+def test_the_search_lowers_the_error_and_repeats_itself():
+    model = LoopModel(load_profile("pi4"), SEEDS[:4], frames=40)
+    first = tune(model, oracle_gains(), iterations=12, seed=3)
+    assert first.error_px < 0.8 * first.start_error_px and first.evaluations == 13
+    again = tune(model, oracle_gains(), iterations=12, seed=3)
+    np.testing.assert_array_equal(again.gains, first.gains)
+
+
+def test_cli_prints_an_override_training_accepts_and_refuses_bad_input(tmp_path, capsys):
+    output = tmp_path / "gains.json"
+    args = ["--episodes", "3", "--frames", "30", "--iterations", "4", "--output", str(output), "--quiet"]
+    assert cli_tune_law.main(args) == 0
+    override = capsys.readouterr().out.strip().splitlines()[-1]
+    assert override.startswith("model.law_gains=")
+    config = load_run_config(
+        None,
+        [
+            "model.previous_action=true",
+            "model.earlier_action=true",
+            "model.previous_target=true",
+            "model.head=law",
+            override,
+        ],
+    )
+    record = json.loads(output.read_text())
+    np.testing.assert_allclose(config.model.law_gains, record["law_gains"])
+    assert record["robot"]["command_latency_s"] == 0.1 and record["error_px"] <= record["start_error_px"]
+    assert cli_tune_law.main(["--robot", "no_such_robot", "--episodes", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_robot" in err and "--episodes must be >= 1" in err
+    assert cli_tune_law.main(["--start", "[[1, 2]]", "--quiet"]) == 2
+    assert "4 rows" in capsys.readouterr().err

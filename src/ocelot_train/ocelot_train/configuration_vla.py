@@ -122,7 +122,8 @@ class VLAConfig:
             from ocelot_train.law_head import check_gains  # the law's own check (imports torch: only when used)
 
             try:
-                self.law_gains = check_gains(self.law_gains).tolist()
+                check_gains(self.law_gains)
+                self.law_gains = [[float(v) for v in row] for row in self.law_gains]
             except ValueError as exc:
                 raise ConfigError(f"model.law_gains: {exc}") from None
         if self.head == "law" and not (self.previous_action and self.earlier_action and self.previous_target):
@@ -172,6 +173,10 @@ class TrainConfig:
     # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
     # of schema 1.2; frames without one add nothing). 0 = off.
     target_loss_weight: float = 0.0
+    # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with
+    # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);
+    # the best epoch is then the one whose read-out is nearest the commanded face on the validation split
+    action_loss_weight: float = 1.0
     # start from this checkpoint's (or exported model.onnx's) weights (same model config), e.g. to fine-tune
     init_checkpoint: str = ""
     # model.head: law only: before the first epoch, model.law_gains become the least-squares fit of the law to
@@ -196,8 +201,10 @@ class TrainConfig:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
         if not 0.0 <= self.previous_target_dropout <= 1.0:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
-        if self.target_loss_weight < 0:
-            raise ConfigError("train.target_loss_weight must be >= 0")
+        if self.target_loss_weight < 0 or self.action_loss_weight < 0:
+            raise ConfigError("train.target_loss_weight and train.action_loss_weight must be >= 0")
+        if self.target_loss_weight == 0 and self.action_loss_weight == 0:
+            raise ConfigError("train.action_loss_weight and train.target_loss_weight are both 0: nothing to learn")
         if not isinstance(self.label_weights, dict):
             raise ConfigError(
                 f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; got {self.label_weights!r}"
@@ -211,12 +218,14 @@ class TrainConfig:
 @dataclass(frozen=True)
 class TrainingRules:
     """What the policy's `forward(batch)` does in train mode beyond the plain step (from `train.*`): how
-    it perturbs the inputs that reach back one frame, and the weight of the read-out's own loss."""
+    it perturbs the inputs that reach back one frame, and the weights of the commands' and the read-out's
+    losses."""
 
     previous_action_dropout: float = 0.0
     previous_action_noise: float = 0.0
     previous_target_dropout: float = 0.0
     target_loss_weight: float = 0.0
+    action_loss_weight: float = 1.0
 
     @classmethod
     def of(cls, train: TrainConfig) -> TrainingRules:
@@ -225,6 +234,7 @@ class TrainingRules:
             train.previous_action_noise,
             train.previous_target_dropout,
             train.target_loss_weight,
+            train.action_loss_weight,
         )
 
 

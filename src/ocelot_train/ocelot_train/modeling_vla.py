@@ -163,7 +163,7 @@ class VLAPolicy(nn.Module):
             actions, xy = self.from_visual_tokens(tokens, text, mask, previous_action, previous_target, earlier_action)
         else:
             actions, xy = self.act(batch["frame"], text, mask, previous_action, previous_target, earlier_action)
-        loss = nn.functional.mse_loss(actions.float(), batch["action"])
+        loss = self.rules.action_loss_weight * nn.functional.mse_loss(actions.float(), batch["action"])
         if self.rules.target_loss_weight > 0:
             loss = loss + self.rules.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
         return loss, {"actions": actions, "target_estimate": xy}

@@ -166,14 +166,21 @@ class Trainer:
             if self.rank == 0:
                 report_epoch(row, mlflow_run, self.progress)
                 self._save(self.output / "last.pt", row)
-                if row["val_mse"] < best:
-                    best, result.best = row["val_mse"], row
+                if self._selection(row) < best:
+                    best, result.best = self._selection(row), row
                     self._save(result.checkpoint, row)
         if self.distributed:
             torch.distributed.destroy_process_group()
         if self.rank == 0:
             (self.output / "history.json").write_text(json.dumps(result.history, indent=1))
         return result
+
+    def _selection(self, row: dict) -> float:
+        """What the best epoch has least of: the validation MSE, or, when only the read-out trains
+        (train.action_loss_weight 0), the read-out's distance from the commanded face."""
+        if self.config.train.action_loss_weight == 0 and math.isfinite(row["val_target_error_px"]):
+            return row["val_target_error_px"]
+        return row["val_mse"]
 
     @torch.no_grad()
     def fit_law_gains(self) -> np.ndarray:

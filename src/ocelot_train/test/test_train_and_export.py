@@ -425,6 +425,22 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
     np.testing.assert_allclose((nudged - resting)[0][free], 0.01 * k2[free], atol=1e-5)
 
 
+def test_the_read_out_trains_alone_and_its_best_epoch_is_the_nearest_to_the_face(frozen_run, tmp_path):
+    from ocelot_train.configuration_vla import ConfigError
+
+    with pytest.raises(ConfigError, match="nothing to learn"):
+        load_run_config(None, [*QUICK, "train.action_loss_weight=0", "train.target_loss_weight=0"])
+    dataset, _, model = frozen_run
+    gains = [[2.5, 2.5], [1.0, 1.0], [0.0, 0.0], [0.9, 0.9]]
+    overrides = [*QUICK, *FROZEN, *LAW, f"model.law_gains={gains}", f"train.init_checkpoint={model}"]
+    config = load_run_config(None, [*overrides, "train.action_loss_weight=0", "train.target_loss_weight=1"])
+    result = Trainer(dataset, tmp_path / "read_out", config, progress=False).run()
+    errors = [row["val_target_error_px"] for row in result.history]
+    assert len(errors) == 3 and result.best["val_target_error_px"] == min(errors)
+    saved = torch.load(result.checkpoint, weights_only=True)
+    assert saved["config"]["model"]["law_gains"] == gains  # set for the robot, not trained
+
+
 def test_an_exported_model_reads_back_as_its_checkpoint_and_a_mismatched_one_is_refused(frozen_run, trained, tmp_path):
     import json
     import shutil

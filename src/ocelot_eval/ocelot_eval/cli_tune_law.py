@@ -20,9 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-seed", type=int, default=500000, help="scenario seed of the first episode")
     parser.add_argument("--frames", type=int, default=100, help="frames per episode (default 100)")
     parser.add_argument("--noise-px", type=float, default=5.0, help="read-out noise per frame and axis, px")
-    parser.add_argument("--iterations", type=int, default=300, help="search steps (default 300)")
+    parser.add_argument("--iterations", type=int, default=150, help="search steps (default 150)")
     parser.add_argument("--seed", type=int, default=0, help="the search's seed")
-    parser.add_argument("--start", help="gains to start from, JSON [[kp, kp], [kd, kd], [k1, k1], [k2, k2]]")
+    parser.add_argument(
+        "--start",
+        help="gains to start from, JSON [[kp, kp], [kd, kd], [k1, k1], [k2, k2]] (default: the oracle's law for an "
+        "instant loop, a slower latency-aware one otherwise: ocelot_eval.law_tuning.start_gains)",
+    )
     parser.add_argument("--output", help="write the gains and the settings to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -31,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from ocelot_eval.law_tuning import LoopModel, tune
+    from ocelot_eval.law_tuning import LoopModel, start_gains, tune
     from ocelot_sim.robot_profile import RobotProfileError, load_profile
-    from ocelot_train.law_head import GAIN_NAMES, check_gains, oracle_gains
+    from ocelot_train.law_head import GAIN_NAMES, check_gains
 
     problems = [
         f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}"
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     try:
         profile = load_profile(args.robot)
-        start = oracle_gains() if args.start is None else check_gains(json.loads(args.start))
+        start = start_gains(profile) if args.start is None else check_gains(json.loads(args.start))
     except (RobotProfileError, ValueError) as exc:
         problems.append(f"{exc}")
     if problems:

@@ -26,6 +26,18 @@ from ocelot_sim.robot_profile import RobotProfile
 from ocelot_sim.scenario import generate
 from ocelot_vla.command_shaping import CommandShaper, ShapingLimits
 
+LATE_LOOP_START = [[3.0, 3.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0]]
+
+
+def start_gains(profile: RobotProfile) -> np.ndarray:
+    """Where the search starts: the oracle's law for an instant loop; for a loop whose commands act late, a
+    law that reads the target's rate as its image motion plus the turn of the command before the previous
+    one (kd = k2 = 1: what turned the camera between the two frames when commands act a period late) with a
+    P gain of 3/s, well inside what a period of delay leaves stable (the oracle's 7/s makes it ring)."""
+    from ocelot_train.law_head import oracle_gains
+
+    return oracle_gains() if profile.instant_actuators else np.array(LATE_LOOP_START, np.float32)
+
 
 @dataclass(frozen=True)
 class LoopModel:

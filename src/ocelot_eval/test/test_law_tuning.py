@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from ocelot_eval import cli_tune_law
-from ocelot_eval.law_tuning import LoopModel, loop_errors, tune
+from ocelot_eval.law_tuning import LoopModel, loop_errors, start_gains, tune
 from ocelot_sim.robot_profile import load_profile
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.law_head import oracle_gains
@@ -18,8 +18,12 @@ def test_the_oracles_gains_centre_the_face_in_an_instant_loop_and_not_in_the_pi4
     assert ideal.shape == (len(SEEDS), 50)
     assert ideal[:, 0].mean() > 30  # episodes start off-centre
     assert ideal[:, 15:].mean() < 3  # and the law then holds the moving face near the centre, as the oracle does
-    late = loop_errors(oracle_gains(), LoopModel(load_profile("pi4"), SEEDS, frames=50, noise_px=0.0))
+    pi4 = LoopModel(load_profile("pi4"), SEEDS, frames=50, noise_px=0.0)
+    late = loop_errors(oracle_gains(), pi4)
     assert late[:, 15:].mean() > 5 * ideal[:, 15:].mean()
+    # where the search starts for such a loop: settled, if not centred
+    np.testing.assert_array_equal(start_gains(load_profile("ideal")), oracle_gains())
+    assert loop_errors(start_gains(load_profile("pi4")), pi4)[:, 15:].mean() < 0.5 * late[:, 15:].mean()
 
 
 def test_read_out_noise_costs_tracking_and_is_seeded():

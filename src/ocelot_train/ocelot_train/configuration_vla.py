@@ -94,7 +94,7 @@ class VLAConfig:
     # commands act a camera period late it is what turned the camera between the previous frame and this one
     earlier_action: bool = False
     # what turns the read-out into a command: "mlp" (a learned head on the pooled feature, the read-out and
-    # the previous command and target) or "law" (the oracle's law on the read-out with learned gains,
+    # the previous command and target) or "law" (the oracle's law on the read-out with gains set for the robot,
     # ocelot_train.law_head; it needs previous_action, earlier_action and previous_target)
     head: str = "mlp"
     # the law's gains, rows kp, kd, k1, k2 of [pan, tilt] (ocelot_train.law_head); empty: the oracle's for an

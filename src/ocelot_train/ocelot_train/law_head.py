@@ -1,7 +1,7 @@
-"""The structured head: a fixed-form control law on the read-out, with learned gains.
+"""The structured head: a fixed-form control law on the read-out, its gains set for the robot.
 
 The network's job is to find the commanded face; turning that into a command is
-the oracle's law, which this head writes out per axis (pan, tilt) as a linear law with learned gains:
+the oracle's law, which this head writes out per axis (pan, tilt) as a linear law whose gains suit the robot:
 
     e   the read-out point's angular offset from the optical axis (the camera's model, rig signs)
     de  (e - e on the frame before) / period: the target's image motion, rad/s

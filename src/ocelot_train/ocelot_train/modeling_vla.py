@@ -6,7 +6,7 @@
     per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
     MLP head (+ the previous command, + the target's motion since the previous frame, if configured)
         -> tanh * max_velocity -> (pan_vel, tilt_vel)
-    or (model.head: law) the oracle's law on the read-out with learned gains (ocelot_train.law_head)
+    or (model.head: law) the oracle's law on the read-out, its gains set for the robot (ocelot_train.law_head)
 
 The read-out is a spatial soft-argmax whose weights depend on the command, so
 "the person on the left" can move the attention to another face. No Python

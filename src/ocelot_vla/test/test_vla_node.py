@@ -17,7 +17,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
 from ocelot_common.model_files import sha256_of
-from ocelot_common.processes import Proc, fresh_domain_id
+from ocelot_common.processes import Proc, WaitTimeout, fresh_domain_id, wait_for
 from ocelot_msgs.msg import PolicyStatus
 
 
@@ -41,6 +41,22 @@ class VLAUnderTest:
             60,
             "the VLA node's lifecycle services",
         )
+        # a service can be "ready" (our requests reach it) before its replies reach us, and a reply sent then is
+        # lost; one answered call per service, with requests that change nothing, proves the way back
+        self._answered(self._get, GetState.Request())
+        self._answered(self._change, ChangeState.Request(transition=Transition(label="deactivate")))
+
+    def _answered(self, client, request) -> None:
+        def answered():
+            future = client.call_async(request)
+            try:
+                self.probe.spin_until(future.done, 2, f"an answer from {client.srv_name}")
+            except WaitTimeout:
+                client.remove_pending_request(future)
+                return False
+            return True
+
+        wait_for(answered, 60, f"a first answer from {client.srv_name}", interval=0.0)
 
     def call(self, client, request):
         future = client.call_async(request)

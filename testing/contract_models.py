@@ -134,20 +134,16 @@ def _policy_graph(
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", MAX_TOKENS]),
     ]
     last = "pre_0"
-    if previous_action:
-        inputs.append(helper.make_tensor_value_info(PREVIOUS_ACTION, TensorProto.FLOAT, ["batch", 2]))
+    # each command the model takes adds its own matrix's share
+    for taken, name, weight in ((previous_action, PREVIOUS_ACTION, "A"), (earlier_action, EARLIER_ACTION, "E")):
+        if not taken:
+            continue
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 2]))
         nodes += [
-            helper.make_node("MatMul", [PREVIOUS_ACTION, "A"], ["from_previous"]),
-            helper.make_node("Add", [last, "from_previous"], ["pre_1"]),
+            helper.make_node("MatMul", [name, weight], [f"from_{name}"]),
+            helper.make_node("Add", [last, f"from_{name}"], [f"pre_{name}"]),
         ]
-        last = "pre_1"
-    if earlier_action:
-        inputs.append(helper.make_tensor_value_info(EARLIER_ACTION, TensorProto.FLOAT, ["batch", 2]))
-        nodes += [
-            helper.make_node("MatMul", [EARLIER_ACTION, "E"], ["from_earlier"]),
-            helper.make_node("Add", [last, "from_earlier"], ["pre_e"]),
-        ]
-        last = "pre_e"
+        last = f"pre_{name}"
     outputs = [helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", 2])]
     if previous_target:
         inputs.append(helper.make_tensor_value_info(PREVIOUS_TARGET, TensorProto.FLOAT, ["batch", 2]))

@@ -36,11 +36,6 @@ def previous_actions(applied: np.ndarray) -> np.ndarray:
     return np.concatenate([no_previous_action(), applied[:-1]])
 
 
-def earlier_actions(applied: np.ndarray) -> np.ndarray:
-    """Commands applied on an episode's consecutive frames (N, 2) -> each frame's earlier command."""
-    return previous_actions(previous_actions(applied))
-
-
 def previous_targets(targets: np.ndarray) -> np.ndarray:
     """Target estimates on an episode's consecutive frames (N, 2) -> each frame's previous estimate."""
     targets = np.asarray(targets, np.float32).reshape(-1, 2)

@@ -3,7 +3,6 @@ import numpy as np
 from ocelot_common.episode_context import (
     AT_REST,
     EpisodeContext,
-    earlier_actions,
     no_previous_action,
     previous_actions,
     previous_targets,
@@ -19,7 +18,6 @@ def test_each_frame_gets_the_one_before_and_the_first_gets_rest_or_none():
     assert np.isnan(shifted[0]).all()
     np.testing.assert_array_equal(shifted[1:], applied[:-1])
     assert tuple(no_previous_action(3)[2]) == AT_REST and no_previous_action(3).dtype == np.float32
-    np.testing.assert_array_equal(earlier_actions(applied), np.concatenate([np.zeros((2, 2), np.float32), applied[:1]]))
 
 
 def test_the_context_forgets_its_estimate_on_reset():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -49,6 +50,12 @@ class LoopModel:
     limits: ShapingLimits = field(default_factory=ShapingLimits)
     camera: Camera = Camera()
 
+    @cached_property
+    def paths(self) -> list:
+        """The commanded face's motion in each scenario (drawn once: every evaluation of the search uses them)."""
+        scenarios = [generate(seed) for seed in self.seeds]
+        return [scenario.faces[scenario.target].motion for scenario in scenarios]
+
 
 def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
     """(episodes, frames) distance of the commanded face from the image centre, camera pixels, under `gains`
@@ -59,10 +66,7 @@ def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
 
     law = LawHead(model.limits.max_velocity, np.asarray(gains, np.float32).tolist())
     focal, size = model.camera.focal_px, np.array([model.camera.width, model.camera.height], np.float64)
-    paths = []
-    for seed in model.seeds:
-        scenario = generate(seed)
-        paths.append(scenario.faces[scenario.target].motion)
+    paths = model.paths
     n, steps = len(paths), ticks(CAMERA_PERIOD_S)
     rng = np.random.default_rng(model.noise_seed)
     actuation = [Actuation(model.profile) for _ in range(n)]

@@ -82,8 +82,8 @@ def checkpoint_from_model(model: str | Path) -> dict:
         state[name] = torch.from_numpy(np.array(tensors[name]))
     policy.load_state_dict(state)
     session = ort.InferenceSession(str(files["policy"]), providers=["CPUExecutionProvider"])
-    _check_parity(policy, session, files["policy"])
     preprocessing = Preprocessing.from_metadata(session.get_modelmeta().custom_metadata_map)
+    _check_parity(policy, session, files["policy"], preprocessing.frame_size)
     return {
         "config": card["config"],
         "text_dim": text_dim,
@@ -97,9 +97,8 @@ def checkpoint_from_model(model: str | Path) -> dict:
     }
 
 
-def _check_parity(policy: VLAPolicy, session, path: Path) -> None:
+def _check_parity(policy: VLAPolicy, session, path: Path, frame_size: int) -> None:
     config = policy.config
-    size = session.get_inputs()[0].shape[-1]
     feeds = random_policy_inputs(
         np.random.default_rng(0),
         2,
@@ -107,7 +106,7 @@ def _check_parity(policy: VLAPolicy, session, path: Path) -> None:
         policy.text_proj.in_features,
         config.previous_action,
         config.previous_target,
-        size if isinstance(size, int) else 224,
+        frame_size,
         config.earlier_action,
     )
     expected = session.run(None, feeds)

@@ -170,7 +170,7 @@ class OnnxPolicy:
         """Forget the target estimate fed back between frames: the next frame starts an episode."""
         self.context.reset()
 
-    def _feeds(self, frames: np.ndarray, previous_actions, targets_before=None, earlier=None) -> dict[str, np.ndarray]:
+    def _feeds(self, frames: np.ndarray, commands_before, targets_before=None, earlier=None) -> dict[str, np.ndarray]:
         """Policy-graph inputs for model-input frames (N, 3, S, S), the commands sent before them and
         (models that take them) the commands sent before those (None: none, zero) and the target
         estimates on the frames before them (None: none, NaN)."""
@@ -183,7 +183,7 @@ class OnnxPolicy:
             "attention_mask": np.repeat(self._mask, n, 0),
         }
         if self.uses_previous_action:
-            feeds[PREVIOUS_ACTION] = np.asarray(previous_actions, np.float32).reshape(n, 2)
+            feeds[PREVIOUS_ACTION] = np.asarray(commands_before, np.float32).reshape(n, 2)
         if self.uses_earlier_action:
             feeds[EARLIER_ACTION] = (
                 no_previous_action(n) if earlier is None else np.asarray(earlier, np.float32).reshape(n, 2)

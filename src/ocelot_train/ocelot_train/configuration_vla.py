@@ -100,6 +100,10 @@ class VLAConfig:
     # the law's gains, rows kp, kd, k1, k2 of [pan, tilt] (ocelot_train.law_head); empty: the oracle's for an
     # instant loop. `ocelot tune-law --robot pi4` prints them for a robot profile.
     law_gains: list = field(default_factory=list)
+    # a tracking prior on the read-out (needs previous_target): the score of each grid cell is lowered by
+    # d^2 / (2 sigma^2), d its distance (image half-widths) to the previous frame's estimate, so a command
+    # that two faces nearly match keeps the face it found instead of flipping between them. 0: off.
+    track_prior_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -126,6 +130,13 @@ class VLAConfig:
                 self.law_gains = [[float(v) for v in row] for row in self.law_gains]
             except ValueError as exc:
                 raise ConfigError(f"model.law_gains: {exc}") from None
+        if self.track_prior_sigma < 0:
+            raise ConfigError("model.track_prior_sigma must be >= 0 (0 turns the tracking prior off)")
+        if self.track_prior_sigma and not self.previous_target:
+            raise ConfigError(
+                "model.track_prior_sigma centres the prior on the previous frame's estimate; set "
+                "model.previous_target to true"
+            )
         if self.head == "law" and not (self.previous_action and self.earlier_action and self.previous_target):
             raise ConfigError(
                 "model.head: law estimates the target's rate from the previous target and the two commands "
@@ -173,6 +184,9 @@ class TrainConfig:
     # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
     # of schema 1.2; frames without one add nothing). 0 = off.
     target_loss_weight: float = 0.0
+    # auxiliary loss: the read-out's grid weights' expected squared distance from the commanded face
+    # (modeling_vla.attention_spread), so the read-out commits to one face instead of hedging. 0 = off.
+    target_spread_weight: float = 0.0
     # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with
     # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);
     # the best epoch is then the one whose read-out is nearest the commanded face on the validation split
@@ -201,10 +215,15 @@ class TrainConfig:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
         if not 0.0 <= self.previous_target_dropout <= 1.0:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
-        if self.target_loss_weight < 0 or self.action_loss_weight < 0:
-            raise ConfigError("train.target_loss_weight and train.action_loss_weight must be >= 0")
-        if self.target_loss_weight == 0 and self.action_loss_weight == 0:
-            raise ConfigError("train.action_loss_weight and train.target_loss_weight are both 0: nothing to learn")
+        if min(self.target_loss_weight, self.action_loss_weight, self.target_spread_weight) < 0:
+            raise ConfigError(
+                "train.target_loss_weight, train.target_spread_weight and train.action_loss_weight must be >= 0"
+            )
+        if self.target_loss_weight == 0 and self.action_loss_weight == 0 and self.target_spread_weight == 0:
+            raise ConfigError(
+                "train.action_loss_weight, train.target_loss_weight and train.target_spread_weight are all 0: "
+                "nothing to learn"
+            )
         if not isinstance(self.label_weights, dict):
             raise ConfigError(
                 f"train.label_weights must map labels to weights, e.g. {{multi_attr: 3}}; got {self.label_weights!r}"
@@ -226,6 +245,7 @@ class TrainingRules:
     previous_target_dropout: float = 0.0
     target_loss_weight: float = 0.0
     action_loss_weight: float = 1.0
+    target_spread_weight: float = 0.0
 
     @classmethod
     def of(cls, train: TrainConfig) -> TrainingRules:
@@ -235,6 +255,7 @@ class TrainingRules:
             train.previous_target_dropout,
             train.target_loss_weight,
             train.action_loss_weight,
+            train.target_spread_weight,
         )
 
 

@@ -74,6 +74,18 @@ def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
     return nn.functional.smooth_l1_loss(xy[known], target_xy[known], beta=0.1)
 
 
+def attention_spread(weights: torch.Tensor, grid_xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
+    """The read-out's expected squared distance from the commanded face, sum_i w_i |g_i - t|^2, over the rows
+    where the face is known. It is the squared error of the soft-argmax plus the weights' spread around it:
+    unlike the position loss alone, it does not reward hedging between two faces (whose mean is a point on
+    neither), so the read-out learns to commit to one."""
+    known = torch.isfinite(target_xy).all(dim=1)
+    if not known.any():
+        return weights.sum() * 0.0  # keeps the graph the same on every batch, as target_loss does
+    gap = grid_xy[None] - target_xy[known][:, None]  # (K, T, 2)
+    return (weights[known] * gap.pow(2).sum(dim=-1)).sum(dim=1).mean()
+
+
 class VLAPolicy(nn.Module):
     """`forward(batch) -> (loss, info)` trains it; `act(frames, text_features, text_mask, ...)` is the graph
     that is exported. The frozen text encoder runs outside (once per command: its features are cached in
@@ -158,14 +170,15 @@ class VLAPolicy(nn.Module):
         earlier_action = self._previous_action(batch["earlier_action"]) if config.earlier_action else None
         previous_target = self._previous_target(batch) if config.previous_target else None
         text, mask = batch["text_features"], batch["text_mask"]
-        if "tokens" in batch:
-            tokens = batch["tokens"]
-            actions, xy = self.from_visual_tokens(tokens, text, mask, previous_action, previous_target, earlier_action)
-        else:
-            actions, xy = self.act(batch["frame"], text, mask, previous_action, previous_target, earlier_action)
+        tokens = batch["tokens"] if "tokens" in batch else self.vision(batch["frame"])
+        pooled, xy, weights = self.read_out(tokens, text, mask, previous_target)
+        actions = self.command(pooled, xy, previous_action, previous_target, earlier_action)
         loss = self.rules.action_loss_weight * nn.functional.mse_loss(actions.float(), batch["action"])
         if self.rules.target_loss_weight > 0:
             loss = loss + self.rules.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
+        if self.rules.target_spread_weight > 0:
+            spread = attention_spread(weights.float(), self.grid_xy.float(), batch["target_xy"])
+            loss = loss + self.rules.target_spread_weight * spread
         return loss, {"actions": actions, "target_estimate": xy}
 
     def _previous_action(self, previous: torch.Tensor) -> torch.Tensor:
@@ -198,16 +211,33 @@ class VLAPolicy(nn.Module):
         return self.read_out(self.vision(frames), text_features, text_mask)[1]
 
     def read_out(
-        self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2))."""
+        self,
+        tokens: torch.Tensor,
+        text_features: torch.Tensor,
+        text_mask: torch.Tensor,
+        previous_target: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2), the
+        grid's weights (B, T)). With model.track_prior_sigma, cells far from `previous_target` score lower
+        (NaN: no prior)."""
         visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
         for layer in self.fusion:
             visual = layer(visual, text, text_mask)
         visual = self.norm(visual)
-        weights = torch.softmax(self.score(visual).squeeze(-1), dim=1)  # (B, T): where the target is
-        return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy
+        scores = self.score(visual).squeeze(-1)  # (B, T)
+        if self.config.track_prior_sigma and previous_target is not None:
+            scores = scores - self.track_penalty(previous_target.to(scores.dtype))
+        weights = torch.softmax(scores, dim=1)  # (B, T): where the target is
+        return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy, weights
+
+    def track_penalty(self, previous_target: torch.Tensor) -> torch.Tensor:
+        """(B, T): (d / sigma)^4 / 2 from each grid cell to the previous estimate; 0 where there is none.
+        Flat near the estimate (a face moving a few cells between frames is not held back) and steep
+        beyond sigma (another face far off is)."""
+        gap = self.grid_xy[None] - previous_target[:, None]
+        penalty = 0.5 * (gap.pow(2).sum(dim=-1) / self.config.track_prior_sigma**2).pow(2)
+        return torch.where(torch.isnan(penalty), torch.zeros_like(penalty), penalty)
 
     def from_visual_tokens(
         self,
@@ -220,7 +250,18 @@ class VLAPolicy(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The part after the vision encoder (training on cached frozen features starts here):
         (actions (B, 2), target position (B, 2))."""
-        pooled, xy = self.read_out(tokens, text_features, text_mask)
+        pooled, xy, _ = self.read_out(tokens, text_features, text_mask, previous_target)
+        return self.command(pooled, xy, previous_action, previous_target, earlier_action), xy
+
+    def command(
+        self,
+        pooled: torch.Tensor,
+        xy: torch.Tensor,
+        previous_action: torch.Tensor | None,
+        previous_target: torch.Tensor | None,
+        earlier_action: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The read-out (its pooled feature and position) and the loop's context -> the command (B, 2)."""
         at_rest = xy.new_zeros(xy.shape)
         if self.law is not None:
             return self.law(
@@ -228,7 +269,7 @@ class VLAPolicy(nn.Module):
                 torch.full_like(xy, math.nan) if previous_target is None else previous_target.to(xy.dtype),
                 at_rest if previous_action is None else previous_action.to(xy.dtype),
                 at_rest if earlier_action is None else earlier_action.to(xy.dtype),
-            ), xy
+            )
         assert self.head is not None
         features = [pooled, xy]
         if self.config.previous_action:
@@ -244,7 +285,7 @@ class VLAPolicy(nn.Module):
         if self.config.earlier_action:
             earlier = at_rest if earlier_action is None else earlier_action.to(xy.dtype)
             features.append(earlier / self.config.max_velocity)
-        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity, xy
+        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity
 
     def load_state_dict_widening_head(self, state: dict) -> list[str]:
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):

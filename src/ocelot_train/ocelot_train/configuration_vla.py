@@ -100,10 +100,12 @@ class VLAConfig:
     # the law's gains, rows kp, kd, k1, k2 of [pan, tilt] (ocelot_train.law_head); empty: the oracle's for an
     # instant loop. `ocelot tune-law --robot pi4` prints them for a robot profile.
     law_gains: list = field(default_factory=list)
-    # a tracking prior on the read-out (needs previous_target): the score of each grid cell is lowered by
-    # d^2 / (2 sigma^2), d its distance (image half-widths) to the previous frame's estimate, so a command
-    # that two faces nearly match keeps the face it found instead of flipping between them. 0: off.
+    # a tracking prior on the read-out (needs previous_target): the score of each grid cell at distance d
+    # (image half-widths) from the previous frame's estimate is lowered by ((d - radius)+ / sigma)^2 / 2, so a
+    # command that two faces nearly match keeps the face it found instead of flipping between them, while a
+    # face that moves within the radius in a camera period is not held back. sigma 0: off.
     track_prior_sigma: float = 0.0
+    track_prior_radius: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -130,8 +132,10 @@ class VLAConfig:
                 self.law_gains = [[float(v) for v in row] for row in self.law_gains]
             except ValueError as exc:
                 raise ConfigError(f"model.law_gains: {exc}") from None
-        if self.track_prior_sigma < 0:
-            raise ConfigError("model.track_prior_sigma must be >= 0 (0 turns the tracking prior off)")
+        if self.track_prior_sigma < 0 or self.track_prior_radius < 0:
+            raise ConfigError(
+                "model.track_prior_sigma and model.track_prior_radius must be >= 0 (sigma 0 turns the prior off)"
+            )
         if self.track_prior_sigma and not self.previous_target:
             raise ConfigError(
                 "model.track_prior_sigma centres the prior on the previous frame's estimate; set "

@@ -74,16 +74,20 @@ def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
     return nn.functional.smooth_l1_loss(xy[known], target_xy[known], beta=0.1)
 
 
+SPREAD_FREE_RADIUS = 0.2  # image half-widths: about a near face's size, past a cell or two of the grid
+
+
 def attention_spread(weights: torch.Tensor, grid_xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
-    """The read-out's expected squared distance from the commanded face, sum_i w_i |g_i - t|^2, over the rows
-    where the face is known. It is the squared error of the soft-argmax plus the weights' spread around it:
-    unlike the position loss alone, it does not reward hedging between two faces (whose mean is a point on
-    neither), so the read-out learns to commit to one."""
+    """The read-out's weight far from the commanded face: sum_i w_i ((|g_i - t| - r)+)^2, r = SPREAD_FREE_RADIUS,
+    over the rows where the face is known. The position loss alone rewards hedging between two faces (their
+    mean is the least squared error when unsure, and a point on neither); this charges the weight put on the
+    other face, so the read-out learns to commit to one. Weight within r is free: charging it too would pull
+    the read-out onto the nearest grid cell (half a cell is ~20 camera pixels)."""
     known = torch.isfinite(target_xy).all(dim=1)
     if not known.any():
         return weights.sum() * 0.0  # keeps the graph the same on every batch, as target_loss does
-    gap = grid_xy[None] - target_xy[known][:, None]  # (K, T, 2)
-    return (weights[known] * gap.pow(2).sum(dim=-1)).sum(dim=1).mean()
+    gap = (grid_xy[None] - target_xy[known][:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()  # (K, T)
+    return (weights[known] * (gap - SPREAD_FREE_RADIUS).clamp_min(0.0).pow(2)).sum(dim=1).mean()
 
 
 class VLAPolicy(nn.Module):
@@ -232,11 +236,12 @@ class VLAPolicy(nn.Module):
         return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy, weights
 
     def track_penalty(self, previous_target: torch.Tensor) -> torch.Tensor:
-        """(B, T): (d / sigma)^4 / 2 from each grid cell to the previous estimate; 0 where there is none.
-        Flat near the estimate (a face moving a few cells between frames is not held back) and steep
-        beyond sigma (another face far off is)."""
-        gap = self.grid_xy[None] - previous_target[:, None]
-        penalty = 0.5 * (gap.pow(2).sum(dim=-1) / self.config.track_prior_sigma**2).pow(2)
+        """(B, T): ((d - radius)+ / sigma)^2 / 2, d each grid cell's distance to the previous estimate; 0 where
+        there is none. Flat within the radius (as far as a face and the camera move in a camera period: a
+        moving face is not held back) and steep beyond it (another face far off is)."""
+        gap = (self.grid_xy[None] - previous_target[:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()
+        beyond = (gap - self.config.track_prior_radius).clamp_min(0.0) / self.config.track_prior_sigma
+        penalty = 0.5 * beyond.pow(2)
         return torch.where(torch.isnan(penalty), torch.zeros_like(penalty), penalty)
 
     def from_visual_tokens(

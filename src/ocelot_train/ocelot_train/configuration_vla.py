@@ -103,9 +103,11 @@ class VLAConfig:
     # a tracking prior on the read-out (needs previous_target): the score of each grid cell at distance d
     # (image half-widths) from the previous frame's estimate is lowered by ((d - radius)+ / sigma)^2 / 2, so a
     # command that two faces nearly match keeps the face it found instead of flipping between them, while a
-    # face that moves within the radius in a camera period is not held back. sigma 0: off.
+    # face that moves within the radius in a camera period is not held back. The penalty is capped: a face
+    # that scores `cap` higher than what is near the previous estimate still takes over. sigma 0: off.
     track_prior_sigma: float = 0.0
     track_prior_radius: float = 0.0
+    track_prior_cap: float = 4.0
 
     def __post_init__(self) -> None:
         if isinstance(self.vision, dict):
@@ -132,9 +134,10 @@ class VLAConfig:
                 self.law_gains = [[float(v) for v in row] for row in self.law_gains]
             except ValueError as exc:
                 raise ConfigError(f"model.law_gains: {exc}") from None
-        if self.track_prior_sigma < 0 or self.track_prior_radius < 0:
+        if min(self.track_prior_sigma, self.track_prior_radius, self.track_prior_cap) < 0:
             raise ConfigError(
-                "model.track_prior_sigma and model.track_prior_radius must be >= 0 (sigma 0 turns the prior off)"
+                "model.track_prior_sigma, model.track_prior_radius and model.track_prior_cap must be >= 0 "
+                "(sigma 0 turns the prior off)"
             )
         if self.track_prior_sigma and not self.previous_target:
             raise ConfigError(

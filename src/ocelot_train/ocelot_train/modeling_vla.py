@@ -236,12 +236,15 @@ class VLAPolicy(nn.Module):
         return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy, weights
 
     def track_penalty(self, previous_target: torch.Tensor) -> torch.Tensor:
-        """(B, T): ((d - radius)+ / sigma)^2 / 2, d each grid cell's distance to the previous estimate; 0 where
-        there is none. Flat within the radius (as far as a face and the camera move in a camera period: a
-        moving face is not held back) and steep beyond it (another face far off is)."""
+        """(B, T): min(((d - radius)+ / sigma)^2 / 2, cap), d each grid cell's distance to the previous
+        estimate; 0 where there is none. Flat within the radius (as far as a face and the camera move in a
+        camera period: a moving face is not held back), steep beyond it (another face that scores about as
+        well is not taken), and capped: a face that scores `cap` higher than what is near the previous
+        estimate still wins (the target jumped, or the estimate was on the wrong face)."""
+        config = self.config
         gap = (self.grid_xy[None] - previous_target[:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()
-        beyond = (gap - self.config.track_prior_radius).clamp_min(0.0) / self.config.track_prior_sigma
-        penalty = 0.5 * beyond.pow(2)
+        beyond = (gap - config.track_prior_radius).clamp_min(0.0) / config.track_prior_sigma
+        penalty = (0.5 * beyond.pow(2)).clamp_max(config.track_prior_cap)
         return torch.where(torch.isnan(penalty), torch.zeros_like(penalty), penalty)
 
     def from_visual_tokens(

@@ -31,7 +31,7 @@ def test_yaml_numbers_and_overrides(tmp_path):
         (["train.previous_target_dropout=1.5"], "previous_target_dropout must be in"),
         (["train.label_weights={multi_attr: 0}"], "label_weights.multi_attr must be a positive number"),
         (["train.label_weights=3"], "label_weights must map labels to weights"),
-        (["model.track_prior_sigma=-0.1"], "track_prior_sigma and model.track_prior_radius must be >= 0"),
+        (["model.track_prior_sigma=-0.1"], "track_prior_radius and model.track_prior_cap must be >= 0"),
         (["train.target_spread_weight=-1"], "target_spread_weight and train.action_loss_weight must be >= 0"),
         (["train.action_loss_weight=0"], "all 0: nothing to learn"),
         (["model.track_prior_sigma=0.3"], "track_prior_sigma centres the prior.*previous_target"),

@@ -156,9 +156,11 @@ def test_previous_target_reads_as_the_targets_motion_and_nan_as_none():
 
 def test_the_tracking_prior_keeps_the_face_found_on_the_frame_before():
     """Two cells score alike (a command that two faces nearly match): the prior moves the read-out to the one
-    near the previous estimate; without a previous estimate (NaN) or with sigma 0 the read-out is unchanged."""
+    near the previous estimate; one that scores more than the cap higher still wins (the target jumped);
+    without a previous estimate (NaN) or with sigma 0 the read-out is unchanged."""
     torch.manual_seed(0)
-    config = VLAConfig(previous_action=True, previous_target=True, track_prior_sigma=0.3)
+    config = VLAConfig(previous_action=True, previous_target=True, track_prior_sigma=0.1, track_prior_radius=0.25)
+    config.track_prior_cap = 9.0
     policy = VLAPolicy(config, 384, pretrained_weights=False).eval()
     grid = policy.grid_xy
     left, right = int(torch.argmin(grid[:, 0] + grid[:, 1].abs())), int(torch.argmax(grid[:, 0] - grid[:, 1].abs()))
@@ -167,18 +169,23 @@ def test_the_tracking_prior_keeps_the_face_found_on_the_frame_before():
     scores = torch.full((1, len(grid)), -30.0)
     scores[0, [left, right]] = 0.0
     policy.score.forward = lambda visual: scores[..., None].expand(len(visual), -1, 1)  # two faces, equal scores
-    with torch.no_grad():
-        both = policy.read_out(tokens, text, mask)[1]
-        unknown = policy.read_out(tokens, text, mask, torch.full((1, 2), float("nan")))[1]
-        near_left = policy.read_out(tokens, text, mask, grid[left][None] + 0.05)[1]
-        near_right = policy.read_out(tokens, text, mask, grid[right][None] - 0.05)[1]
-    torch.testing.assert_close(unknown, both)
-    assert abs(float(both[0, 0])) < 0.05  # halfway between the two faces: what the prior is for
-    torch.testing.assert_close(near_left[0], grid[left], atol=1e-3, rtol=0)
-    torch.testing.assert_close(near_right[0], grid[right], atol=1e-3, rtol=0)
+
+    def read_out(previous=None):
+        with torch.no_grad():
+            return policy.read_out(tokens, text, mask, previous)[1][0]
+
+    both = read_out()
+    torch.testing.assert_close(read_out(torch.full((1, 2), float("nan"))), both)
+    assert abs(float(both[0])) < 0.05  # halfway between the two faces: what the prior is for
+    near_left = grid[left][None] + torch.tensor([[0.2, 0.0]])  # within the radius: the same as on it
+    torch.testing.assert_close(read_out(near_left), grid[left], atol=1e-3, rtol=0)
+    torch.testing.assert_close(read_out(grid[right][None]), grid[right], atol=1e-3, rtol=0)
+    scores[0, right] = 20.0  # the right face now scores 20 higher: far beyond the cap, it takes over
+    torch.testing.assert_close(read_out(near_left), grid[right], atol=1e-3, rtol=0)
+    scores[0, right] = 6.0  # 6 higher: within the cap, the face near the previous estimate keeps it
+    assert float(read_out(near_left)[0]) < 0.0
     policy.config.track_prior_sigma = 0.0
-    with torch.no_grad():
-        torch.testing.assert_close(policy.read_out(tokens, text, mask, grid[left][None])[1], both)
+    torch.testing.assert_close(read_out(near_left), read_out())
 
 
 def test_attention_spread_charges_hedging_between_faces_that_the_position_loss_does_not():

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-DEPLOY_ROBOT = "ideal"  # the profile the deploy gate measures under (pi4 once a shipped model passes there)
+DEPLOY_ROBOT = "pi4"  # the profile the deploy gate measures under: the rig the product ships on
 DEPLOY_GATE = {
     "gates_sha256": "3b4b6556d88fd8c26df819b1b61881df23ea2982ab5f01247b06fd0c632a6fa1",
     "scenarios_sha256": "899d13138099f493f2951a105b5ca42dbda9700fba6d6e01484402bffd111bca",
-    "robot_sha256": "1a85c884e819a89843b3727131f58c1c7a944b02714f520a239192b00332581d",
+    "robot_sha256": "37e4d0523f3a6cb1ba39f22ed19ef4d8a93dbdabdf6562b956293e20dea61a16",
 }
 BINDING_KEYS = ("gates_sha256", "scenarios_sha256", "robot_sha256")
 MODEL_FILE_KINDS = ("policy", "text", "tokenizer")  # every file the node loads

@@ -31,7 +31,8 @@ def test_a_changed_threshold_scenario_or_robot_changes_the_binding(tmp_path):
     looser = {**gates, "mean_error_px": {"max": 30.0}}
     assert binding(looser, scenarios, robot)["gates_sha256"] != DEPLOY_GATE["gates_sha256"]
     assert binding(gates, scenarios[:-1], robot)["scenarios_sha256"] != DEPLOY_GATE["scenarios_sha256"]
-    assert binding(gates, scenarios, load_profile("pi4").values())["robot_sha256"] != DEPLOY_GATE["robot_sha256"]
+    other = "ideal" if DEPLOY_ROBOT != "ideal" else "pi4"
+    assert binding(gates, scenarios, load_profile(other).values())["robot_sha256"] != DEPLOY_GATE["robot_sha256"]
     # layout and comments do not count: the same thresholds written otherwise bind the same
     (tmp_path / "gates.yaml").write_text(
         "closed_loop:\n"

@@ -15,6 +15,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store the text encoder's weights as int8 (a quarter of the size; checked by its effect on the actions)",
     )
+    parser.add_argument(
+        "--track-prior",
+        type=track_prior,
+        metavar="SIGMA:RADIUS:CAP",
+        help="set the read-out's tracking prior in the graph (model.track_prior_*; image half-widths, logits), "
+        "e.g. 0.1:0.25:4; it needs model.previous_target",
+    )
+
+
+def track_prior(text: str) -> tuple[float, float, float]:
+    try:
+        sigma, radius, cap = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be SIGMA:RADIUS:CAP, three numbers, e.g. 0.1:0.25:4") from None
+    return sigma, radius, cap
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from ocelot_train.hub import PretrainedUnavailable
 
     try:
-        card = export_model(args.checkpoint, args.output, args.tolerance, quantize_text=args.quantize_text)
+        card = export_model(
+            args.checkpoint,
+            args.output,
+            args.tolerance,
+            quantize_text=args.quantize_text,
+            track_prior=args.track_prior,
+        )
     except (ExportError, PretrainedUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ from ocelot_common.model_files import (
 )
 from ocelot_common.preprocessing import STANDARD, Preprocessing
 from ocelot_train.checkpoint import CheckpointError, read_checkpoint
-from ocelot_train.configuration_vla import model_config_from_dict
+from ocelot_train.configuration_vla import ConfigError, model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
 
@@ -244,15 +245,30 @@ def _quantize_text(
     }
 
 
+def with_prior(policy: VLAPolicy, checkpoint: dict, sigma: float, radius: float, cap: float) -> None:
+    """Set the tracking prior (model.track_prior_*) on a loaded policy and its checkpoint's config."""
+    names = {"track_prior_sigma": sigma, "track_prior_radius": radius, "track_prior_cap": cap}
+    try:
+        policy.config = replace(policy.config, **names)  # the config's own checks
+    except ConfigError as exc:
+        raise ExportError(f"--track-prior: {exc}") from None
+    checkpoint["config"] = {**checkpoint["config"], "model": {**checkpoint["config"]["model"], **names}}
+
+
 def export_model(
     checkpoint_path: str | Path,
     output: str | Path,
     tolerance: float = PARITY_TOLERANCE,
     extra_card: dict | None = None,
     quantize_text: bool = False,
+    track_prior: tuple[float, float, float] | None = None,
 ) -> dict:
-    """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance."""
+    """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance.
+    `track_prior` (sigma, radius, cap) sets the read-out's tracking prior in the graph (and the card's config):
+    it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one."""
     policy, checkpoint = load_checkpoint(checkpoint_path)
+    if track_prior is not None:
+        with_prior(policy, checkpoint, *track_prior)
     config = policy.config
     text_encoder, tokenizer = build_text_encoder(config.text)
     paths = model_files(output)

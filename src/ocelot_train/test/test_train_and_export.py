@@ -322,6 +322,35 @@ def test_previous_target_model_warm_starts_from_a_previous_action_one_and_export
     again = session.run(None, {**feeds, "previous_target": target})[0]
     np.testing.assert_allclose(again, actions, atol=1e-6)
     assert np.isfinite(actions).all()
+    # the tracking prior set at export: in the card's config and in the graph, where a previous estimate
+    # far off moves the read-out (none, NaN, leaves it alone)
+    card = export_model(result.checkpoint, tmp_path / "prior" / "model.onnx", track_prior=(0.05, 0.1, 30.0))
+    assert {k: card["config"]["model"][f"track_prior_{k}"] for k in ("sigma", "radius", "cap")} == {
+        "sigma": 0.05,
+        "radius": 0.1,
+        "cap": 30.0,
+    }
+    prior = ort.InferenceSession(str(tmp_path / "prior" / "model.onnx"))
+    np.testing.assert_allclose(prior.run(None, feeds)[1], target, atol=1e-6)
+    corner = -np.sign(target) * 0.9
+    pulled = prior.run(None, {**feeds, "previous_target": corner.astype(np.float32)})[1]
+    assert np.linalg.norm(pulled - corner) < np.linalg.norm(target - corner) - 0.1
+    with pytest.raises(ExportError, match="--track-prior: model.track_prior_sigma, .* must be >= 0"):
+        export_model(result.checkpoint, tmp_path / "bad" / "model.onnx", track_prior=(-1.0, 0.0, 4.0))
+
+
+def test_a_tracking_prior_needs_the_previous_estimate(trained, tmp_path):
+    with pytest.raises(ExportError, match="--track-prior: .*set model.previous_target to true"):
+        export_model(trained[1].checkpoint, tmp_path / "model.onnx", track_prior=(0.1, 0.25, 4.0))
+    assert not model_files(tmp_path / "model.onnx")["card"].exists()
+
+
+def test_export_cli_says_how_to_write_a_tracking_prior(tmp_path, capsys):
+    from ocelot_train.cli_export import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", "x.pt", "--output", str(tmp_path / "m.onnx"), "--track-prior", "0.1:wide"])
+    assert exit_info.value.code == 2 and "must be SIGMA:RADIUS:CAP" in capsys.readouterr().err
 
 
 def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(trained, tiny_dataset, tmp_path):

@@ -191,7 +191,7 @@ class TrainConfig:
     # auxiliary loss: the read-out position against the commanded face's recorded image point (episodes
     # of schema 1.2; frames without one add nothing). 0 = off.
     target_loss_weight: float = 0.0
-    # auxiliary loss: the read-out's grid weights' expected squared distance from the commanded face
+    # auxiliary loss: the read-out's grid weight lying further than a face's size from the commanded face
     # (modeling_vla.attention_spread), so the read-out commits to one face instead of hedging. 0 = off.
     target_spread_weight: float = 0.0
     # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with

@@ -8,6 +8,7 @@ import pytest
 from ros_probe import run
 from tiny_models import export_tiny_model
 
+from ocelot_common.gate_binding import DEPLOY_ROBOT
 from ocelot_common.processes import fresh_domain_id
 from ocelot_eval.report import RESULTS_FILE
 from ocelot_sim.robot_profile import load_profile
@@ -57,13 +58,14 @@ def test_oracle_passes_with_small_error_and_zero_controller_fails(tmp_path, scen
     assert haar["mean_position_error_px"] < 3.0 and haar["wrong_matches"] == 0  # Haar agrees with truth
     assert haar["frames_in_view"] >= 95 and haar["misses"] <= 5
     assert {"error_over_time.png", "summary.md"} <= {p.name for p in (tmp_path / "oracle").iterdir()}
-    assert report["robot"] == load_profile("ideal").values()  # the default: the deploy gate's profile
+    assert report["robot"] == load_profile(DEPLOY_ROBOT).values()  # the default: the deploy gate's profile
+    assert report["robot"]["command_latency_s"] > 0  # pi4's loop: a period late
     assert report["aggregate"]["frames_with_estimate"] == 0  # the oracle has no estimate to score
 
-    result, report = evaluate(tmp_path / "oracle_pi4", scenario_file, "--controller", "oracle", "--robot", "pi4")
+    result, report = evaluate(tmp_path / "oracle_ideal", scenario_file, "--controller", "oracle", "--robot", "ideal")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert report["robot"] == load_profile("pi4").values() and report["aggregate"]["mean_error_px"] <= 3.0
-    assert "robot profile: pi4 (command_latency_s 0.1" in (tmp_path / "oracle_pi4" / "summary.md").read_text()
+    assert report["robot"] == load_profile("ideal").values() and report["aggregate"]["mean_error_px"] <= 3.0
+    assert "robot profile: ideal (command_latency_s 0.0" in (tmp_path / "oracle_ideal" / "summary.md").read_text()
 
     result, report = evaluate(tmp_path / "zero", scenario_file, "--controller", "zero")
     assert result.returncode == 1, result.stdout + result.stderr

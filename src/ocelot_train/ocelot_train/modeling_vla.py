@@ -74,6 +74,12 @@ def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
     return nn.functional.smooth_l1_loss(xy[known], target_xy[known], beta=0.1)
 
 
+def grid_distance(grid_xy: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(B, T): each grid cell's distance to each row's point (B, 2), in image half-widths (NaN rows: NaN).
+    Floored inside the root, so a cell on the point keeps a finite gradient."""
+    return (grid_xy[None] - points[:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()
+
+
 SPREAD_FREE_RADIUS = 0.2  # image half-widths: about a near face's size, past a cell or two of the grid
 
 
@@ -86,7 +92,7 @@ def attention_spread(weights: torch.Tensor, grid_xy: torch.Tensor, target_xy: to
     known = torch.isfinite(target_xy).all(dim=1)
     if not known.any():
         return weights.sum() * 0.0  # keeps the graph the same on every batch, as target_loss does
-    gap = (grid_xy[None] - target_xy[known][:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()  # (K, T)
+    gap = grid_distance(grid_xy, target_xy[known])  # (K, T)
     return (weights[known] * (gap - SPREAD_FREE_RADIUS).clamp_min(0.0).pow(2)).sum(dim=1).mean()
 
 
@@ -242,7 +248,7 @@ class VLAPolicy(nn.Module):
         well is not taken), and capped: a face that scores `cap` higher than what is near the previous
         estimate still wins (the target jumped, or the estimate was on the wrong face)."""
         config = self.config
-        gap = (self.grid_xy[None] - previous_target[:, None]).pow(2).sum(dim=-1).clamp_min(1e-12).sqrt()
+        gap = grid_distance(self.grid_xy, previous_target)
         beyond = (gap - config.track_prior_radius).clamp_min(0.0) / config.track_prior_sigma
         penalty = (0.5 * beyond.pow(2)).clamp_max(config.track_prior_cap)
         return torch.where(torch.isnan(penalty), torch.zeros_like(penalty), penalty)

@@ -159,8 +159,9 @@ def test_the_tracking_prior_keeps_the_face_found_on_the_frame_before():
     near the previous estimate; one that scores more than the cap higher still wins (the target jumped);
     without a previous estimate (NaN) or with sigma 0 the read-out is unchanged."""
     torch.manual_seed(0)
-    config = VLAConfig(previous_action=True, previous_target=True, track_prior_sigma=0.1, track_prior_radius=0.25)
-    config.track_prior_cap = 9.0
+    config = VLAConfig(
+        previous_action=True, previous_target=True, track_prior_sigma=0.1, track_prior_radius=0.25, track_prior_cap=9.0
+    )
     policy = VLAPolicy(config, 384, pretrained_weights=False).eval()
     grid = policy.grid_xy
     left, right = int(torch.argmin(grid[:, 0] + grid[:, 1].abs())), int(torch.argmax(grid[:, 0] - grid[:, 1].abs()))

@@ -83,10 +83,17 @@ def validate(args: argparse.Namespace) -> str | None:
     if args.perturb_interval and args.perturb_hold >= args.perturb_interval:
         return "--perturb-hold must be shorter than --perturb-interval"
     if args.scenarios:
-        from ocelot_sim.scenario import ScenarioError, load_scenario_file
+        from ocelot_sim.scenario import ScenarioError, from_entry, held_out_of_training, load_scenario_file
 
         try:
-            load_scenario_file(args.scenarios)
+            entries = load_scenario_file(args.scenarios)
+            for i, entry in enumerate(entries):
+                reason = held_out_of_training(from_entry(entry))
+                if reason:
+                    return (
+                        f"{args.scenarios}: entry {i} (seed {entry['seed']}) is kept out of training: {reason}; "
+                        "collect from seeds, or from a scenario file without held-out phrasings or photographs"
+                    )
         except ScenarioError as exc:
             return str(exc)
     if args.policy:

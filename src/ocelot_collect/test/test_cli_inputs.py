@@ -1,5 +1,7 @@
 """`ocelot collect` and friends refuse bad input before starting anything, naming the problem."""
 
+from pathlib import Path
+
 import pytest
 from ros_probe import run
 
@@ -27,6 +29,24 @@ from ocelot_common.processes import fresh_domain_id
 )
 def test_collect_rejects(tmp_path, args, message):
     result = run(["ocelot", "collect", "--output", str(tmp_path / "ds"), *args], fresh_domain_id())
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "ds").exists()
+
+
+CONFIG = Path(__file__).resolve().parents[2] / "ocelot_eval" / "config"
+
+
+@pytest.mark.parametrize(
+    "scenarios, message",
+    [
+        (CONFIG / "scenarios_unseen.yaml", "entry 0 (seed 300000) is kept out of training: its command"),
+        (CONFIG / "scenarios_photo.yaml", "entry 0 (seed 20000) is kept out of training: its face 'photo:astronaut'"),
+    ],
+)
+def test_collect_refuses_the_sets_kept_out_of_training(tmp_path, scenarios, message):
+    command = ["ocelot", "collect", "--output", str(tmp_path / "ds"), "--n-episodes", "2"]
+    command += ["--scenarios", str(scenarios)]
+    result = run(command, fresh_domain_id())
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "ds").exists()
 

@@ -6,6 +6,9 @@ lights, camera noise and brightness). Scenario files (YAML) override any field;
 what they leave out still follows from the seed. `face_split` (train, val or
 test) draws every procedural face from that partition of the face pool
 (collection sets it from the seed, so a dataset's splits hold disjoint faces).
+`phrasing_split` (train or held_out) draws the command from that set of
+phrasings; generated scenarios use `train`, and a training collection refuses
+what `held_out_of_training` names (held-out phrasings, photographed faces).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +27,7 @@ import yaml
 
 from ocelot_common.config_files import read_yaml
 from ocelot_common.labels import LABELS
+from ocelot_common.text import normalise_command
 from ocelot_dataset.splits import FACE_SPLITS
 from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, load_texture, parse_texture_name
 from ocelot_sim.motion import MOTIONS, MotionSpec
@@ -74,9 +79,43 @@ class Scenario:
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+PHRASING_SPLITS = ("train", "held_out")  # data/commands.yaml's sets: generation draws `train` unless told
+
+
 @lru_cache(maxsize=1)
-def phrasings() -> dict:
+def _phrasing_table() -> dict:
     return yaml.safe_load((Path(__file__).parent / "data" / "commands.yaml").read_text())
+
+
+def phrasings(split: str = "train") -> dict:
+    """Label -> phrasings (multi_attr: attribute -> phrasings) of one set."""
+    if split not in PHRASING_SPLITS:
+        raise ScenarioError(f"unknown phrasing split {split!r}; splits: {', '.join(PHRASING_SPLITS)}")
+    return _phrasing_table()[split]
+
+
+@lru_cache(maxsize=1)
+def _held_out_patterns() -> tuple[re.Pattern, ...]:
+    table = phrasings("held_out")
+    templates = [t for label, entries in table.items() if label != "multi_attr" for t in entries]
+    templates += [t for entries in table["multi_attr"].values() for t in entries]
+    # a slot ({hair}, {shirt}) matches any colour word
+    return tuple(
+        re.compile(re.escape(normalise_command(t)).replace(r"\{hair\}", r"\S+").replace(r"\{shirt\}", r"\S+") + "$")
+        for t in templates
+    )
+
+
+def held_out_of_training(scenario: Scenario) -> str:
+    """Why no training episode may be made of `scenario` ('' if it may): its command is a held-out phrasing
+    or one of its faces is a photograph. Both are kept for measuring generalisation."""
+    command = normalise_command(scenario.command)
+    if any(pattern.match(command) for pattern in _held_out_patterns()):
+        return f"its command {scenario.command!r} is a held-out phrasing"
+    photos = [face.texture for face in scenario.faces if not face.texture.startswith("procedural:")]
+    if photos:
+        return f"its face {photos[0]!r} is a photograph"
+    return ""
 
 
 def _poster_half_angle(distance_m: float) -> float:
@@ -99,11 +138,11 @@ def _lanes(n: int) -> list[tuple[float, float]]:
     return [(-AZIMUTH_SPAN + width / 2 + i * (width + LANE_GAP), width / 2) for i in range(n)]
 
 
-def _attr_command(rng: np.random.Generator, target: Attributes) -> tuple[str, Any]:
+def _attr_command(rng: np.random.Generator, target: Attributes, table: dict) -> tuple[str, Any]:
     """Pick an attribute of the target to name, and a test that the other faces must fail."""
     kinds = ["glasses"] * target.glasses + ["hat"] * target.hat + ["hair", "shirt"]
     kind = str(rng.choice(kinds))
-    text = str(rng.choice(phrasings()["multi_attr"][kind]))
+    text = str(rng.choice(table["multi_attr"][kind]))
     if kind == "glasses":
         return text, lambda a: not a.glasses
     if kind == "hat":
@@ -125,6 +164,7 @@ def generate(
     faces from that partition of the pool unless the overrides name one (None: the whole pool)."""
     overrides = validate_overrides(dict(overrides or {}))
     split = overrides.get("face_split", face_split)
+    table = phrasings(overrides.get("phrasing_split", "train"))
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng([seed, 0x5CE7])
@@ -143,7 +183,7 @@ def generate(
     target_attrs = load_texture(f"procedural:{target_index}").attributes
     command, others_ok = ("", lambda a: True)
     if label == "multi_attr":
-        command, others_ok = _attr_command(rng, target_attrs)
+        command, others_ok = _attr_command(rng, target_attrs, table)
     textures = [
         f"procedural:{target_index}"
         if i == target
@@ -151,7 +191,7 @@ def generate(
         for i in range(n)
     ]
     if not command:
-        command = str(rng.choice(phrasings()[label]))
+        command = str(rng.choice(table[label]))
 
     nearest = _min_distance(lanes[0][1]) if n > 1 else DISTANCE_RANGE[0]
     distances = [float(rng.uniform(nearest, DISTANCE_RANGE[1])) for _ in range(n)]
@@ -204,6 +244,7 @@ TOP_FIELDS = {
     "brightness_offset",
     "light_intensity",
     "face_split",
+    "phrasing_split",
 }
 FACE_FIELDS = {"texture", "distance_m", "motion", "speed"}
 
@@ -216,6 +257,10 @@ def validate_overrides(entry: dict) -> dict:
         raise ScenarioError(f"label_key: unknown label '{entry['label_key']}'; labels: {', '.join(LABELS)}")
     if "face_split" in entry and entry["face_split"] not in FACE_SPLITS:
         raise ScenarioError(f"face_split: unknown split {entry['face_split']!r}; splits: {', '.join(FACE_SPLITS)}")
+    if "phrasing_split" in entry and entry["phrasing_split"] not in PHRASING_SPLITS:
+        raise ScenarioError(
+            f"phrasing_split: unknown split {entry['phrasing_split']!r}; splits: {', '.join(PHRASING_SPLITS)}"
+        )
     if "command" in entry and not (isinstance(entry["command"], str) and entry["command"].strip()):
         raise ScenarioError("command: must be non-empty text")
     _check_range(entry, "camera_noise_sigma", 0.0, 0.2, "")

@@ -10,6 +10,7 @@ from ocelot_sim.scenario import (
     ScenarioError,
     from_entry,
     generate,
+    held_out_of_training,
     load_scenario_file,
     phrasings,
     scenario_for_request,
@@ -179,3 +180,30 @@ def test_face_partitions_are_disjoint_and_photos_are_held_out():
     assert sum(map(len, pools)) == len(face_pool()) and not (pools[0] & pools[1] or pools[0] & pools[2])
     assert all(face_split(i) == "test" for i in pools[2])
     assert texture_split("photo:astronaut") == "test" and texture_split("photo:grace_hopper") == "test"
+
+
+def _templates(split):
+    table = phrasings(split)
+    return {t for label, entries in table.items() if label != "multi_attr" for t in entries} | {
+        t for entries in table["multi_attr"].values() for t in entries
+    }
+
+
+def test_held_out_phrasings_are_drawn_only_when_asked_and_training_refuses_them(scenarios):
+    assert _templates("train").isdisjoint(_templates("held_out"))
+    assert set(phrasings("held_out")) == set(phrasings("train")) == set(LABELS)
+    assert not any(held_out_of_training(s) for s in scenarios)  # generated scenarios: training phrasings
+    for seed in range(40):
+        scenario = generate(seed, overrides={"phrasing_split": "held_out"})
+        if scenario.label_key != "multi_attr":
+            assert scenario.command in phrasings("held_out")[scenario.label_key]
+        assert "held-out phrasing" in held_out_of_training(scenario), scenario.command
+    # a held-out phrasing written out in a file, with a colour in its slot, is still one
+    written = from_entry({"seed": 2, "command": "Stay on the one dressed in  GREEN"})
+    assert held_out_of_training(written) == "its command 'Stay on the one dressed in  GREEN' is a held-out phrasing"
+    photo = from_entry({"seed": 2, "label_key": "track", "faces": [{"texture": "photo:astronaut"}]})
+    assert held_out_of_training(photo) == "its face 'photo:astronaut' is a photograph"
+    with pytest.raises(ScenarioError, match="phrasing_split: unknown split 'unseen'; splits: train, held_out"):
+        generate(3, overrides={"phrasing_split": "unseen"})
+    with pytest.raises(ScenarioError, match="unknown phrasing split 'test'"):
+        phrasings("test")

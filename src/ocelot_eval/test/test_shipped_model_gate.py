@@ -105,11 +105,19 @@ def check_recording(folder: Path, report: dict) -> None:
 # its mean error is 19.6 px against the 15-px gate (models/default/README.md). A known gap, kept visible: strict,
 # so a model that passes there fails this mark until it is removed.
 PHOTO_GAP = pytest.mark.xfail(strict=True, reason="photo faces under pi4: 19.6 px against the 15-px gate")
+# Held-out phrasings on unseen faces: the attribute commands find another face (91 px on that label), so the
+# set's mean is 29.5 px and its response 19.5 frames. The same kind of known gap, kept visible the same way.
+UNSEEN_GAP = pytest.mark.xfail(strict=True, reason="held-out phrasings under pi4: 29.5 px against the 15-px gate")
 
 
 @pytest.mark.gate
 @pytest.mark.parametrize(
-    "scenario_set", ["scenarios_standard.yaml", pytest.param("scenarios_photo.yaml", marks=PHOTO_GAP)]
+    "scenario_set",
+    [
+        "scenarios_standard.yaml",
+        pytest.param("scenarios_photo.yaml", marks=PHOTO_GAP),
+        pytest.param("scenarios_unseen.yaml", marks=UNSEEN_GAP),
+    ],
 )
 def test_shipped_model_passes_the_full_gate(tmp_path, scenario_set):
     result, report = gate(CONFIG / scenario_set, tmp_path, timeout=900)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ import yaml
 
 from ocelot_common.config_files import read_yaml
 from ocelot_common.labels import LABELS
-from ocelot_common.text import normalise_command
+from ocelot_common.phrasings import PHRASING_SPLITS, is_held_out, phrasings
 from ocelot_dataset.splits import FACE_SPLITS
 from ocelot_sim.faces import Attributes, TextureError, detectable_procedural, load_texture, parse_texture_name
 from ocelot_sim.motion import MOTIONS, MotionSpec
@@ -79,38 +77,10 @@ class Scenario:
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-PHRASING_SPLITS = ("train", "held_out")  # data/commands.yaml's sets: generation draws `train` unless told
-
-
-@lru_cache(maxsize=1)
-def _phrasing_table() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "data" / "commands.yaml").read_text())
-
-
-def phrasings(split: str = "train") -> dict:
-    """Label -> phrasings (multi_attr: attribute -> phrasings) of one set."""
-    if split not in PHRASING_SPLITS:
-        raise ScenarioError(f"unknown phrasing split {split!r}; splits: {', '.join(PHRASING_SPLITS)}")
-    return _phrasing_table()[split]
-
-
-@lru_cache(maxsize=1)
-def _held_out_patterns() -> tuple[re.Pattern, ...]:
-    table = phrasings("held_out")
-    templates = [t for label, entries in table.items() if label != "multi_attr" for t in entries]
-    templates += [t for entries in table["multi_attr"].values() for t in entries]
-    # a slot ({hair}, {shirt}) matches any colour word
-    return tuple(
-        re.compile(re.escape(normalise_command(t)).replace(r"\{hair\}", r"\S+").replace(r"\{shirt\}", r"\S+") + "$")
-        for t in templates
-    )
-
-
 def held_out_of_training(scenario: Scenario) -> str:
     """Why no training episode may be made of `scenario` ('' if it may): its command is a held-out phrasing
     or one of its faces is a photograph. Both are kept for measuring generalisation."""
-    command = normalise_command(scenario.command)
-    if any(pattern.match(command) for pattern in _held_out_patterns()):
+    if is_held_out(scenario.command):
         return f"its command {scenario.command!r} is a held-out phrasing"
     photos = [face.texture for face in scenario.faces if not face.texture.startswith("procedural:")]
     if photos:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from ocelot_common.labels import LABELS
+from ocelot_common.phrasings import phrasings
 from ocelot_sim.motion import angles_at
 from ocelot_sim.scenario import (
     AZIMUTH_SPAN,
@@ -12,7 +13,6 @@ from ocelot_sim.scenario import (
     generate,
     held_out_of_training,
     load_scenario_file,
-    phrasings,
     scenario_for_request,
 )
 
@@ -182,16 +182,7 @@ def test_face_partitions_are_disjoint_and_photos_are_held_out():
     assert texture_split("photo:astronaut") == "test" and texture_split("photo:grace_hopper") == "test"
 
 
-def _templates(split):
-    table = phrasings(split)
-    return {t for label, entries in table.items() if label != "multi_attr" for t in entries} | {
-        t for entries in table["multi_attr"].values() for t in entries
-    }
-
-
 def test_held_out_phrasings_are_drawn_only_when_asked_and_training_refuses_them(scenarios):
-    assert _templates("train").isdisjoint(_templates("held_out"))
-    assert set(phrasings("held_out")) == set(phrasings("train")) == set(LABELS)
     assert not any(held_out_of_training(s) for s in scenarios)  # generated scenarios: training phrasings
     for seed in range(40):
         scenario = generate(seed, overrides={"phrasing_split": "held_out"})
@@ -203,7 +194,5 @@ def test_held_out_phrasings_are_drawn_only_when_asked_and_training_refuses_them(
     assert held_out_of_training(written) == "its command 'Stay on the one dressed in  GREEN' is a held-out phrasing"
     photo = from_entry({"seed": 2, "label_key": "track", "faces": [{"texture": "photo:astronaut"}]})
     assert held_out_of_training(photo) == "its face 'photo:astronaut' is a photograph"
-    with pytest.raises(ScenarioError, match="phrasing_split: unknown split 'unseen'; splits: train, held_out"):
-        generate(3, overrides={"phrasing_split": "unseen"})
-    with pytest.raises(ScenarioError, match="unknown phrasing split 'test'"):
-        phrasings("test")
+    with pytest.raises(ScenarioError, match="phrasing_split: unknown split 'augment'; splits: train, held_out"):
+        generate(3, overrides={"phrasing_split": "augment"})  # training-only phrasings are never drawn

@@ -198,6 +198,10 @@ class TrainConfig:
     # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);
     # the best epoch is then the one whose read-out is nearest the commanded face on the validation split
     action_loss_weight: float = 1.0
+    # share of training samples whose recorded command is swapped for another phrasing of the same request
+    # (ocelot_common.phrasings: the `train` and `augment` sets, never a held-out one), drawn anew each step,
+    # so the read-out learns the request rather than the few phrasings collection recorded. 0 = off.
+    paraphrase_share: float = 0.0
     # start from this checkpoint's (or exported model.onnx's) weights (same model config), e.g. to fine-tune
     init_checkpoint: str = ""
     # model.head: law only: before the first epoch, model.law_gains become the least-squares fit of the law to
@@ -222,6 +226,8 @@ class TrainConfig:
             raise ConfigError("train.previous_action_dropout must be in [0, 1], train.previous_action_noise >= 0")
         if not 0.0 <= self.previous_target_dropout <= 1.0:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
+        if not 0.0 <= self.paraphrase_share <= 1.0:
+            raise ConfigError(f"train.paraphrase_share must be in [0, 1], got {self.paraphrase_share}")
         if min(self.target_loss_weight, self.action_loss_weight, self.target_spread_weight) < 0:
             raise ConfigError(
                 "train.target_loss_weight, train.target_spread_weight and train.action_loss_weight must be >= 0"

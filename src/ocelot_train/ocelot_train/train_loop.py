@@ -140,7 +140,7 @@ class Trainer:
                 leave=False,
             )
             for batch in bar:
-                rows = self.data.command_rows(batch["command"], "train")
+                rows = self.data.training_rows(batch["command"])
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                     loss, _ = model(self.data.step_batch(batch, rows))
                 optimizer.zero_grad(set_to_none=True)

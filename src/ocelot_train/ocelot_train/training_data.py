@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ocelot_common.phrasings import is_held_out, paraphrases
 from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
 from ocelot_train.distributed import DistributedDrawSampler
@@ -59,13 +60,30 @@ class TrainingData:
             verify_episode_files(split)
         self.draw_weights = self._draw_weights()
         self.fingerprint = dataset_fingerprint(self.dataset_dir)
-        self.commands = sorted(set(self.train_frames.command_table) | set(self.val_frames.command_table))
+        recorded = sorted(set(self.train_frames.command_table) | set(self.val_frames.command_table))
+        held_out = [command for command in recorded if is_held_out(command)]
+        if held_out:
+            raise DatasetError(
+                f"{self.dataset_dir} holds the held-out phrasing {held_out[0]!r}: held-out phrasings measure "
+                "generalisation and no training episode may have one; collect without them"
+            )
+        # with train.paraphrase_share, every other phrasing of a training command's request gets a row too
+        share = config.train.paraphrase_share
+        alternatives = [paraphrases(c) if share else [] for c in self.train_frames.command_table]
+        self.commands = sorted(set(recorded) | {text for texts in alternatives for text in texts})
         row_of = {c: i for i, c in enumerate(self.commands)}
         # a split's command indices -> rows of the shared text-feature table
         self._rows = {
             split.index.split: torch.tensor([row_of[c] for c in split.command_table])
             for split in (self.train_frames, self.val_frames)
         }
+        # a training command index -> the rows of its paraphrases (padded with its own), and how many there are
+        widest = max([1, *map(len, alternatives)])
+        table = self.train_frames.command_table
+        padded = [texts + [command] * (widest - len(texts)) for command, texts in zip(table, alternatives)]
+        self._paraphrase_rows = torch.tensor([[row_of[text] for text in row] for row in padded])
+        self._paraphrase_counts = torch.tensor([len(texts) for texts in alternatives])
+        self._paraphrase_draw = torch.Generator().manual_seed(config.train.seed)
         self.device = torch.device("cpu")
 
     def prepare(self, text_encoder, tokenizer, vision: torch.nn.Module, device: torch.device, progress: bool) -> None:
@@ -113,6 +131,19 @@ class TrainingData:
 
     def command_rows(self, dataset_commands: torch.Tensor, split: str) -> torch.Tensor:
         return self._rows[split][dataset_commands]
+
+    def training_rows(self, dataset_commands: torch.Tensor) -> torch.Tensor:
+        """A training batch's text rows: its recorded commands, with train.paraphrase_share of them (those
+        whose request has another phrasing) swapped for one of the others, drawn uniformly."""
+        rows = self.command_rows(dataset_commands, "train")
+        if not self.config.train.paraphrase_share:
+            return rows
+        counts = self._paraphrase_counts[dataset_commands]
+        draw = self._paraphrase_draw
+        swap = (torch.rand(len(rows), generator=draw) < self.config.train.paraphrase_share) & (counts > 0)
+        pick = (torch.rand(len(rows), generator=draw) * counts).long()  # < counts where a swap is drawn
+        chosen = self._paraphrase_rows[dataset_commands].gather(1, pick[:, None]).squeeze(1)
+        return torch.where(swap, chosen, rows)
 
     def step_batch(self, batch: dict, rows: torch.Tensor) -> dict:
         """A loader batch on the device with its commands' text features (`rows` index the text table)."""

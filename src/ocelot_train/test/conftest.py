@@ -57,3 +57,9 @@ def tiny_dataset(tmp_path_factory):
 def dataset_factory():
     """make_dataset(root, n_episodes, frames): tests import no modules of their own (importlib mode)."""
     return make_dataset
+
+
+@pytest.fixture(scope="session")
+def episode_factory():
+    """make_episode(index, rng, frames): one episode of the tiny dataset, to change before writing it."""
+    return make_episode

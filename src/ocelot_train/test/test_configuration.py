@@ -35,6 +35,7 @@ def test_yaml_numbers_and_overrides(tmp_path):
         (["train.target_spread_weight=-1"], "target_spread_weight and train.action_loss_weight must be >= 0"),
         (["train.action_loss_weight=0"], "all 0: nothing to learn"),
         (["model.track_prior_sigma=0.3"], "track_prior_sigma centres the prior.*previous_target"),
+        (["train.paraphrase_share=1.5"], r"train.paraphrase_share must be in \[0, 1\], got 1.5"),
     ],
 )
 def test_bad_configs_are_named(overrides, message):

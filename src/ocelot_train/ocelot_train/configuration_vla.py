@@ -81,6 +81,9 @@ class VLAConfig:
     n_heads: int = 4
     n_fusion_layers: int = 2
     dropout: float = 0.1
+    # each fusion layer first lets the visual tokens attend to one another (a face's token to the shirt below
+    # it), then to the command; the self-attention starts as a no-op, so a checkpoint without it loads as is
+    visual_self_attention: bool = False
     head_hidden: int = 128
     max_velocity: float = 1.0  # the head's tanh output is scaled to this (rad/s)
     # temporal context: the previous command is an input, so the policy can carry a moving target's

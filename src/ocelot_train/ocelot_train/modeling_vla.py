@@ -2,7 +2,8 @@
 
     frames (B,3,224,224) -> vision encoder -> tokens (B,T,Cv) -> proj + position -> (B,T,D)
     command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
-    N fusion layers: visual tokens query the text tokens (padding masked)
+    N fusion layers: visual tokens query the text tokens (padding masked); with
+        model.visual_self_attention, each other first
     per-token score -> softmax over the grid -> expected (x, y) and a weighted feature
     MLP head (+ the previous command, + the target's motion since the previous frame, if configured)
         -> tanh * max_velocity -> (pan_vel, tilt_vel)
@@ -53,13 +54,21 @@ class CrossAttention(nn.Module):
 
 
 class FusionLayer(nn.Module):
-    def __init__(self, d: int, heads: int, dropout: float) -> None:
+    def __init__(self, d: int, heads: int, dropout: float, self_attention: bool = False) -> None:
         super().__init__()
         self.norm_attn, self.norm_ff = nn.LayerNorm(d), nn.LayerNorm(d)
         self.attn = CrossAttention(d, heads, dropout)
         self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+        self.norm_self = nn.LayerNorm(d) if self_attention else None
+        self.self_attn = CrossAttention(d, heads, dropout) if self_attention else None
+        if self.self_attn is not None:  # a no-op until trained: the layer starts as one without it
+            nn.init.zeros_(self.self_attn.out.weight)
+            nn.init.zeros_(self.self_attn.out.bias)
 
     def forward(self, visual: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        if self.self_attn is not None and self.norm_self is not None:
+            normed = self.norm_self(visual)
+            visual = visual + self.self_attn(normed, normed, visual.new_ones(visual.shape[:2]))
         visual = visual + self.attn(self.norm_attn(visual), text, text_mask)
         return visual + self.ff(self.norm_ff(visual))
 
@@ -125,7 +134,8 @@ class VLAPolicy(nn.Module):
         self.position = nn.Sequential(nn.Linear(2, d), nn.GELU(), nn.Linear(d, d))
         self.text_proj = nn.Linear(text_dim, d)
         self.fusion = nn.ModuleList(
-            FusionLayer(d, config.n_heads, config.dropout) for _ in range(config.n_fusion_layers)
+            FusionLayer(d, config.n_heads, config.dropout, config.visual_self_attention)
+            for _ in range(config.n_fusion_layers)
         )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
@@ -305,8 +315,9 @@ class VLAPolicy(nn.Module):
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
         checkpoint's. A law head (model.head: law, its gains in the config) starting from a checkpoint with an
-        MLP head drops the MLP. Returns the names of the weights widened or dropped; other mismatches raise
-        as usual."""
+        MLP head drops the MLP, and a model with visual self-attention keeps its own no-op start for it where
+        the checkpoint has none. Returns the names of the weights widened, dropped or added; other mismatches
+        raise as usual."""
         own, widened = self.state_dict(), []
         state = dict(state)
         if self.law is not None:
@@ -323,6 +334,10 @@ class VLAPolicy(nn.Module):
                 and value.shape[1] < mine.shape[1]
             ):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
+                widened.append(name)
+        for name in sorted(set(own) - set(state)):  # visual self-attention the checkpoint has not: a no-op
+            if ".self_attn." in name or ".norm_self." in name:
+                state[name] = own[name]
                 widened.append(name)
         self.load_state_dict(state)
         return widened

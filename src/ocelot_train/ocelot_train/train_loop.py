@@ -100,10 +100,11 @@ class Trainer:
             raise ConfigError(
                 f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
                 "checkpoint of `ocelot train` or a model.onnx of `ocelot export` with the same model config "
-                "(or one with fewer head inputs, or an MLP head where this model has a law head)"
+                "(or one with fewer head inputs, an MLP head where this model has a law head, or no visual "
+                "self-attention where this model has it)"
             ) from None
         if widened and self.progress:
-            print(f"init_checkpoint {path}: widened or dropped for this model's head: {', '.join(widened)}")
+            print(f"init_checkpoint {path}: widened, dropped or added for this model: {', '.join(widened)}")
 
     def evaluate(self, model: nn.Module) -> dict:
         return validate(model, self.data)

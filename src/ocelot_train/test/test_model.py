@@ -232,6 +232,30 @@ def test_a_checkpoint_without_the_new_head_inputs_starts_the_wider_model_unchang
         narrow.load_state_dict_widening_head(wide.state_dict())  # dropping inputs is not a warm start
 
 
+def test_visual_self_attention_starts_as_a_no_op_and_then_lets_a_token_see_the_others():
+    frames, text, mask = batch()
+    torch.manual_seed(0)
+    plain = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
+    seeing = VLAPolicy(VLAConfig(visual_self_attention=True), 384, pretrained_weights=False).eval()
+    added = seeing.load_state_dict_widening_head(plain.state_dict())
+    assert len(added) == 2 * 10 and all(".self_attn." in name or ".norm_self." in name for name in added)
+    with torch.no_grad():
+        torch.testing.assert_close(seeing.act(frames, text, mask)[0], plain.act(frames, text, mask)[0])
+        for layer in seeing.fusion:  # as training would leave it
+            torch.nn.init.normal_(layer.self_attn.out.weight, std=0.2)
+        tokens = torch.randn(1, 196, plain.vision.out_dim)
+        changed = tokens.clone()
+        changed[0, 0] += 3.0
+
+        def others(policy, visual_tokens):  # log-weights of tokens 1.. relative to token 1: their own scores
+            logs = policy.read_out(visual_tokens, text[:1], mask[:1])[2].log()[0, 1:]
+            return logs - logs[0]
+
+        # without self-attention a token's score depends on itself alone; with it, on the others too
+        torch.testing.assert_close(others(plain, changed), others(plain, tokens))
+        assert (others(seeing, changed) - others(seeing, tokens)).abs().max() > 1e-3
+
+
 def step_batch(previous_action):
     frames, text, mask = batch()
     return {

@@ -244,6 +244,7 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
                 "model.vision.backend=mobilenet_v2",
                 f"model.vision.mobilenet_stride={stride}",
                 f"train.cache_dir={cache}",
+                *(["model.visual_self_attention=true"] if stride == 16 else []),  # exported below
             ],
         )
         trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
@@ -262,6 +263,9 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     np.testing.assert_allclose(cached, expected, atol=2e-3 * np.abs(expected).max())
     card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-4
+    assert card["config"]["model"]["visual_self_attention"]
+    trained_self_attention = trainer.policy.fusion[0].self_attn.out.weight
+    assert trained_self_attention.abs().max() > 0  # trained away from its no-op start: the parity covers it
 
 
 def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):

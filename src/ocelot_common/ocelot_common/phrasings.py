@@ -21,7 +21,7 @@ SLOTS = ("hair", "shirt")  # multi_attr phrasings with a colour to fill in
 
 
 class PhrasingError(ValueError):
-    """An unknown phrasing split; the message names the ones there are."""
+    """An unknown phrasing set; the message names the ones there are."""
 
 
 @lru_cache(maxsize=1)

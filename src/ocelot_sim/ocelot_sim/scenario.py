@@ -82,7 +82,7 @@ def held_out_of_training(scenario: Scenario) -> str:
     or one of its faces is a photograph. Both are kept for measuring generalisation."""
     if is_held_out(scenario.command):
         return f"its command {scenario.command!r} is a held-out phrasing"
-    photos = [face.texture for face in scenario.faces if not face.texture.startswith("procedural:")]
+    photos = [face.texture for face in scenario.faces if parse_texture_name(face.texture)[0] == "photo"]
     if photos:
         return f"its face {photos[0]!r} is a photograph"
     return ""

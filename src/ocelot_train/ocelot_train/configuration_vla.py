@@ -34,6 +34,10 @@ class VisionConfig:
     # (14x14 tokens of 96): finer positions, and its features carry colour and parts before they turn into
     # ImageNet classes
     mobilenet_stride: int = 32
+    # each token also carries its image cell's mean colour (the frame average-pooled to the token grid): a
+    # shirt's or hair's colour as such, which frozen ImageNet features hold only entangled with the face's
+    # look; the policy reads it with the cells around (modeling_vla.ColourContext)
+    colour_cells: bool = False
 
     def __post_init__(self) -> None:
         problem = registered()[0].problem(self.backend, self.pretrained)

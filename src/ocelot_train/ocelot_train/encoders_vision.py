@@ -24,6 +24,7 @@ from ocelot_train.hub import load_pretrained
 class VisionEncoder(nn.Module):
     out_dim: int
     grid: tuple[int, int]
+    colour_channels: int = 0  # the last channels of each token that are its cell's mean colour, not features
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
@@ -166,6 +167,25 @@ class Dinov2(VisionEncoder):
         return self.net(pixel_values=images).last_hidden_state[:, 1:]
 
 
+class WithColourCells(VisionEncoder):
+    """A backbone's tokens, each followed by its image cell's mean colour (the normalised frame
+    average-pooled to the token grid: 3 channels, last)."""
+
+    def __init__(self, backbone: VisionEncoder, size: int = 224) -> None:
+        super().__init__()
+        gh, gw = backbone.grid
+        if size % gh or size % gw:
+            raise ValueError(f"colour cells need a token grid that divides the {size} px input, got {gh}x{gw}")
+        self.backbone, self.cell = backbone, (size // gh, size // gw)
+        self.colour_channels = 3
+        self.out_dim, self.grid = backbone.out_dim + self.colour_channels, backbone.grid
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(images)
+        colours = nn.functional.avg_pool2d(images, self.cell).flatten(2).transpose(1, 2)
+        return torch.cat([features, colours.to(features.dtype)], dim=2)
+
+
 @VISION_BACKENDS.register("cnn", always_trains=True)
 def _small_cnn(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
     return SmallCNN(config.cnn_channels, config.cnn_pool)
@@ -189,4 +209,5 @@ def _dinov2(config: VisionConfig, pretrained_weights: bool) -> VisionEncoder:
 
 def build_vision_encoder(config: VisionConfig, pretrained_weights: bool = True) -> VisionEncoder:
     """pretrained_weights=False builds the same architecture with random weights (tests, benchmarks)."""
-    return VISION_BACKENDS[config.backend].build(config, pretrained_weights)
+    backbone = VISION_BACKENDS[config.backend].build(config, pretrained_weights)
+    return WithColourCells(backbone) if config.colour_cells else backbone

@@ -1,6 +1,7 @@
 """The VLA policy: visual tokens attend to the command's tokens, then a text-conditioned spatial read-out.
 
     frames (B,3,224,224) -> vision encoder -> tokens (B,T,Cv) -> proj + position -> (B,T,D)
+        (+ with model.vision.colour_cells, the colours of the cells around each token, ColourContext)
     command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
     N fusion layers: visual tokens query the text tokens (padding masked); with
         model.visual_self_attention, each other first
@@ -73,6 +74,26 @@ class FusionLayer(nn.Module):
         return visual + self.ff(self.norm_ff(visual))
 
 
+class ColourContext(nn.Module):
+    """The cell colours around each token (B, T, 3) -> an addition to its feature (B, T, D): the colour of the
+    hair above a face and of the shirt below it (a few cells, by the face's distance), whatever the face looks
+    like. `reach` cells up and down, one to each side. Its output layer starts at zero, so a model started
+    from a checkpoint without it starts out as the checkpoint's."""
+
+    def __init__(self, channels: int, d: int, grid: tuple[int, int], hidden: int = 64, reach: int = 3) -> None:
+        super().__init__()
+        self.grid = grid
+        self.cells = nn.Conv2d(channels, hidden, (2 * reach + 1, 3), padding=(reach, 1))
+        self.out = nn.Linear(hidden, d)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, colours: torch.Tensor) -> torch.Tensor:
+        b, _, c = colours.shape
+        grid = colours.transpose(1, 2).reshape(b, c, *self.grid)
+        return self.out(nn.functional.gelu(self.cells(grid)).flatten(2).transpose(1, 2))
+
+
 def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
     """Smooth-L1 distance of the read-out position from the commanded face, over the rows where the face
     is known (NaN rows: out of view or not recorded); 0 when none is. It teaches the read-out where the
@@ -130,7 +151,9 @@ class VLAPolicy(nn.Module):
         gh, gw = self.vision.grid
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, gh), torch.linspace(-1, 1, gw), indexing="ij")
         self.register_buffer("grid_xy", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)
-        self.vision_proj = nn.Linear(self.vision.out_dim, d)
+        self.colour_channels = self.vision.colour_channels
+        self.vision_proj = nn.Linear(self.vision.out_dim - self.colour_channels, d)
+        self.colour = ColourContext(self.colour_channels, d, self.vision.grid) if self.colour_channels else None
         self.position = nn.Sequential(nn.Linear(2, d), nn.GELU(), nn.Linear(d, d))
         self.text_proj = nn.Linear(text_dim, d)
         self.fusion = nn.ModuleList(
@@ -240,7 +263,11 @@ class VLAPolicy(nn.Module):
         """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2), the
         grid's weights (B, T)). With model.track_prior_sigma, cells far from `previous_target` score lower
         (NaN: no prior)."""
-        visual = self.vision_proj(tokens.to(self.vision_proj.weight.dtype)) + self.position(self.grid_xy)[None]
+        tokens = tokens.to(self.vision_proj.weight.dtype)
+        features = tokens[..., : tokens.shape[-1] - self.colour_channels]
+        visual = self.vision_proj(features) + self.position(self.grid_xy)[None]
+        if self.colour is not None:
+            visual = visual + self.colour(tokens[..., features.shape[-1] :])
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
         for layer in self.fusion:
             visual = layer(visual, text, text_mask)
@@ -315,13 +342,18 @@ class VLAPolicy(nn.Module):
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
         checkpoint's. A law head (model.head: law, its gains in the config) starting from a checkpoint with an
-        MLP head drops the MLP, and a model with visual self-attention keeps its own no-op start for it where
-        the checkpoint has none. Returns the names of the weights widened, dropped or added; other mismatches
-        raise as usual."""
+        MLP head drops the MLP, and a model with visual self-attention or colour cells keeps its own no-op start
+        for them where the checkpoint has none (the checkpoint's vision encoder is then this one's backbone).
+        Returns the names of the weights widened, dropped, moved or added; other mismatches raise as usual."""
         own, widened = self.state_dict(), []
         state = dict(state)
+        if self.colour is not None and not any(name.startswith("colour.") for name in state):
+            moved = [name for name in state if name.startswith("vision.") and not name.startswith("vision.backbone.")]
+            for name in moved:
+                state["vision.backbone." + name.removeprefix("vision.")] = state.pop(name)
+            widened += ["vision.* -> vision.backbone.*"] if moved else []
         if self.law is not None:
-            widened = sorted(name for name in state if name.startswith("head."))
+            widened += sorted(name for name in state if name.startswith("head."))
             state = {name: value for name, value in state.items() if not name.startswith("head.")}
         for name, value in state.items():
             mine = own.get(name)
@@ -335,8 +367,8 @@ class VLAPolicy(nn.Module):
             ):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
                 widened.append(name)
-        for name in sorted(set(own) - set(state)):  # visual self-attention the checkpoint has not: a no-op
-            if ".self_attn." in name or ".norm_self." in name:
+        for name in sorted(set(own) - set(state)):  # self-attention or colour cells the checkpoint has not: no-ops
+            if ".self_attn." in name or ".norm_self." in name or name.startswith("colour."):
                 state[name] = own[name]
                 widened.append(name)
         self.load_state_dict(state)

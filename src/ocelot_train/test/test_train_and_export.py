@@ -244,7 +244,8 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
                 "model.vision.backend=mobilenet_v2",
                 f"model.vision.mobilenet_stride={stride}",
                 f"train.cache_dir={cache}",
-                *(["model.visual_self_attention=true"] if stride == 16 else []),  # exported below
+                # exported below
+                *(["model.visual_self_attention=true", "model.vision.colour_cells=true"] if stride == 16 else []),
             ],
         )
         trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
@@ -252,7 +253,7 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     # one token file per episode and stride, and no exported encoder left behind
     files = sorted(f.name for directory in cache.iterdir() for f in directory.iterdir())
     episodes = len(trainers[16].train_frames.index.episodes) + len(trainers[16].val_frames.index.episodes)
-    assert len(files) == 2 * episodes and sum(".6x196x96." in f for f in files) == episodes
+    assert len(files) == 2 * episodes and sum(".6x196x99." in f for f in files) == episodes
     assert sum(".6x49x1280." in f for f in files) == episodes
     # the tokens cached through onnxruntime are the PyTorch encoder's, to fp16 precision
     trainer = trainers[16]
@@ -263,9 +264,10 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     np.testing.assert_allclose(cached, expected, atol=2e-3 * np.abs(expected).max())
     card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-4
-    assert card["config"]["model"]["visual_self_attention"]
-    trained_self_attention = trainer.policy.fusion[0].self_attn.out.weight
-    assert trained_self_attention.abs().max() > 0  # trained away from its no-op start: the parity covers it
+    assert card["config"]["model"]["visual_self_attention"] and card["config"]["model"]["vision"]["colour_cells"]
+    # both trained away from their no-op starts: the parity covers them
+    assert trainer.policy.fusion[0].self_attn.out.weight.abs().max() > 0
+    assert trainer.policy.colour.out.weight.abs().max() > 0
 
 
 def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):

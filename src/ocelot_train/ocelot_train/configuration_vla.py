@@ -34,9 +34,9 @@ class VisionConfig:
     # (14x14 tokens of 96): finer positions, and its features carry colour and parts before they turn into
     # ImageNet classes
     mobilenet_stride: int = 32
-    # each token also carries its image cell's mean colour (the frame average-pooled to the token grid): a
-    # shirt's or hair's colour as such, which frozen ImageNet features hold only entangled with the face's
-    # look; the policy reads it with the cells around (modeling_vla.ColourContext)
+    # each token also carries its image cell's colours (the frame average-pooled to 4 px cells): a shirt's or
+    # hair's colour as such, which frozen ImageNet features hold only entangled with the face's look; the
+    # policy reads them with the cells around (modeling_vla.ColourContext)
     colour_cells: bool = False
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ end of this file, `ocelot_train.backends`):
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -167,23 +168,39 @@ class Dinov2(VisionEncoder):
         return self.net(pixel_values=images).last_hidden_state[:, 1:]
 
 
+COLOUR_CELL_PX = 4  # a shirt is a band of a few pixels under a face: a 16 px token cell would blur it into the wall
+
+
 class WithColourCells(VisionEncoder):
-    """A backbone's tokens, each followed by its image cell's mean colour (the normalised frame
-    average-pooled to the token grid: 3 channels, last)."""
+    """A backbone's tokens, each followed by the colours of its image cell: the normalised frame average-pooled to
+    COLOUR_CELL_PX cells, the cells inside each token's cell packed into its last channels (`colour_image`
+    unpacks them)."""
 
     def __init__(self, backbone: VisionEncoder, size: int = 224) -> None:
         super().__init__()
         gh, gw = backbone.grid
-        if size % gh or size % gw:
-            raise ValueError(f"colour cells need a token grid that divides the {size} px input, got {gh}x{gw}")
-        self.backbone, self.cell = backbone, (size // gh, size // gw)
-        self.colour_channels = 3
+        if size % (gh * COLOUR_CELL_PX) or size % (gw * COLOUR_CELL_PX):
+            raise ValueError(
+                f"colour cells need a token grid whose cells divide into {COLOUR_CELL_PX} px cells of the {size} px "
+                f"input, got {gh}x{gw}"
+            )
+        self.backbone, self.inner = backbone, (size // gh // COLOUR_CELL_PX, size // gw // COLOUR_CELL_PX)
+        self.colour_channels = 3 * self.inner[0] * self.inner[1]
         self.out_dim, self.grid = backbone.out_dim + self.colour_channels, backbone.grid
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.backbone(images)
-        colours = nn.functional.avg_pool2d(images, self.cell).flatten(2).transpose(1, 2)
+        (gh, gw), (ih, iw) = self.grid, self.inner
+        colours = nn.functional.avg_pool2d(images, COLOUR_CELL_PX).reshape(-1, 3, gh, ih, gw, iw)
+        colours = colours.permute(0, 2, 4, 1, 3, 5).reshape(-1, gh * gw, self.colour_channels)
         return torch.cat([features, colours.to(features.dtype)], dim=2)
+
+
+def colour_image(colours: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Tokens' packed colour channels (B, T, 3 * ih * iw) -> the pooled colour image (B, 3, gh * ih, gw * iw)."""
+    (gh, gw), inner = grid, round(math.sqrt(colours.shape[-1] / 3))
+    image = colours.reshape(-1, gh, gw, 3, inner, inner).permute(0, 3, 1, 4, 2, 5)
+    return image.reshape(-1, 3, gh * inner, gw * inner)
 
 
 @VISION_BACKENDS.register("cnn", always_trains=True)

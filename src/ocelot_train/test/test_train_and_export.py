@@ -253,7 +253,7 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     # one token file per episode and stride, and no exported encoder left behind
     files = sorted(f.name for directory in cache.iterdir() for f in directory.iterdir())
     episodes = len(trainers[16].train_frames.index.episodes) + len(trainers[16].val_frames.index.episodes)
-    assert len(files) == 2 * episodes and sum(".6x196x99." in f for f in files) == episodes
+    assert len(files) == 2 * episodes and sum(".6x196x144." in f for f in files) == episodes
     assert sum(".6x49x1280." in f for f in files) == episodes
     # the tokens cached through onnxruntime are the PyTorch encoder's, to fp16 precision
     trainer = trainers[16]

@@ -75,11 +75,13 @@ class FusionLayer(nn.Module):
 
 
 class ColourContext(nn.Module):
-    """The colour cells of the tokens (B, T, 3 * ih * iw, encoders_vision.WithColourCells) -> an addition to each
-    token's feature (B, T, D): a small network over the pooled colour image, down to the token grid, then over
-    `reach` tokens up and down and one to each side: the colour of the hair above a face and of the shirt
-    below it, whatever the face looks like. Its output layer starts at zero, so a model started from a
-    checkpoint without it starts out as the checkpoint's."""
+    """The colour cells of the tokens (B, T, 3 * ih * iw, encoders_vision.WithColourCells) and the command ->
+    an addition to each token's feature (B, T, D) and to its score (B, T). A small network reads the pooled
+    colour image down to the token grid, then `reach` tokens up and down and one to each side: the colour of
+    the hair above a face and of the shirt below it, whatever the face looks like. The score is that colour
+    feature matched against a query from the command ("the person in the red shirt"), so a colour word finds
+    its cells directly rather than only through the fusion layers. Both outputs start at zero, so a model
+    started from a checkpoint without it starts out as the checkpoint's."""
 
     def __init__(self, channels: int, d: int, grid: tuple[int, int], hidden: int = 32, reach: int = 3) -> None:
         super().__init__()
@@ -90,11 +92,19 @@ class ColourContext(nn.Module):
         layers += [nn.Conv2d(hidden, hidden, (2 * reach + 1, 3), padding=(reach, 1)), nn.GELU()]
         self.cells = nn.Sequential(*layers)
         self.out = nn.Linear(hidden, d)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.query = nn.Linear(d, hidden)
+        for layer in (self.out, self.query):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
-    def forward(self, colours: torch.Tensor) -> torch.Tensor:
-        return self.out(self.cells(colour_image(colours, self.grid)).flatten(2).transpose(1, 2))
+    def forward(
+        self, colours: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.cells(colour_image(colours, self.grid)).flatten(2).transpose(1, 2)  # (B, T, hidden)
+        mask = text_mask.to(text.dtype)[..., None]
+        command = (text * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)  # the command's mean token (B, D)
+        score = (features @ self.query(command)[..., None]).squeeze(-1) / math.sqrt(features.shape[-1])
+        return self.out(features), score
 
 
 def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
@@ -269,13 +279,17 @@ class VLAPolicy(nn.Module):
         tokens = tokens.to(self.vision_proj.weight.dtype)
         features = tokens[..., : tokens.shape[-1] - self.colour_channels]
         visual = self.vision_proj(features) + self.position(self.grid_xy)[None]
-        if self.colour is not None:
-            visual = visual + self.colour(tokens[..., features.shape[-1] :])
         text = self.text_proj(text_features.to(self.text_proj.weight.dtype))
+        colour_score = None
+        if self.colour is not None:
+            colour_feature, colour_score = self.colour(tokens[..., features.shape[-1] :], text, text_mask)
+            visual = visual + colour_feature
         for layer in self.fusion:
             visual = layer(visual, text, text_mask)
         visual = self.norm(visual)
         scores = self.score(visual).squeeze(-1)  # (B, T)
+        if colour_score is not None:
+            scores = scores + colour_score
         if self.config.track_prior_sigma and previous_target is not None:
             scores = scores - self.track_penalty(previous_target.to(scores.dtype))
         weights = torch.softmax(scores, dim=1)  # (B, T): where the target is

@@ -283,20 +283,23 @@ def test_colour_cells_start_as_a_no_op_and_then_read_the_colour_a_few_cells_arou
         pretrained_weights=False,
     ).eval()
     changed = coloured.load_state_dict_widening_head(plain.state_dict())
-    assert changed[0] == "vision.* -> vision.backbone.*" and len(changed) == 1 + 2 * 5  # 4 convolutions, 1 linear
+    assert changed[0] == "vision.* -> vision.backbone.*" and len(changed) == 1 + 2 * 6  # 4 convolutions, 2 linear
     assert all(name.startswith("colour.") for name in changed[1:])  # added as no-ops
     with torch.no_grad():
         torch.testing.assert_close(coloured.act(frames, text, mask)[0], plain.act(frames, text, mask)[0])
-        torch.nn.init.normal_(coloured.colour.out.weight, std=0.2)  # as training would leave it
         tokens = torch.randn(1, 196, 96 + 48)
 
-        def log_ratio(colour_cell):  # token (3, 3)'s log-weight against token (12, 12)'s
+        def log_ratio(colour_cell, row=0):  # token (3, 3)'s log-weight against token (12, 12)'s, command `row`
             shifted = tokens.clone()
             if colour_cell is not None:  # the token's whole image cell
                 shifted[0, colour_cell[0] * 14 + colour_cell[1], 96:] += 3.0
-            logs = coloured.read_out(shifted, text[:1], mask[:1])[2].log()[0]
+            logs = coloured.read_out(shifted, text[row : row + 1], mask[row : row + 1])[2].log()[0]
             return logs[3 * 14 + 3] - logs[12 * 14 + 12]
 
+        torch.nn.init.normal_(coloured.colour.query.weight, std=0.2)  # the score path alone, as trained
+        moved = [log_ratio((5, 3), row) - log_ratio(None, row) for row in (0, 1)]
+        assert (moved[0] - moved[1]).abs() > 1e-3  # how much a colour counts depends on the command
+        torch.nn.init.normal_(coloured.colour.out.weight, std=0.2)  # and the feature path
         assert abs(log_ratio((5, 3)) - log_ratio(None)) > 1e-3  # two cells below: the shirt of a near face
         torch.testing.assert_close(log_ratio((11, 3)), log_ratio(None))  # eight below: out of its reach
 

@@ -215,6 +215,9 @@ class TrainConfig:
     # the training split's labels on the policy's read-outs as they are then (ocelot_train.law_head.fit_gains:
     # for an instant loop's labels; a loop with latency and slow servos takes `ocelot tune-law`'s gains)
     fit_law_gains: bool = False
+    # only the policy's parameters whose names start with one of these train, e.g. [colour] for a part added
+    # to a model started from init_checkpoint: the rest keep the checkpoint's weights. Empty: all train.
+    train_only: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -252,6 +255,11 @@ class TrainConfig:
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
                 raise ConfigError(f"train.label_weights.{label} must be a positive number, got {weight!r}")
         self.label_weights = {str(k): float(v) for k, v in self.label_weights.items()}
+        if isinstance(self.train_only, str) or not all(isinstance(p, str) and p for p in self.train_only):
+            raise ConfigError(
+                f"train.train_only must be a list of parameter-name prefixes, e.g. [colour]; got {self.train_only!r}"
+            )
+        self.train_only = list(self.train_only)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,11 @@ class VLAPolicy(nn.Module):
         super().train(mode)
         if not self.config.vision.trainable:
             self.vision.eval()  # frozen: batch-norm statistics and dropout stay as pretrained
+        for module in self.modules():  # a batch norm frozen otherwise (train.train_only) keeps its statistics too
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters()
+            ):
+                module.eval()
         return self
 
     def act(

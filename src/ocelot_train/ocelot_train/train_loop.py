@@ -69,6 +69,8 @@ class Trainer:
         self.policy = VLAPolicy(config.model, self.text_encoder.out_dim, rules=TrainingRules.of(config.train))
         if config.train.init_checkpoint:
             self._load_initial_weights(config.train.init_checkpoint)
+        if config.train.train_only:
+            self._train_only(config.train.train_only)
         # frozen tokens are cached on the CPU before the policy moves to the device
         self.data.prepare(self.text_encoder, self.tokenizer, self.policy.vision, self.device, self.progress)
         self.policy.to(self.device)
@@ -89,6 +91,19 @@ class Trainer:
     @property
     def val_frames(self):
         return self.data.val_frames
+
+    def _train_only(self, prefixes: list[str]) -> None:
+        """Freeze every trainable parameter whose name starts with none of `prefixes`."""
+        trainable = [(name, p) for name, p in self.policy.named_parameters() if p.requires_grad]
+        for prefix in prefixes:
+            if not any(name.startswith(prefix) for name, _ in trainable):
+                parts = sorted({name.split(".")[0] for name, _ in trainable})
+                raise ConfigError(
+                    f"train.train_only: no trainable parameter of this model starts with {prefix!r}; "
+                    f"its trainable parts are {', '.join(parts)}"
+                )
+        for name, p in trainable:
+            p.requires_grad_(name.startswith(tuple(prefixes)))
 
     def _load_initial_weights(self, path: str) -> None:
         """From a checkpoint, or from an exported model (model.onnx: its weights read back from the graph)."""

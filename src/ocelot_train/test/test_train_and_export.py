@@ -396,6 +396,23 @@ def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(train
         Trainer(tiny_dataset, tmp_path / "misspelt", misspelt, progress=False)
 
 
+def test_train_only_trains_the_named_parts_and_refuses_a_prefix_that_names_none(trained, tiny_dataset, tmp_path):
+    from ocelot_train.configuration_vla import ConfigError
+
+    _, result = trained
+    start = [*QUICK, "train.epochs=1", f"train.init_checkpoint={result.checkpoint}"]
+    config = load_run_config(None, [*start, "train.train_only=[score, text_proj]"])
+    tuned = Trainer(tiny_dataset, tmp_path / "tuned", config, progress=False).run()
+    before = torch.load(result.checkpoint, weights_only=True)["state_dict"]
+    after = torch.load(tuned.checkpoint, weights_only=True)["state_dict"]
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {"score.weight", "score.bias", "text_proj.weight", "text_proj.bias"}
+    with pytest.raises(ConfigError, match="no trainable parameter of this model starts with 'colour'; its trainable"):
+        Trainer(tiny_dataset, tmp_path / "none", load_run_config(None, [*start, "train.train_only=[colour]"]))
+    with pytest.raises(ConfigError, match="must be a list of parameter-name prefixes"):
+        load_run_config(None, [*start, "train.train_only=colour"])
+
+
 LAW = ["model.previous_action=true", "model.earlier_action=true", "model.previous_target=true", "model.head=law"]
 
 

@@ -201,6 +201,10 @@ class TrainConfig:
     # auxiliary loss: the read-out's grid weight lying further than a face's size from the commanded face
     # (modeling_vla.attention_spread), so the read-out commits to one face instead of hedging. 0 = off.
     target_spread_weight: float = 0.0
+    # auxiliary loss: -log of the read-out's grid weight on the commanded face (modeling_vla.target_mass_loss).
+    # Unlike the position and spread losses, its pull does not vanish when the read-out is sure of the wrong
+    # face, so it can teach a command to move the read-out to another face. 0 = off.
+    target_mass_weight: float = 0.0
     # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with
     # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);
     # the best epoch is then the one whose read-out is nearest the commanded face on the validation split
@@ -238,14 +242,16 @@ class TrainConfig:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
         if not 0.0 <= self.paraphrase_share <= 1.0:
             raise ConfigError(f"train.paraphrase_share must be in [0, 1], got {self.paraphrase_share}")
-        if min(self.target_loss_weight, self.action_loss_weight, self.target_spread_weight) < 0:
+        weights = (self.target_loss_weight, self.action_loss_weight, self.target_spread_weight, self.target_mass_weight)
+        if min(weights) < 0:
             raise ConfigError(
-                "train.target_loss_weight, train.target_spread_weight and train.action_loss_weight must be >= 0"
+                "train.target_loss_weight, train.target_spread_weight, train.target_mass_weight and "
+                "train.action_loss_weight must be >= 0"
             )
-        if self.target_loss_weight == 0 and self.action_loss_weight == 0 and self.target_spread_weight == 0:
+        if max(weights) == 0:
             raise ConfigError(
-                "train.action_loss_weight, train.target_loss_weight and train.target_spread_weight are all 0: "
-                "nothing to learn"
+                "train.action_loss_weight, train.target_loss_weight, train.target_spread_weight and "
+                "train.target_mass_weight are all 0: nothing to learn"
             )
         if not isinstance(self.label_weights, dict):
             raise ConfigError(
@@ -274,6 +280,7 @@ class TrainingRules:
     target_loss_weight: float = 0.0
     action_loss_weight: float = 1.0
     target_spread_weight: float = 0.0
+    target_mass_weight: float = 0.0
 
     @classmethod
     def of(cls, train: TrainConfig) -> TrainingRules:
@@ -284,6 +291,7 @@ class TrainingRules:
             train.target_loss_weight,
             train.action_loss_weight,
             train.target_spread_weight,
+            train.target_mass_weight,
         )
 
 

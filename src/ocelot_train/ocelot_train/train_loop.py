@@ -116,10 +116,10 @@ class Trainer:
                 f"train.init_checkpoint {path} cannot start this model ({first}); it must be a "
                 "checkpoint of `ocelot train` or a model.onnx of `ocelot export` with the same model config "
                 "(or one with fewer head inputs, an MLP head where this model has a law head, or no visual "
-                "self-attention where this model has it)"
+                "self-attention or colour cells where this model has them)"
             ) from None
         if widened and self.progress:
-            print(f"init_checkpoint {path}: widened, dropped or added for this model: {', '.join(widened)}")
+            print(f"init_checkpoint {path}: widened, dropped, moved or added for this model: {', '.join(widened)}")
 
     def evaluate(self, model: nn.Module) -> dict:
         return validate(model, self.data)

@@ -1,6 +1,6 @@
 """Validation of a policy on a run's validation split: the MSE overall and per label, the text ablation (every
 sample given another sample's command: if language is used, clearly worse), and the read-out's distance
-from the commanded face in camera pixels, overall and per label."""
+from the commanded face in camera pixels, overall, per label and per attribute an attribute command names."""
 
 from __future__ import annotations
 
@@ -10,9 +10,29 @@ import torch
 from torch import nn
 
 from ocelot_common.camera import CAMERA_PX
+from ocelot_common.phrasings import request
 from ocelot_train.training_data import TrainingData
 
 UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX) / 2.0  # read-out coordinates -> camera pixels
+
+
+def attribute_kinds(commands: list[str]) -> list[str | None]:
+    """Each command's attribute kind (glasses, hat, hair or shirt) if it is an attribute command, else None."""
+    found = [request(command) for command in commands]
+    return [r[1] if r is not None and r[0] == "multi_attr" else None for r in found]
+
+
+def mean_per_attribute(errors: torch.Tensor, rows: torch.Tensor, commands: list[str]) -> dict[str, float]:
+    """Mean of the finite errors (N,) per attribute kind of their commands (`rows` index `commands`); attribute
+    kinds alone: the other commands are reported per label."""
+    kinds = attribute_kinds(commands)
+    kind_of = [kinds[int(row)] for row in rows]
+    means = {}
+    for kind in sorted({k for k in kinds if k is not None}):
+        chosen = torch.tensor([k == kind for k in kind_of], dtype=torch.bool) & torch.isfinite(errors)
+        if chosen.any():
+            means[kind] = float(errors[chosen].mean())
+    return means
 
 
 @torch.no_grad()
@@ -24,6 +44,7 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
     ablate_parts: list[torch.Tensor] = []
     label_parts: list[torch.Tensor] = []
     misplaced_parts: list[torch.Tensor] = []
+    row_parts: list[torch.Tensor] = []
     for batch in data.loader(data.val_set, train=False):
         rows = data.command_rows(batch["command"], "val")
         batch = data.step_batch(batch, rows)
@@ -36,6 +57,7 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
         ablated = model(data.step_batch(batch, other))[1]["actions"]
         ablate_parts.append(((ablated - batch["action"]) ** 2).mean(1).cpu())
         label_parts.append(batch["label"].cpu())
+        row_parts.append(rows.cpu())
     sq, sq_ablate = torch.cat(sq_parts), torch.cat(ablate_parts)
     labels, misplaced = torch.cat(label_parts), torch.cat(misplaced_parts)
     label_table = data.val_frames.label_table
@@ -53,4 +75,6 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
         "val_mse_per_label": per_label,
         "val_target_error_px": float(misplaced[known].mean()) if known.any() else math.nan,
         "val_target_error_px_per_label": target_px,
+        # the attribute commands by what they name: their label's figure mixes easy and hard kinds
+        "val_target_error_px_per_attribute": mean_per_attribute(misplaced, torch.cat(row_parts), data.commands),
     }

@@ -55,6 +55,6 @@ def report_epoch(row: dict, mlflow_run, progress: bool) -> None:
         metrics = {k: v for k, v in row.items() if isinstance(v, float) and math.isfinite(v)}
         metrics.update({f"val_mse_{k}": v for k, v in row["val_mse_per_label"].items()})
         metrics.update({f"val_target_error_px_{k}": v for k, v in row["val_target_error_px_per_label"].items()})
-        per_attribute = row.get("val_target_error_px_per_attribute", {})
+        per_attribute = row["val_target_error_px_per_attribute"]
         metrics.update({f"val_target_error_px_attribute_{k}": v for k, v in per_attribute.items()})
         mlflow.log_metrics(metrics, step=row["epoch"])

@@ -26,10 +26,9 @@ def mean_per_attribute(errors: torch.Tensor, rows: torch.Tensor, commands: list[
     """Mean of the finite errors (N,) per attribute kind of their commands (`rows` index `commands`); attribute
     kinds alone: the other commands are reported per label."""
     kinds = attribute_kinds(commands)
-    kind_of = [kinds[int(row)] for row in rows]
     means = {}
     for kind in sorted({k for k in kinds if k is not None}):
-        chosen = torch.tensor([k == kind for k in kind_of], dtype=torch.bool) & torch.isfinite(errors)
+        chosen = torch.tensor([k == kind for k in kinds], dtype=torch.bool)[rows] & torch.isfinite(errors)
         if chosen.any():
             means[kind] = float(errors[chosen].mean())
     return means

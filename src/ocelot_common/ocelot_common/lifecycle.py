@@ -38,6 +38,12 @@ from ocelot_common.ros_env import MANAGER_NODE, apply_defaults
 MANAGER_GRACE_S = 4.0
 
 
+# how long a finalized node keeps spinning before it destroys itself: the reply to the `shutdown` call that
+# finalized it is sent as that callback returns, and a reliable reply whose server is destroyed before the caller
+# acknowledged it is lost (the caller then waits out its timeout)
+FINALIZED_LINGER_S = 0.5
+
+
 HEARTBEAT_TOPIC = "heartbeat"  # ~/heartbeat: std_msgs/Header, frame_id = the node's name
 HEARTBEAT_PERIOD_S = 0.25
 
@@ -161,6 +167,9 @@ def run_node(factory: Callable[[], ManagedNode], args: list[str] | None = None) 
                 deadline = time.monotonic() + (MANAGER_GRACE_S if managed else 0.0)
             if deadline is not None and time.monotonic() >= deadline and not node.finalized:
                 shut_down_alone(node)
+        linger_until = time.monotonic() + FINALIZED_LINGER_S
+        while rclpy.ok() and time.monotonic() < linger_until:
+            executor.spin_once(timeout_sec=0.05)
     except ExternalShutdownException:
         pass
     finally:

@@ -9,6 +9,8 @@ preprocessing metadata export records; their arithmetic is a few fixed random ma
                    [+ motion @ M])
     target  = tanh(k * (brightness-weighted column and row position))           (with previous_target)
     motion  = target - previous_target (NaN: none, no motion)
+    law_state = (actions, actions, actions), and [+ previous_law_state[:, :2] @ S] (NaN: none, zero)
+                                                                                 (with law_state)
 
 so an image, a command, the two commands before and the target's motion each move the actions, as they do in a
 trained policy. Tests of the export itself (parity with PyTorch) live with ocelot_train.
@@ -23,8 +25,11 @@ import numpy as np
 
 from ocelot_common.model_files import (
     EARLIER_ACTION,
+    LAW_STATE,
+    LAW_STATE_SIZE,
     POLICY_INPUTS,
     PREVIOUS_ACTION,
+    PREVIOUS_LAW_STATE,
     PREVIOUS_TARGET,
     TARGET,
     TEXT_INPUTS,
@@ -95,6 +100,7 @@ def _policy_graph(
     previous_action: bool,
     previous_target: bool,
     earlier_action: bool = False,
+    law_state: bool = False,
 ):
     from onnx import TensorProto, helper, numpy_helper
 
@@ -106,6 +112,8 @@ def _policy_graph(
         "A": np.array([[0.8, 0.1], [-0.1, 0.8]]) * scale,
         "E": np.array([[-0.5, 0.0], [0.2, -0.5]]) * scale,
         "M": np.array([[40.0, 0.0], [0.0, 40.0]]) * scale,
+        "S": np.array([[0.5, 0.0], [0.0, -0.5]]) * scale,
+        "zero": np.zeros(1),
         "bias": np.asarray(head_bias, np.float64)[None] * scale,
         "ramp": np.linspace(-1, 1, size)[:, None],
         "k": np.array([60.0]),
@@ -114,6 +122,7 @@ def _policy_graph(
     init = [
         numpy_helper.from_array(v.astype(np.int64 if k == "one_axis" else np.float32), k) for k, v in weights.items()
     ]
+    init += [numpy_helper.from_array(np.array(v, np.int64), k) for k, v in (("from0", [0]), ("to2", [2]))]
     nodes = [
         helper.make_node("ReduceMean", ["frames"], ["colour"], axes=[2, 3], keepdims=0),  # (B, 3)
         helper.make_node("MatMul", ["colour", "G"], ["from_image"]),
@@ -168,7 +177,21 @@ def _policy_graph(
         ]
         last = "pre_2"
         outputs.append(helper.make_tensor_value_info(TARGET, TensorProto.FLOAT, ["batch", 2]))
+    if law_state:
+        inputs.append(helper.make_tensor_value_info(PREVIOUS_LAW_STATE, TensorProto.FLOAT, ["batch", LAW_STATE_SIZE]))
+        nodes += [
+            # NaN (an episode's first frame): nothing carried
+            helper.make_node("IsNaN", [PREVIOUS_LAW_STATE], ["state_missing"]),
+            helper.make_node("Where", ["state_missing", "zero", PREVIOUS_LAW_STATE], ["state_known"]),
+            helper.make_node("Slice", ["state_known", "from0", "to2", "one_axis"], ["carried"]),
+            helper.make_node("MatMul", ["carried", "S"], ["from_state"]),
+            helper.make_node("Add", [last, "from_state"], ["pre_state"]),
+        ]
+        last = "pre_state"
     nodes.append(helper.make_node("Tanh", [last], ["actions"]))  # max_velocity 1 rad/s
+    if law_state:
+        nodes.append(helper.make_node("Concat", ["actions"] * (LAW_STATE_SIZE // 2), [LAW_STATE], axis=1))
+        outputs.append(helper.make_tensor_value_info(LAW_STATE, TensorProto.FLOAT, ["batch", LAW_STATE_SIZE]))
     assert [i.name for i in inputs[:3]] == list(POLICY_INPUTS)
     return helper.make_graph(nodes, "contract_policy", inputs, outputs, init)
 
@@ -180,26 +203,29 @@ def write_contract_model(
     previous_action: bool = False,
     previous_target: bool = False,
     earlier_action: bool = False,
+    law_state: bool = False,
 ) -> Path:
     """root/model/model.onnx (+ text graph, tokenizer, card). `head_bias` makes the policy clearly move;
-    `zero_head` zeroes every weight of the action (a broken model: always zero velocity)."""
+    `zero_head` zeroes every weight of the action (a broken model: always zero velocity); `law_state` carries a
+    state from frame to frame, as the predictive head does."""
     paths = model_files(Path(root) / "model" / "model.onnx")
     paths["policy"].parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     tokenizer, vocab_size = build_tokenizer()
     tokenizer.save(str(paths["tokenizer"]))
     _save(_text_graph(vocab_size, rng), paths["text"])
-    graph = _policy_graph(rng, head_bias, zero_head, previous_action, previous_target, earlier_action)
+    graph = _policy_graph(rng, head_bias, zero_head, previous_action, previous_target, earlier_action, law_state)
     _save(graph, paths["policy"], STANDARD.to_metadata())
     inputs = [
         *POLICY_INPUTS,
         *([PREVIOUS_ACTION] * previous_action),
         *([EARLIER_ACTION] * earlier_action),
         *([PREVIOUS_TARGET] * previous_target),
+        *([PREVIOUS_LAW_STATE] * law_state),
     ]
     card = {
         "format": "ocelot-vla-onnx/1",
-        "policy": {"inputs": inputs, "outputs": ["actions", *([TARGET] * previous_target)]},
+        "policy": {"inputs": inputs, "outputs": ["actions", *([TARGET] * previous_target), *([LAW_STATE] * law_state)]},
         "text": {"max_tokens": MAX_TOKENS, "feature_dim": TEXT_DIM},
         "preprocessing": STANDARD.to_dict(),
         "made_by": "testing/contract_models.py (a stand-in that keeps the export contract)",

@@ -7,7 +7,9 @@ Two inputs reach back one frame and one two (ROS-free, numpy only):
   frames). Under a loop whose commands act a camera period late, it is the one that turned the camera
   between the frame before and this one;
 - the previous target: the policy's own estimate of where the commanded face was on the frame before
-  ((x, y) in [-1, 1]); on an episode's first frame there is none, NaN, which the graph reads as "no motion".
+  ((x, y) in [-1, 1]); on an episode's first frame there is none, NaN, which the graph reads as "no motion";
+- the previous law state: what a predictive head (ocelot_train.predictive_law) left on the frame before, kept
+  without being read; NaN on an episode's first frame.
 
 Training data, offline evaluation and the runtime (`OnnxPolicy`, the VLA node) take them from here; the
 torch policy applies the same rules inside its graph (`ocelot_train.modeling_vla`).
@@ -16,6 +18,8 @@ torch policy applies the same rules inside its graph (`ocelot_train.modeling_vla
 from __future__ import annotations
 
 import numpy as np
+
+from ocelot_common.model_files import LAW_STATE_SIZE
 
 AT_REST = (0.0, 0.0)  # the previous command of an episode's first frame (pan, tilt rad/s)
 
@@ -28,6 +32,11 @@ def no_previous_action(n: int = 1) -> np.ndarray:
 def no_previous_target(n: int = 1) -> np.ndarray:
     """(n, 2) previous target estimates for frames that have no frame before them."""
     return np.full((n, 2), np.nan, np.float32)
+
+
+def no_previous_law_state(n: int = 1) -> np.ndarray:
+    """(n, LAW_STATE_SIZE) predictive-head states for frames that have no frame before them."""
+    return np.full((n, LAW_STATE_SIZE), np.nan, np.float32)
 
 
 def previous_actions(applied: np.ndarray) -> np.ndarray:
@@ -43,9 +52,9 @@ def previous_targets(targets: np.ndarray) -> np.ndarray:
 
 
 class EpisodeContext:
-    """The target estimate and the earlier command kept between the frames of one closed-loop episode (the
-    previous command is the motors' state: the command shaper keeps it; the one before it is the previous
-    command the last frame was given)."""
+    """The target estimate, the law state and the earlier command kept between the frames of one closed-loop
+    episode (the previous command is the motors' state: the command shaper keeps it; the one before it is the
+    previous command the last frame was given)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -53,13 +62,16 @@ class EpisodeContext:
     def reset(self) -> None:
         """The next frame starts an episode."""
         self.previous_target = no_previous_target()
+        self.previous_law_state = no_previous_law_state()
         self.earlier_action = no_previous_action()
 
-    def remember(self, target: np.ndarray | None, previous_action) -> None:
-        """What this frame leaves to the next: its target estimate (None: a model without one) and the
-        previous command it was given (the next frame's earlier command)."""
+    def remember(self, target: np.ndarray | None, previous_action, law_state: np.ndarray | None = None) -> None:
+        """What this frame leaves to the next: its target estimate and law state (None: a model without
+        them) and the previous command it was given (the next frame's earlier command)."""
         if target is not None:
             self.previous_target = np.asarray(target, np.float32).reshape(1, 2)
+        if law_state is not None:
+            self.previous_law_state = np.asarray(law_state, np.float32).reshape(1, LAW_STATE_SIZE)
         self.earlier_action = np.asarray(previous_action, np.float32).reshape(1, 2)
 
     @property

@@ -1,7 +1,8 @@
 """`ocelot tune-law --robot PROFILE`: the structured head's gains for a robot profile (ocelot_eval.law_tuning).
 
-Prints the gains as the `model.law_gains=...` override of `ocelot train` and the fast loop model's mean
-error before and after; `--output FILE` also writes them with the settings as JSON. The scenarios are
+Prints the gains as the `model.law_gains=...` override of `ocelot train` (with `--law predictive`: the
+`model.predictive_law=...` of the predictive head, its gain, filter and the profile's actuation) and the fast
+loop model's mean error before and after; `--output FILE` also writes them with the settings as JSON. The scenarios are
 seeded apart from the gate's sets (base seed 500000), so the gate does not judge gains tuned on its own
 episodes. Exits 2 on bad input.
 """
@@ -15,6 +16,12 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--law",
+        default="linear",
+        choices=("linear", "predictive"),
+        help="the law to tune: linear (model.head: law) or predictive (model.head: predictive); default linear",
+    )
     parser.add_argument("--robot", default="pi4", help="robot profile: ideal, pi4 or a YAML path (default pi4)")
     parser.add_argument("--episodes", type=int, default=24, help="scenarios in the loop model (default 24)")
     parser.add_argument("--base-seed", type=int, default=500000, help="scenario seed of the first episode")
@@ -25,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start",
         help="gains to start from, JSON [[kp, kp], [kd, kd], [k1, k1], [k2, k2]] (default: the oracle's law for an "
-        "instant loop, a slower latency-aware one otherwise: ocelot_eval.law_tuning.start_gains)",
+        "instant loop, a slower latency-aware one otherwise: ocelot_eval.law_tuning.start_gains); with --law "
+        "predictive [[gain, gain], [alpha, alpha], [beta, beta]] (default ocelot_train.predictive_law.START)",
     )
     parser.add_argument("--output", help="write the gains and the settings to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -35,18 +43,27 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from ocelot_eval.law_tuning import LoopModel, start_gains, tune
+    from ocelot_eval.law_tuning import LoopModel, bounded, start_gains, tune
     from ocelot_sim.robot_profile import RobotProfileError, load_profile
     from ocelot_train.law_head import GAIN_NAMES, check_gains
+    from ocelot_train.predictive_law import PARAMETERS, START, predictive_law_for
 
     problems = [
         f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}"
         for name, low in (("episodes", 1), ("frames", 2), ("iterations", 0), ("noise_px", 0), ("base_seed", 0))
         if not getattr(args, name) >= low
     ]
+    names = PARAMETERS if args.law == "predictive" else GAIN_NAMES
     try:
         profile = load_profile(args.robot)
-        start = start_gains(profile) if args.start is None else check_gains(json.loads(args.start))
+        if args.law == "linear":
+            start = start_gains(profile) if args.start is None else check_gains(json.loads(args.start))
+        else:
+            given = [START[name] for name in PARAMETERS] if args.start is None else json.loads(args.start)
+            if not (isinstance(given, list) and len(given) == len(PARAMETERS)):
+                raise ValueError(f"--start for the predictive law is [[gain]*2, [alpha]*2, [beta]*2], got {given}")
+            predictive_law_for(profile, **dict(zip(PARAMETERS, given)))  # its own checks, naming the value
+            start = np.asarray(given, np.float64)
     except (RobotProfileError, ValueError) as exc:
         problems.append(f"{exc}")
     if problems:
@@ -61,18 +78,24 @@ def run(args: argparse.Namespace) -> int:
             bar.update()
             bar.set_postfix(error_px=f"{error:.2f}")
 
-        result = tune(model, start, args.iterations, args.seed, step)
-    gains = np.round(result.gains.astype(np.float64), 4).tolist()
-    for name, row in zip(GAIN_NAMES, gains):
+        result = tune(model, start, args.iterations, args.seed, step, args.law)
+    gains = np.round(bounded(args.law, result.gains.astype(np.float64)), 4).tolist()
+    for name, row in zip(names, gains):
         print(f"{name}: pan {row[0]:.4f}, tilt {row[1]:.4f}")
     print(
         f"loop model under {profile.name}, {args.episodes} episodes, read-out noise {args.noise_px} px: "
         f"mean error {result.start_error_px:.2f} px -> {result.error_px:.2f} px"
     )
-    print(f"model.law_gains={json.dumps(gains, separators=(',', ':'))}")
+    if args.law == "linear":
+        setting = {"law_gains": gains}
+        print(f"model.law_gains={json.dumps(gains, separators=(',', ':'))}")
+    else:
+        setting = {"predictive_law": predictive_law_for(profile, **dict(zip(PARAMETERS, gains)))}
+        print(f"model.predictive_law={json.dumps(setting['predictive_law'], separators=(',', ':'))}")
     if args.output:
         record = {
-            "law_gains": gains,
+            **setting,
+            "law": args.law,
             "robot": profile.values(),
             "episodes": args.episodes,
             "base_seed": args.base_seed,

@@ -1,11 +1,12 @@
-"""Gains of the structured head's law for a robot profile, tuned in a fast model of the closed loop.
+"""The parameters of the structured head's law for a robot profile, tuned in a fast model of the closed loop.
 
 The model leaves the renderer out and keeps the loop: the commanded face of seeded scenarios
 (ocelot_sim.scenario) moves along its path (ocelot_sim.motion) from where the episode starts it, the camera
 turns as the profile's actuation makes it (ocelot_sim.actuation, the model the sim runs), commands are shaped
 as the policy node shapes them (ocelot_vla.command_shaping), and the law is the module the exported graph
-holds (ocelot_train.law_head), seeing the face's image point with Gaussian read-out noise. The score is the
-mean distance of the face from the image centre over the episodes' frames, as the evaluator measures it.
+holds (ocelot_train.law_head, or ocelot_train.predictive_law), seeing the face's image point with Gaussian
+read-out noise. The score is the mean distance of the face from the image centre over the episodes' frames, as
+the evaluator measures it.
 
 A seeded (1+1) evolution strategy with the one-fifth success rule lowers it. What the model does not hold:
 the read-out's bias, its mistakes of face, the image's motion blur and perturbation jumps; closed-loop
@@ -57,14 +58,36 @@ class LoopModel:
         return [scenario.faces[scenario.target].motion for scenario in scenarios]
 
 
-def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
-    """(episodes, frames) distance of the commanded face from the image centre, camera pixels, under `gains`
-    (4, 2). Every episode runs at once through one law (a batch), each with its own actuation and shaper."""
+LAWS = ("linear", "predictive")  # model.head law (ocelot_train.law_head), predictive (ocelot_train.predictive_law)
+
+
+def law_step(law: str, parameters: np.ndarray, model: LoopModel):
+    """(step, memory): `step(xy, memory, u1, u2) -> (command, memory)` runs the head's law on a batch of read-outs;
+    `memory` is what it carries between frames (the previous read-out, or the predictive law's state), NaN at
+    first. `parameters`: the linear law's gains (4, 2), or the predictive law's gain, alpha and beta (3, 2)."""
     import torch
 
     from ocelot_train.law_head import LawHead
+    from ocelot_train.predictive_law import PARAMETERS, STATE_SIZE, PredictiveLaw, predictive_law_for
 
-    law = LawHead(model.limits.max_velocity, np.asarray(gains, np.float32).tolist())
+    n, values = len(model.seeds), np.asarray(parameters, np.float64)
+    if law == "linear":
+        linear = LawHead(model.limits.max_velocity, values.astype(np.float32).tolist())
+        return (lambda xy, memory, u1, u2: (linear(xy, memory, u1, u2), xy)), torch.full((n, 2), math.nan)
+    if law == "predictive":
+        chosen = {name: values[row].tolist() for row, name in enumerate(PARAMETERS)}
+        predictive = PredictiveLaw(model.limits.max_velocity, predictive_law_for(model.profile, **chosen))
+        return predictive, torch.full((n, STATE_SIZE), math.nan)
+    raise ValueError(f"unknown law {law!r}; laws: {', '.join(LAWS)}")
+
+
+def loop_errors(parameters: np.ndarray, model: LoopModel, law: str = "linear") -> np.ndarray:
+    """(episodes, frames) distance of the commanded face from the image centre, camera pixels, under the law
+    `law` with `parameters` (law_step). Every episode runs at once through one law (a batch), each with its own
+    actuation and shaper."""
+    import torch
+
+    step, memory = law_step(law, parameters, model)
     focal, size = model.camera.focal_px, np.array([model.camera.width, model.camera.height], np.float64)
     paths = model.paths
     n, steps = len(paths), ticks(CAMERA_PERIOD_S)
@@ -72,7 +95,6 @@ def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
     actuation = [Actuation(model.profile) for _ in range(n)]
     shapers = [CommandShaper(model.limits) for _ in range(n)]
     camera = np.zeros((n, 2))
-    previous_target = torch.full((n, 2), math.nan)
     commands = [torch.zeros(n, 2), torch.zeros(n, 2)]  # the one before the previous, the previous
     errors = np.zeros((n, model.frames))
     for frame in range(model.frames):
@@ -83,13 +105,13 @@ def loop_errors(gains: np.ndarray, model: LoopModel) -> np.ndarray:
         seen = offset + rng.normal(0.0, model.noise_px, offset.shape)
         xy = torch.from_numpy(np.clip(-seen / (size / 2), -1.0, 1.0)).float()  # the read-out's coordinates
         with torch.no_grad():
-            raw = law(xy, previous_target, commands[1], commands[0]).numpy()
-        shaped = np.array([[*_shape(shaper, *command)] for shaper, command in zip(shapers, raw)])
+            raw, memory = step(xy, memory, commands[1], commands[0])
+        shaped = np.array([[*_shape(shaper, *command)] for shaper, command in zip(shapers, raw.numpy())])
         for i in range(n):
             actuation[i].command(*shaped[i])
             for _ in range(steps):
                 camera[i] += np.array(actuation[i].step()) * actuation[i].step_s
-        previous_target, commands = xy, [commands[1], torch.from_numpy(shaped).float()]
+        commands = [commands[1], torch.from_numpy(shaped).float()]
     return errors
 
 
@@ -100,23 +122,32 @@ def _shape(shaper: CommandShaper, pan: float, tilt: float) -> tuple[float, float
 
 @dataclass
 class Tuning:
-    gains: np.ndarray  # (4, 2)
+    gains: np.ndarray  # the law's parameters: (4, 2) gains, or (3, 2) for the predictive law
     error_px: float  # the loop's mean error with them
     start_error_px: float
     evaluations: int
 
 
-def tune(model: LoopModel, start: np.ndarray, iterations: int, seed: int = 0, progress=None) -> Tuning:
-    """A seeded (1+1)-ES on the gains from `start`: a step that lowers the mean error is kept; the step size
-    grows after a success and shrinks after a failure (one-fifth rule)."""
+def bounded(law: str, parameters: np.ndarray) -> np.ndarray:
+    """Parameters moved inside what the law accepts (the predictive law's gain, alpha in (0, 1], beta in (0, 2])."""
+    if law != "predictive":
+        return parameters
+    return np.clip(parameters, 1e-3, np.array([[1.0], [1.0], [2.0]]))
+
+
+def tune(
+    model: LoopModel, start: np.ndarray, iterations: int, seed: int = 0, progress=None, law: str = "linear"
+) -> Tuning:
+    """A seeded (1+1)-ES on the law's parameters from `start`: a step that lowers the mean error is kept; the
+    step size grows after a success and shrinks after a failure (one-fifth rule)."""
     rng = np.random.default_rng(seed)
-    best = np.asarray(start, np.float64).copy()
-    best_error = start_error = float(loop_errors(best, model).mean())
-    scale = np.maximum(np.abs(best), 0.2) * 0.3  # per-gain step, relative to the gain's size
+    best = bounded(law, np.asarray(start, np.float64).copy())
+    best_error = start_error = float(loop_errors(best, model, law).mean())
+    scale = np.maximum(np.abs(best), 0.2) * 0.3  # per-parameter step, relative to its size
     sigma = 1.0
     for _ in range(iterations):
-        trial = best + sigma * scale * rng.normal(size=best.shape)
-        error = float(loop_errors(trial, model).mean())
+        trial = bounded(law, best + sigma * scale * rng.normal(size=best.shape))
+        error = float(loop_errors(trial, model, law).mean())
         if error < best_error:
             best, best_error, sigma = trial, error, sigma * 1.5
         else:

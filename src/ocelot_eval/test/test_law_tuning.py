@@ -9,6 +9,7 @@ from ocelot_eval.law_tuning import LoopModel, loop_errors, start_gains, tune
 from ocelot_sim.robot_profile import load_profile
 from ocelot_train.configuration_vla import load_run_config
 from ocelot_train.law_head import oracle_gains
+from ocelot_train.predictive_law import PARAMETERS, START
 
 SEEDS = tuple(range(500000, 500006))
 
@@ -65,3 +66,24 @@ def test_cli_prints_an_override_training_accepts_and_refuses_bad_input(tmp_path,
     assert "no_such_robot" in err and "--episodes must be >= 1" in err
     assert cli_tune_law.main(["--start", "[[1, 2]]", "--quiet"]) == 2
     assert "4 rows" in capsys.readouterr().err
+
+
+def test_the_predictive_law_holds_a_face_the_linear_one_lags_and_the_cli_tunes_it(tmp_path, capsys):
+    pi4 = LoopModel(load_profile("pi4"), SEEDS, frames=50, noise_px=0.0)
+    start = np.array([START[name] for name in PARAMETERS])
+    predictive = loop_errors(start, pi4, "predictive")
+    assert predictive[:, 15:].mean() < 0.5 * loop_errors(start_gains(load_profile("pi4")), pi4)[:, 15:].mean()
+    output = tmp_path / "predictive.json"
+    args = ["--law", "predictive", "--episodes", "3", "--frames", "30", "--iterations", "3", "--quiet"]
+    assert cli_tune_law.main([*args, "--output", str(output)]) == 0
+    override = capsys.readouterr().out.strip().splitlines()[-1]
+    assert override.startswith("model.predictive_law=")
+    head = ["model.previous_action=true", "model.earlier_action=true", "model.head=predictive"]
+    config = load_run_config(None, [*head, override])
+    record = json.loads(output.read_text())
+    assert config.model.predictive_law == record["predictive_law"] and record["law"] == "predictive"
+    assert record["predictive_law"]["latency_s"] == 0.1 and record["error_px"] <= record["start_error_px"]
+    assert cli_tune_law.main([*args, "--start", "[[0.5, 0.5], [2, 1], [1, 1]]"]) == 2
+    assert "alpha must be in (0.0, 1.0]" in capsys.readouterr().err
+    assert cli_tune_law.main([*args, "--start", "[[0.5, 0.5]]"]) == 2
+    assert "[[gain]*2, [alpha]*2, [beta]*2]" in capsys.readouterr().err

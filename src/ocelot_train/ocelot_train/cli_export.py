@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="set the read-out's tracking prior in the graph (model.track_prior_*; image half-widths, logits), "
         "e.g. 0.1:0.25:4; it needs model.previous_target",
     )
+    parser.add_argument(
+        "--predictive-law",
+        metavar="FILE",
+        help="replace the checkpoint's head by the predictive one with these settings: the JSON that `ocelot "
+        "tune-law --law predictive --output FILE` writes (its model.predictive_law); the read-out is kept. It needs "
+        "model.previous_action and model.earlier_action",
+    )
 
 
 def track_prior(text: str) -> tuple[float, float, float]:
@@ -34,7 +41,7 @@ def track_prior(text: str) -> tuple[float, float, float]:
 
 def run(args: argparse.Namespace) -> int:
     from ocelot_common.model_files import model_files
-    from ocelot_train.export import ExportError, export_model
+    from ocelot_train.export import ExportError, export_model, read_predictive_law
     from ocelot_train.hub import PretrainedUnavailable
 
     try:
@@ -44,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             args.tolerance,
             quantize_text=args.quantize_text,
             track_prior=args.track_prior,
+            predictive_law=read_predictive_law(args.predictive_law) if args.predictive_law else None,
         )
     except (ExportError, PretrainedUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

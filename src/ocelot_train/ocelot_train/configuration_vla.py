@@ -74,7 +74,7 @@ class TextConfig:
             raise ConfigError(f"model.text.max_tokens must be in [4, 77], got {self.max_tokens}")
 
 
-HEADS = ("mlp", "law")
+HEADS = ("mlp", "law", "predictive")
 
 
 @dataclass
@@ -102,11 +102,16 @@ class VLAConfig:
     earlier_action: bool = False
     # what turns the read-out into a command: "mlp" (a learned head on the pooled feature, the read-out and
     # the previous command and target) or "law" (the oracle's law on the read-out with gains set for the robot,
-    # ocelot_train.law_head; it needs previous_action, earlier_action and previous_target)
+    # ocelot_train.law_head; it needs previous_action, earlier_action and previous_target) or "predictive" (the
+    # oracle's aim on a filtered read-out, through the robot's actuation, ocelot_train.predictive_law; it needs
+    # previous_action and earlier_action, and the graph carries its state from frame to frame)
     head: str = "mlp"
     # the law's gains, rows kp, kd, k1, k2 of [pan, tilt] (ocelot_train.law_head); empty: the oracle's for an
     # instant loop. `ocelot tune-law --robot pi4` prints them for a robot profile.
     law_gains: list = field(default_factory=list)
+    # the predictive head's gain, alpha and beta ([pan, tilt] each) and the robot's latency_s and
+    # time_constant_s ([pan, tilt]): `ocelot tune-law --law predictive --robot pi4` prints them
+    predictive_law: dict = field(default_factory=dict)
     # a tracking prior on the read-out (needs previous_target): the score of each grid cell at distance d
     # (image half-widths) from the previous frame's estimate is lowered by ((d - radius)+ / sigma)^2 / 2, so a
     # command that two faces nearly match keeps the face it found instead of flipping between them, while a
@@ -141,6 +146,8 @@ class VLAConfig:
                 self.law_gains = [[float(v) for v in row] for row in self.law_gains]
             except ValueError as exc:
                 raise ConfigError(f"model.law_gains: {exc}") from None
+        if self.head == "predictive" or self.predictive_law:
+            self._check_predictive()
         if min(self.track_prior_sigma, self.track_prior_radius, self.track_prior_cap) < 0:
             raise ConfigError(
                 "model.track_prior_sigma, model.track_prior_radius and model.track_prior_cap must be >= 0 "
@@ -157,6 +164,21 @@ class VLAConfig:
                 "before this frame; set model.previous_action, model.earlier_action and model.previous_target "
                 "to true"
             )
+
+    def _check_predictive(self) -> None:
+        from ocelot_train.predictive_law import check_predictive  # imports torch: only when used
+
+        if self.head != "predictive":
+            raise ConfigError(f"model.predictive_law is the predictive head's; model.head is {self.head!r}")
+        if not (self.previous_action and self.earlier_action):
+            raise ConfigError(
+                "model.head: predictive predicts the camera's turn from the two commands before this frame; set "
+                "model.previous_action and model.earlier_action to true"
+            )
+        try:
+            self.predictive_law = check_predictive(self.predictive_law)
+        except ValueError as exc:
+            raise ConfigError(f"model.predictive_law: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -306,6 +328,11 @@ class RunConfig:
                 f"train.augment needs a trainable vision encoder: the frozen {self.model.vision.backend} "
                 "tokens are cached once from the stored frames, so no augmented frame would reach "
                 "the model; set train.augment=false (or model.vision.frozen=false)"
+            )
+        if self.train.fit_law_gains and self.model.head != "law":
+            raise ConfigError(
+                f"train.fit_law_gains fits model.law_gains, the gains of model.head: law; model.head is "
+                f"{self.model.head!r} (the predictive head's settings come from `ocelot tune-law --law predictive`)"
             )
 
     def to_dict(self) -> dict:

@@ -4,8 +4,10 @@
                                         [, previous_action (B,2) if the model takes it]
                                         [, earlier_action (B,2) if the model takes it]
                                         [, previous_target (B,2) if the model takes it; NaN: none]
+                                        [, previous_law_state (B,6) the predictive head's; NaN: none]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
                                            [, target (B,2): this frame's estimate, the next previous_target]
+                                           [, law_state (B,6): the next previous_law_state]
     <name>.text.onnx       per command: input_ids (B,L), attention_mask (B,L) -> text_features (B,L,H)
     <name>.tokenizer.json  the tokenizers-library tokenizer (no transformers needed to run)
     <name>.card.json       config, dataset fingerprint, metrics, sha256 of every file, I/O names
@@ -34,8 +36,11 @@ import torch
 
 from ocelot_common.model_files import (
     EARLIER_ACTION,
+    LAW_STATE,
+    LAW_STATE_SIZE,
     POLICY_OUTPUTS,
     PREVIOUS_ACTION,
+    PREVIOUS_LAW_STATE,
     PREVIOUS_TARGET,
     TARGET,
     TEXT_INPUTS,
@@ -48,6 +53,7 @@ from ocelot_train.checkpoint import CheckpointError, read_checkpoint
 from ocelot_train.configuration_vla import ConfigError, model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
+from ocelot_train.predictive_law import PredictiveLaw
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
@@ -74,7 +80,7 @@ def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
 class PolicyGraph(torch.nn.Module):
     """The per-frame graph as exported: `VLAPolicy.act` on positional inputs (the previous command and
     target only for models that take them), with the target estimate as a second output for models that
-    feed it back (`previous_target`)."""
+    feed it back (`previous_target`), and the predictive head's state in and out (model.head: predictive)."""
 
     def __init__(self, policy: VLAPolicy) -> None:
         super().__init__()
@@ -86,10 +92,16 @@ class PolicyGraph(torch.nn.Module):
         previous_action = next(taken) if config.previous_action else None
         earlier_action = next(taken) if config.earlier_action else None
         previous_target = next(taken) if config.previous_target else None
-        actions, target = self.policy.act(
-            frames, text_features, attention_mask, previous_action, previous_target, earlier_action
+        law_state = next(taken) if config.head == "predictive" else None
+        actions, target, *state = self.policy.act(
+            frames, text_features, attention_mask, previous_action, previous_target, earlier_action, law_state
         )
-        return (actions, target) if config.previous_target else actions
+        if previous_target is not None and config.head == "predictive" and not config.track_prior_sigma:
+            # nothing else reads the previous target then (the tracking prior does, and the other heads): a no-op
+            # keeps it an input, so the graph takes what its card and the runtime expect
+            target = target + 0.0 * torch.nan_to_num(previous_target)
+        outputs = [actions, *([target] if config.previous_target else []), *state]
+        return tuple(outputs) if len(outputs) > 1 else actions
 
 
 def export_graph(module: torch.nn.Module, args: tuple, path: Path, inputs, outputs, dynamic: dict) -> None:
@@ -149,6 +161,7 @@ def random_policy_inputs(
     previous_target: bool = False,
     frame_size: int = STANDARD.frame_size,
     earlier_action: bool = False,
+    law_state: bool = False,
 ) -> dict[str, np.ndarray]:
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens) :] = 0  # some padding, never all
@@ -164,6 +177,9 @@ def random_policy_inputs(
     if previous_target:
         feeds[PREVIOUS_TARGET] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
         feeds[PREVIOUS_TARGET][0] = np.nan  # the first frame of an episode: no estimate before it
+    if law_state:
+        feeds[PREVIOUS_LAW_STATE] = rng.uniform(-0.5, 0.5, (batch, LAW_STATE_SIZE)).astype(np.float32)
+        feeds[PREVIOUS_LAW_STATE][0] = np.nan  # an episode's first frame
     return feeds
 
 
@@ -214,7 +230,7 @@ def _quantize_text(
     cosine = (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
     extra = {
         name: torch.from_numpy(feeds[name][:1].repeat(len(commands), 0))
-        for name in (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET)
+        for name in (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET, PREVIOUS_LAW_STATE)
         if name in feeds
     }
     effect = 0.0
@@ -255,6 +271,30 @@ def with_prior(policy: VLAPolicy, checkpoint: dict, sigma: float, radius: float,
     checkpoint["config"] = {**checkpoint["config"], "model": {**checkpoint["config"]["model"], **names}}
 
 
+def read_predictive_law(path: str | Path) -> dict:
+    """The `predictive_law` of a JSON file `ocelot tune-law --law predictive --output` wrote; raises ExportError."""
+    try:
+        values = json.loads(Path(path).read_text())["predictive_law"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ExportError(
+            f"--predictive-law {path}: cannot read its predictive_law ({exc!r}); pass the JSON that "
+            "`ocelot tune-law --law predictive --output FILE` writes"
+        ) from None
+    return values
+
+
+def with_predictive_law(policy: VLAPolicy, checkpoint: dict, values: dict) -> None:
+    """Replace a loaded policy's head by the predictive one (model.head: predictive, model.predictive_law), in its
+    checkpoint's config too. The read-out is untouched: the head has no weights, only the robot's settings."""
+    names = {"head": "predictive", "predictive_law": values}
+    try:
+        policy.config = replace(policy.config, **names)  # the config's own checks
+    except ConfigError as exc:
+        raise ExportError(f"--predictive-law: {exc}") from None
+    policy.law, policy.head = PredictiveLaw(policy.config.max_velocity, policy.config.predictive_law), None
+    checkpoint["config"] = {**checkpoint["config"], "model": {**checkpoint["config"]["model"], **names}}
+
+
 def export_model(
     checkpoint_path: str | Path,
     output: str | Path,
@@ -262,13 +302,18 @@ def export_model(
     extra_card: dict | None = None,
     quantize_text: bool = False,
     track_prior: tuple[float, float, float] | None = None,
+    predictive_law: dict | None = None,
 ) -> dict:
     """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance.
     `track_prior` (sigma, radius, cap) sets the read-out's tracking prior in the graph (and the card's config):
-    it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one."""
+    it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one.
+    `predictive_law` (model.predictive_law) puts the predictive head in place of the checkpoint's: it acts only
+    on the read-out, whose training the head does not change (a read-out trained on its own loss)."""
     policy, checkpoint = load_checkpoint(checkpoint_path)
     if track_prior is not None:
         with_prior(policy, checkpoint, *track_prior)
+    if predictive_law is not None:
+        with_predictive_law(policy, checkpoint, predictive_law)
     config = policy.config
     text_encoder, tokenizer = build_text_encoder(config.text)
     paths = model_files(output)
@@ -286,10 +331,15 @@ def export_model(
         config.previous_target,
         preprocessing.frame_size,
         config.earlier_action,
+        config.head == "predictive",
     )
     inputs = tuple(feeds)
     graph = PolicyGraph(policy).eval()
-    outputs = POLICY_OUTPUTS + ((TARGET,) if config.previous_target else ())
+    outputs = (
+        POLICY_OUTPUTS
+        + ((TARGET,) if config.previous_target else ())
+        + ((LAW_STATE,) if config.head == "predictive" else ())
+    )
     export_graph(
         graph,
         tuple(torch.from_numpy(v) for v in feeds.values()),

@@ -47,6 +47,12 @@ def image_scale(camera: Camera = Camera()) -> tuple[float, float]:
     return half, half * camera.height / camera.width
 
 
+def read_out_angles(xy: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Read-out positions (B, 2) in [-1, 1] -> angular offsets (pan, tilt) from the optical axis (rad): a target
+    right of or below the centre is a negative angle. `scale`: image_scale()."""
+    return torch.atan(-xy * scale)
+
+
 def check_gains(gains) -> np.ndarray:
     """(4, 2) float32 gains from a config value (rows kp, kd, k1, k2; columns pan, tilt); raises ValueError."""
     array = np.asarray(gains, np.float64) if len(gains) else np.zeros(0)
@@ -78,9 +84,8 @@ class LawHead(nn.Module):
         self.register_buffer("scale", torch.tensor(image_scale(camera)), persistent=False)
 
     def angles(self, xy: torch.Tensor) -> torch.Tensor:
-        """Read-out positions (B, 2) in [-1, 1] -> angular offsets (pan, tilt) from the optical axis (rad):
-        a target right of or below the centre is a negative angle."""
-        return torch.atan(-xy * self.scale)
+        """Read-out positions (B, 2) -> angular offsets (pan, tilt) from the optical axis (rad)."""
+        return read_out_angles(xy, self.scale)
 
     def inputs(
         self,

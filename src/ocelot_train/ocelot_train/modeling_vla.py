@@ -9,6 +9,8 @@
     MLP head (+ the previous command, + the target's motion since the previous frame, if configured)
         -> tanh * max_velocity -> (pan_vel, tilt_vel)
     or (model.head: law) the oracle's law on the read-out, its gains set for the robot (ocelot_train.law_head)
+    or (model.head: predictive) the oracle's aim on a filtered read-out, with the robot's actuation in the graph
+        and a state carried from frame to frame (ocelot_train.predictive_law)
 
 The read-out is a spatial soft-argmax whose weights depend on the command, so
 "the person on the left" can move the attention to another face. No Python
@@ -31,6 +33,7 @@ from torch import nn
 from ocelot_train.configuration_vla import TrainingRules, VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder, colour_image
 from ocelot_train.law_head import LawHead
+from ocelot_train.predictive_law import STATE_SIZE, PredictiveLaw
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
 MOTION_SCALE = 10.0  # read-out positions span [-1, 1]; a face moves ~0.05 of that per frame
@@ -187,7 +190,11 @@ class VLAPolicy(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
-        self.law = LawHead(config.max_velocity, config.law_gains) if config.head == "law" else None
+        self.law: LawHead | PredictiveLaw | None = None
+        if config.head == "law":
+            self.law = LawHead(config.max_velocity, config.law_gains)
+        elif config.head == "predictive":
+            self.law = PredictiveLaw(config.max_velocity, config.predictive_law)
         self.head = (
             None
             if self.law is not None
@@ -223,11 +230,19 @@ class VLAPolicy(nn.Module):
         previous_action: torch.Tensor | None = None,
         previous_target: torch.Tensor | None = None,
         earlier_action: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What the exported graph computes: (actions (B, 2), read-out position (B, 2)). No previous (or
-        earlier) command reads as the robot at rest, no (or a NaN) previous target as no motion."""
+        previous_law_state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """What the exported graph computes: (actions (B, 2), read-out position (B, 2)), and with the predictive
+        head its state for the next frame (B, STATE_SIZE). No previous (or earlier) command reads as the robot
+        at rest, no (or a NaN) previous target as no motion, no (or a NaN) law state as an episode's start."""
         return self.from_visual_tokens(
-            self.vision(frames), text_features, text_mask, previous_action, previous_target, earlier_action
+            self.vision(frames),
+            text_features,
+            text_mask,
+            previous_action,
+            previous_target,
+            earlier_action,
+            previous_law_state,
         )
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -245,7 +260,8 @@ class VLAPolicy(nn.Module):
         text, mask = batch["text_features"], batch["text_mask"]
         tokens = batch["tokens"] if "tokens" in batch else self.vision(batch["frame"])
         pooled, xy, weights = self.read_out(tokens, text, mask, previous_target)
-        actions = self.command(pooled, xy, previous_action, previous_target, earlier_action)
+        # the predictive head's state needs the frames before; the read-out is what trains, so none is given
+        actions = self.command(pooled, xy, previous_action, previous_target, earlier_action)[0]
         loss = self.rules.action_loss_weight * nn.functional.mse_loss(actions.float(), batch["action"])
         if self.rules.target_loss_weight > 0:
             loss = loss + self.rules.target_loss_weight * target_loss(xy.float(), batch["target_xy"])
@@ -335,11 +351,15 @@ class VLAPolicy(nn.Module):
         previous_action: torch.Tensor | None = None,
         previous_target: torch.Tensor | None = None,
         earlier_action: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The part after the vision encoder (training on cached frozen features starts here):
-        (actions (B, 2), target position (B, 2))."""
+        previous_law_state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """The part after the vision encoder (training on cached frozen features starts here): what `act`
+        returns."""
         pooled, xy, _ = self.read_out(tokens, text_features, text_mask, previous_target)
-        return self.command(pooled, xy, previous_action, previous_target, earlier_action), xy
+        actions, law_state = self.command(
+            pooled, xy, previous_action, previous_target, earlier_action, previous_law_state
+        )
+        return (actions, xy) if law_state is None else (actions, xy, law_state)
 
     def command(
         self,
@@ -348,16 +368,26 @@ class VLAPolicy(nn.Module):
         previous_action: torch.Tensor | None,
         previous_target: torch.Tensor | None,
         earlier_action: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """The read-out (its pooled feature and position) and the loop's context -> the command (B, 2)."""
+        previous_law_state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The read-out (its pooled feature and position) and the loop's context -> (the command (B, 2), the
+        predictive head's state for the next frame (None for the other heads))."""
         at_rest = xy.new_zeros(xy.shape)
-        if self.law is not None:
+        if isinstance(self.law, PredictiveLaw):
             return self.law(
+                xy,
+                xy.new_full((len(xy), STATE_SIZE), math.nan) if previous_law_state is None else previous_law_state,
+                at_rest if previous_action is None else previous_action.to(xy.dtype),
+                at_rest if earlier_action is None else earlier_action.to(xy.dtype),
+            )
+        if self.law is not None:
+            actions = self.law(
                 xy,
                 torch.full_like(xy, math.nan) if previous_target is None else previous_target.to(xy.dtype),
                 at_rest if previous_action is None else previous_action.to(xy.dtype),
                 at_rest if earlier_action is None else earlier_action.to(xy.dtype),
             )
+            return actions, None
         assert self.head is not None
         features = [pooled, xy]
         if self.config.previous_action:
@@ -373,7 +403,7 @@ class VLAPolicy(nn.Module):
         if self.config.earlier_action:
             earlier = at_rest if earlier_action is None else earlier_action.to(xy.dtype)
             features.append(earlier / self.config.max_velocity)
-        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity
+        return torch.tanh(self.head(torch.cat(features, dim=1))) * self.config.max_velocity, None
 
     def load_state_dict_widening_head(self, state: dict) -> list[str]:
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):

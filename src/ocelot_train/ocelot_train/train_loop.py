@@ -29,7 +29,7 @@ from ocelot_train.configuration_vla import ConfigError, RunConfig, TrainingRules
 from ocelot_train.distributed import placement
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.graph_weights import GraphWeightsError, checkpoint_from_model
-from ocelot_train.law_head import GAIN_NAMES, fit_gains
+from ocelot_train.law_head import GAIN_NAMES, LawHead, fit_gains
 from ocelot_train.modeling_vla import VLAPolicy
 from ocelot_train.tracking import report_epoch
 from ocelot_train.training_data import TrainingData
@@ -206,7 +206,7 @@ class Trainer:
         from torch.utils.data import DataLoader
 
         law = self.policy.law
-        assert law is not None
+        assert isinstance(law, LawHead)  # the run config allows fit_law_gains with model.head: law only
         self.policy.eval()
         inputs, labels = [], []
         loader = DataLoader(self.train_set, batch_size=256, shuffle=False, num_workers=self.config.train.num_workers)

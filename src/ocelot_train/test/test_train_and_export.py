@@ -477,6 +477,68 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
     np.testing.assert_allclose((nudged - resting)[0][free], 0.01 * k2[free], atol=1e-5)
 
 
+def test_export_puts_the_predictive_head_on_a_read_out_and_the_graph_carries_its_state(frozen_run, tmp_path):
+    import onnxruntime as ort
+
+    from ocelot_train.configuration_vla import ConfigError
+    from ocelot_train.export import read_predictive_law
+
+    settings = {
+        "gain": [0.7, 0.6],
+        "alpha": [0.8, 0.8],
+        "beta": [0.5, 0.4],
+        "latency_s": 0.1,
+        "time_constant_s": [0.06, 0.04],
+    }
+    with pytest.raises(ConfigError, match="model.head: predictive predicts the camera's turn"):
+        load_run_config(None, [*QUICK, "model.head=predictive", f"model.predictive_law={json.dumps(settings)}"])
+    with pytest.raises(ConfigError, match="model.predictive_law is the predictive head's"):
+        load_run_config(None, [*QUICK, *LAW, f"model.predictive_law={json.dumps(settings)}"])
+    with pytest.raises(ConfigError, match="train.fit_law_gains fits model.law_gains"):
+        load_run_config(
+            None,
+            [
+                *QUICK,
+                *LAW[:3],
+                "model.head=predictive",
+                f"model.predictive_law={json.dumps(settings)}",
+                "train.fit_law_gains=true",
+            ],
+        )
+    dataset, mlp_checkpoint, model = frozen_run
+    with pytest.raises(ExportError, match="--predictive-law: model.head: predictive .*model.earlier_action"):
+        export_model(mlp_checkpoint, tmp_path / "refused" / "model.onnx", predictive_law=settings)
+    config = load_run_config(None, [*QUICK, *FROZEN, *LAW, "train.epochs=1", f"train.init_checkpoint={model}"])
+    trainer = Trainer(dataset, tmp_path / "law", config, progress=False)
+    law_checkpoint = trainer.run().checkpoint
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"predictive_law": settings, "law": "predictive"}))
+    card = export_model(law_checkpoint, tmp_path / "model.onnx", predictive_law=read_predictive_law(tuned))
+    assert card["policy"]["inputs"][-2:] == ["previous_target", "previous_law_state"]
+    assert card["policy"]["outputs"] == ["actions", "target", "law_state"]
+    assert card["config"]["model"]["head"] == "predictive" and card["config"]["model"]["predictive_law"] == settings
+    assert card["parity_max_abs"]["policy"] <= 1e-5  # NaN and carried states alike (random_policy_inputs)
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    data = FrameDataset(dataset, "val")
+    text, mask = encode_commands(trainer.text_encoder, trainer.tokenizer, [data.index.commands[0]], 16)
+    feeds = {
+        "frames": data.frame_input(0)[None],
+        "text_features": text.numpy(),
+        "attention_mask": mask.numpy(),
+        "previous_action": np.full((1, 2), 0.2, np.float32),
+        "earlier_action": np.full((1, 2), 0.2, np.float32),
+        "previous_target": np.full((1, 2), np.nan, np.float32),
+        "previous_law_state": np.full((1, 6), np.nan, np.float32),
+    }
+    first, target, state = session.run(None, feeds)
+    assert np.isfinite(state).all()
+    np.testing.assert_allclose(state[0, 4:], 0.2, atol=1e-6)  # joints at the velocity the commands set
+    carried = session.run(None, {**feeds, "previous_target": target, "previous_law_state": state})[0]
+    assert not np.allclose(carried, first, atol=1e-4)  # the camera's turn since the frame before moved the aim
+    with pytest.raises(ExportError, match="cannot read its predictive_law"):
+        read_predictive_law(tmp_path / "missing.json")
+
+
 def test_the_read_out_trains_alone_and_its_best_epoch_is_the_nearest_to_the_face(frozen_run, tmp_path):
     from ocelot_train.configuration_vla import ConfigError
 

@@ -20,6 +20,7 @@ from ocelot_common.episode_context import (
     AT_REST,
     EpisodeContext,
     no_previous_action,
+    no_previous_law_state,
     no_previous_target,
     previous_actions,
     previous_targets,
@@ -27,9 +28,11 @@ from ocelot_common.episode_context import (
 from ocelot_common.gate_binding import GateBindingError, gated_files, gated_latency_s, parse_accepted
 from ocelot_common.model_files import (
     EARLIER_ACTION,
+    LAW_STATE,
     POLICY_INPUTS,
     POLICY_OUTPUTS,
     PREVIOUS_ACTION,
+    PREVIOUS_LAW_STATE,
     PREVIOUS_TARGET,
     TARGET,
     TEXT_INPUTS,
@@ -97,9 +100,13 @@ def _session(
         raise PolicyLoadError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
     got_in, got_out = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
     extra_in = got_in[len(inputs) :]
-    # the optional inputs, those present in their order; a target estimate goes in and out together
+    # the optional inputs, those present in their order; a target estimate, and a law state, go in and out together
     known = got_in[: len(inputs)] == list(inputs) and extra_in == [name for name in optional if name in extra_in]
-    expected_out = list(outputs) + ([TARGET] if PREVIOUS_TARGET in extra_in else [])
+    expected_out = (
+        list(outputs)
+        + ([TARGET] if PREVIOUS_TARGET in extra_in else [])
+        + ([LAW_STATE] if PREVIOUS_LAW_STATE in extra_in else [])
+    )
     if not known or got_out != expected_out:
         raise PolicyLoadError(
             f"{path} has inputs {got_in} and outputs {got_out}; expected {list(inputs)} "
@@ -132,12 +139,17 @@ class OnnxPolicy:
             if sha:
                 _check_sha256(files[kind], sha)
         self.policy = _session(
-            files["policy"], threads, POLICY_INPUTS, POLICY_OUTPUTS, (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET)
+            files["policy"],
+            threads,
+            POLICY_INPUTS,
+            POLICY_OUTPUTS,
+            (PREVIOUS_ACTION, EARLIER_ACTION, PREVIOUS_TARGET, PREVIOUS_LAW_STATE),
         )
         self.preprocessing = _preprocessing(self.policy, files["policy"])
         names = {i.name for i in self.policy.get_inputs()}
         self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
         self.uses_earlier_action = EARLIER_ACTION in names
+        self.uses_law_state = PREVIOUS_LAW_STATE in names
         self.context = EpisodeContext()
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
@@ -170,10 +182,12 @@ class OnnxPolicy:
         """Forget the target estimate fed back between frames: the next frame starts an episode."""
         self.context.reset()
 
-    def _feeds(self, frames: np.ndarray, commands_before, targets_before=None, earlier=None) -> dict[str, np.ndarray]:
+    def _feeds(
+        self, frames: np.ndarray, commands_before, targets_before=None, earlier=None, law_states_before=None
+    ) -> dict[str, np.ndarray]:
         """Policy-graph inputs for model-input frames (N, 3, S, S), the commands sent before them and
-        (models that take them) the commands sent before those (None: none, zero) and the target
-        estimates on the frames before them (None: none, NaN)."""
+        (models that take them) the commands sent before those (None: none, zero), the target
+        estimates and the law states on the frames before them (None: none, NaN)."""
         if self._text_features is None or self._mask is None:
             raise RuntimeError("set_command() first")
         n = len(frames)
@@ -194,6 +208,12 @@ class OnnxPolicy:
                 if targets_before is None
                 else np.asarray(targets_before, np.float32).reshape(n, 2)
             )
+        if self.uses_law_state:
+            feeds[PREVIOUS_LAW_STATE] = (
+                no_previous_law_state(n)
+                if law_states_before is None
+                else np.asarray(law_states_before, np.float32).reshape(n, -1)
+            )
         return feeds
 
     def act_on_frames(self, frames: np.ndarray, commands_before: np.ndarray | None = None) -> np.ndarray:
@@ -204,6 +224,14 @@ class OnnxPolicy:
         # consecutive frames of one episode: the earlier command of each is the previous one of the one before
         earlier = previous_actions(previous)
         inputs = frames_to_input(frames, self.preprocessing)
+        if self.uses_law_state:  # each frame's state is the frame before's output: one frame at a time
+            context, actions = EpisodeContext(), []
+            for frame, before, earliest in zip(inputs, previous, earlier):
+                feeds = self._feeds(frame[None], before, context.previous_target, earliest, context.previous_law_state)
+                outputs = self.policy.run(None, feeds)
+                context.remember(outputs[1] if self.uses_previous_target else None, before, outputs[-1])
+                actions.append(outputs[0][0])
+            return np.stack(actions)
         if not self.uses_previous_target:
             return self.policy.run(None, self._feeds(inputs, previous, earlier=earlier))[0]
         # each frame gets the estimate of the one before (the first: none); estimates need no previous one
@@ -218,10 +246,18 @@ class OnnxPolicy:
         frame = to_policy_frame(rgb, self.preprocessing.frame_size)
         context = self.context
         feeds = self._feeds(
-            frames_to_input(frame, self.preprocessing), previous_action, context.previous_target, context.earlier_action
+            frames_to_input(frame, self.preprocessing),
+            previous_action,
+            context.previous_target,
+            context.earlier_action,
+            context.previous_law_state,
         )
         start = time.perf_counter()
         outputs = self.policy.run(None, feeds)
         elapsed = (time.perf_counter() - start) * 1e3
-        context.remember(outputs[1] if self.uses_previous_target else None, previous_action)
+        context.remember(
+            outputs[1] if self.uses_previous_target else None,
+            previous_action,
+            outputs[-1] if self.uses_law_state else None,
+        )
         return outputs[0][0].astype(np.float64), elapsed

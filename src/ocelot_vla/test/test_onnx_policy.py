@@ -86,6 +86,32 @@ def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_pat
     np.testing.assert_allclose(policy.act(frames[3])[0], changed, atol=1e-6)
 
 
+def test_a_model_carrying_a_law_state_gets_its_own_back_until_reset(tmp_path):
+    policy = OnnxPolicy(write_contract_model(tmp_path, previous_action=True, law_state=True))
+    assert policy.uses_law_state and not (policy.uses_previous_target or policy.uses_earlier_action)
+    policy.set_command("track the face")
+    frames = np.random.default_rng(5).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    commands = [(0.0, 0.0), (0.5, -0.25), (-0.75, 1.0)]
+    sequential = []
+    for frame, command in zip(frames, commands):
+        sequential.append(policy.act(frame, command)[0])
+        # what the graph gave is what the next frame gets: the contract model's state repeats its actions
+        np.testing.assert_allclose(policy.context.previous_law_state[0, :2], sequential[-1], atol=1e-6)
+    policy.reset()
+    assert np.isnan(policy.context.previous_law_state).all()
+    fresh = policy.act(frames[2], commands[2])[0]
+    assert not np.allclose(fresh, sequential[2], atol=1e-5)  # the same frame and command, without the state
+    policy.reset()
+    np.testing.assert_allclose(policy.act(frames[0], commands[0])[0], sequential[0], atol=1e-6)
+    # offline, a whole episode at once, the state passes from frame to frame as the node passes it
+    np.testing.assert_allclose(
+        policy.act_on_frames(frames, np.array(commands, np.float32)), np.stack(sequential), atol=1e-5
+    )
+    policy.act(frames[1], commands[1])
+    policy.set_command("follow the person on the left")  # a new command starts over too
+    assert np.isnan(policy.context.previous_law_state).all()
+
+
 def test_command_changes_the_output(tiny_model):
     policy = OnnxPolicy(tiny_model)
     image = np.full((480, 640, 3), 90, np.uint8)

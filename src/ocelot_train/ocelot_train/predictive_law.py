@@ -1,0 +1,133 @@
+"""The predictive head: the oracle's aim, told only what the image and the robot's own commands tell.
+
+The oracle under a robot profile aims where the face will be when its command takes effect: it predicts the
+camera's turn until then from the commands still in flight and the joints' velocity, and the face's from its
+path (ocelot_oracle.oracle_law). This head does the same with what a policy has:
+- the camera's turn: from the commands it sent (u1, u2) and the joints' velocity it predicted a frame ago,
+  through the profile's actuation without its acceleration limit (a delay, then a first-order lag: closed
+  form, so the graph holds it and the command that gives a wanted turn is solved exactly);
+- the face: an alpha-beta filter on the read-out's angle, its prediction moved by the camera's turn, gives
+  the angle and the face's world rate (the image alone shows neither: a face still in the image may be
+  turning with the camera).
+
+Per axis, with T the camera period, L the command latency (0 <= L <= T) and tau the joint's time constant:
+    predicted  e- = e^ + w^ T - (camera turn over the last period)
+    filtered   e^ = e- + alpha (e - e-),  w^ = w^ + beta (e - e-) / T
+    aim        the error when the command acts, e^ + w^ L - (turn until then), times `gain`, plus w^ T
+    command    the one whose turn over the period it holds is that aim
+The state the graph carries from frame to frame (`previous_law_state` in, `law_state` out; NaN: none, an
+episode's first frame, read as a face at rest and joints at the velocity u2 set) is (e^, w^, joint velocity)
+per axis. The parameters are the model's config (`model.predictive_law`), set for a robot profile
+(`predictive_law_for`, tuned by `ocelot tune-law --law predictive`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ocelot_common.camera import CAMERA_PERIOD_S
+from ocelot_common.model_files import LAW_STATE_SIZE
+from ocelot_train.law_head import image_scale, read_out_angles
+
+PARAMETERS = ("gain", "alpha", "beta")  # per axis (pan, tilt)
+STATE_SIZE = LAW_STATE_SIZE  # (e^ pan, e^ tilt, w^ pan, w^ tilt, velocity pan, velocity tilt)
+# where a search starts: the oracle's share of the error removed per period, and a filter that follows a face
+# within a frame or two (loop model, 3.5 px of read-out noise under pi4)
+START = {"gain": (0.7, 0.7), "alpha": (0.8, 0.8), "beta": (0.5, 0.5)}
+
+
+def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
+    """A complete, valid `model.predictive_law` (floats) from a config value; raises ValueError naming the key."""
+    keys = set(PARAMETERS) | {"latency_s", "time_constant_s"}
+    if not isinstance(values, dict) or set(values) != keys:
+        got = sorted(values) if isinstance(values, dict) else type(values).__name__
+        raise ValueError(
+            f"needs exactly the keys {sorted(keys)} (e.g. from `ocelot tune-law --law predictive`), got {got}"
+        )
+    out: dict = {}
+    for name in (*PARAMETERS, "time_constant_s"):
+        pair = values[name]
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(math.isfinite(float(v)) for v in pair):
+            raise ValueError(f"{name} must be two finite numbers (pan, tilt), got {pair!r}")
+        out[name] = [float(v) for v in pair]
+    out["latency_s"] = float(values["latency_s"])
+    bounds = {"gain": (0.0, 1.0), "alpha": (0.0, 1.0), "beta": (0.0, 2.0)}
+    for name, (low, high) in bounds.items():
+        if not all(low < v <= high for v in out[name]):
+            raise ValueError(f"{name} must be in ({low}, {high}] on each axis, got {out[name]}")
+    if not 0.0 <= out["latency_s"] <= period_s:
+        raise ValueError(f"latency_s must be in [0, {period_s}] (one camera period), got {out['latency_s']}")
+    if min(out["time_constant_s"]) < 0:
+        raise ValueError(f"time_constant_s must be >= 0, got {out['time_constant_s']}")
+    return out
+
+
+def predictive_law_for(profile, **parameters) -> dict:
+    """`model.predictive_law` for a robot profile (ocelot_sim.robot_profile.RobotProfile) and the parameters
+    given (the others from START)."""
+    values = {name: list(parameters.get(name, START[name])) for name in PARAMETERS}
+    values.update(latency_s=float(profile.command_latency_s), time_constant_s=list(profile.time_constant_s))
+    return check_predictive(values)
+
+
+def lag_terms(time_constant_s, seconds: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per axis (decay, reach) of a first-order lag over `seconds`: from velocity v0 under setpoint u the
+    velocity becomes u + (v0 - u) decay and the joint turns u seconds + (v0 - u) reach."""
+    tau = np.asarray(time_constant_s, np.float64)
+    decay = np.exp(-seconds / np.maximum(tau, 1e-12)) * (tau > 0)
+    return torch.tensor(decay, dtype=torch.float32), torch.tensor(tau * (1.0 - decay), dtype=torch.float32)
+
+
+class PredictiveLaw(nn.Module):
+    gain: torch.Tensor
+    alpha: torch.Tensor
+    beta: torch.Tensor
+    scale: torch.Tensor
+
+    def __init__(self, max_velocity: float, values: dict, period_s: float = CAMERA_PERIOD_S) -> None:
+        super().__init__()
+        values = check_predictive(values, period_s)
+        self.max_velocity, self.period_s, self.latency_s = max_velocity, period_s, values["latency_s"]
+        for name in PARAMETERS:  # buffers, not parameters: the config holds them (the card carries them)
+            self.register_buffer(name, torch.tensor(values[name]), persistent=False)
+        self.register_buffer("scale", torch.tensor(image_scale()), persistent=False)
+        tau = values["time_constant_s"]
+        self.until_effect = lag_terms(tau, self.latency_s)  # from a frame until its command acts
+        self.after_effect = lag_terms(tau, period_s - self.latency_s)  # from then to the next frame
+        self.period = lag_terms(tau, period_s)  # the period a command holds
+
+    def _through(self, terms, velocity, setpoint, seconds: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(velocity after `seconds` under `setpoint`, the turn over them)."""
+        decay, reach = terms
+        return setpoint + (velocity - setpoint) * decay, setpoint * seconds + (velocity - setpoint) * reach
+
+    def forward(
+        self, xy: torch.Tensor, state: torch.Tensor, previous_action: torch.Tensor, earlier_action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """xy (B, 2): the read-out's position in [-1, 1]; state (B, 6) of the frame before (NaN rows: none); the
+        commands applied for the frame before (u1) and the one before it (u2). -> (command (B, 2), state)."""
+        T, L = self.period_s, self.latency_s
+        error = read_out_angles(xy, self.scale)
+        u1, u2 = previous_action, earlier_action
+        none = torch.isnan(state).any(dim=1, keepdim=True)
+        known = torch.where(none, torch.zeros_like(state), state)
+        estimate, rate = known[:, 0:2], known[:, 2:4]
+        velocity = torch.where(none, u2, known[:, 4:6])
+        # the last period: u2 held until a latency after the frame before, then u1
+        velocity, turn_early = self._through(self.until_effect, velocity, u2, L)
+        velocity, turn_late = self._through(self.after_effect, velocity, u1, T - L)
+        predicted = estimate + rate * T - (turn_early + turn_late)
+        residual = error - predicted
+        estimate = torch.where(none, error, predicted + self.alpha * residual)
+        rate = torch.where(none, torch.zeros_like(error), rate + self.beta * residual / T)
+        # from now: u1 holds until this command acts, a latency on; the command then holds a period
+        acting, turn_until = self._through(self.until_effect, velocity, u1, L)
+        aim = self.gain * (estimate + rate * L - turn_until) + rate * T
+        reach = self.period[1]
+        command = (aim - acting * reach) / (T - reach)
+        state = torch.cat([estimate, rate, velocity], dim=1)
+        return command.clamp(-self.max_velocity, self.max_velocity), state

@@ -108,6 +108,7 @@ def _check_parity(policy: VLAPolicy, session, path: Path, frame_size: int) -> No
         config.previous_target,
         frame_size,
         config.earlier_action,
+        config.head == "predictive",
     )
     expected = session.run(None, feeds)
     with torch.no_grad():

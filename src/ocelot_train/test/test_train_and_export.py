@@ -482,6 +482,7 @@ def test_export_puts_the_predictive_head_on_a_read_out_and_the_graph_carries_its
 
     from ocelot_train.configuration_vla import ConfigError
     from ocelot_train.export import read_predictive_law
+    from ocelot_train.graph_weights import checkpoint_from_model
 
     settings = {
         "gain": [0.7, 0.6],
@@ -535,6 +536,8 @@ def test_export_puts_the_predictive_head_on_a_read_out_and_the_graph_carries_its
     np.testing.assert_allclose(state[0, 4:], 0.2, atol=1e-6)  # joints at the velocity the commands set
     carried = session.run(None, {**feeds, "previous_target": target, "previous_law_state": state})[0]
     assert not np.allclose(carried, first, atol=1e-4)  # the camera's turn since the frame before moved the aim
+    recovered = checkpoint_from_model(tmp_path / "model.onnx")  # a predictive model is read back from its graph
+    assert recovered["config"]["model"]["predictive_law"] == settings
     with pytest.raises(ExportError, match="cannot read its predictive_law"):
         read_predictive_law(tmp_path / "missing.json")
 

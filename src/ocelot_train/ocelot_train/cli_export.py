@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if card["text_quantization"]:
         q = card["text_quantization"]
         print(
-            f"int8 text graph: feature cosine >= {q['feature_cosine_min']:.4f}, actions moved by <= "
+            f"int8 text graph: feature cosine >= {q['feature_cosine_min']:.4f}, read-out moved by <= "
+            f"{q['read_out_max_px']:.2f} px ({q['read_out_mean_px']:.2f} on average), actions by <= "
             f"{q['action_max_abs']:.4f} rad/s over {q['commands_checked']} commands"
         )
     return 0

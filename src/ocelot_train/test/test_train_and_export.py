@@ -107,15 +107,18 @@ def test_an_export_whose_graph_disagrees_with_pytorch_is_refused(trained, tmp_pa
     assert not model_files(tmp_path / "model.onnx")["card"].exists()
 
 
-def test_int8_text_weights_that_move_the_actions_too_far_on_dataset_frames_are_refused(trained, tmp_path, monkeypatch):
-    """The check itself, with the real quantizer: below what int8 really moves the actions by on dataset
-    frames, the tolerance refuses the graph, and the fp32 text graph stays."""
+@pytest.mark.parametrize("limit", ["QUANTIZED_READ_OUT_MAX_PX", "QUANTIZED_READ_OUT_MEAN_PX"])
+def test_int8_text_weights_that_move_the_read_out_too_far_on_dataset_frames_are_refused(
+    trained, tmp_path, monkeypatch, limit
+):
+    """The check itself, with the real quantizer: below what int8 really moves the read-out by on dataset
+    frames (its largest shift, or its mean), the tolerance refuses the graph, and the fp32 text graph stays."""
     from ocelot_common.model_files import sha256_of
     from ocelot_train import export
 
     plain = export_model(trained[1].checkpoint, tmp_path / "plain" / "model.onnx")
-    monkeypatch.setattr(export, "QUANTIZED_ACTION_TOLERANCE", 1e-9)
-    with pytest.raises(ExportError, match=r"int8 text weights change the actions by up to .* on frames of "):
+    monkeypatch.setattr(export, limit, 1e-9)
+    with pytest.raises(ExportError, match=r"int8 text weights move the read-out by up to .* px .* on frames of "):
         export_model(trained[1].checkpoint, tmp_path / "model.onnx", quantize_text=True)
     paths = model_files(tmp_path / "model.onnx")
     assert not paths["card"].exists() and not paths["text"].with_name(paths["text"].name + ".int8").exists()
@@ -223,7 +226,9 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
     card = export_model(result.checkpoint, tmp_path / "model.onnx", quantize_text=True)
     assert card["policy"]["inputs"][-1] == "previous_action" and max(card["parity_max_abs"].values()) <= 1e-5
     quantized = card["text_quantization"]
-    assert quantized["action_max_abs"] <= quantized["action_tolerance"] and quantized["feature_cosine_min"] > 0.99
+    limits = quantized["read_out_tolerance_px"]
+    assert quantized["read_out_max_px"] <= limits["max"] and quantized["read_out_mean_px"] <= limits["mean"]
+    assert np.isfinite(quantized["action_max_abs"]) and quantized["feature_cosine_min"] > 0.99
     assert quantized["frames_checked"] >= 4 and str(tiny_dataset) in quantized["frames_from"]  # dataset frames
     text = model_files(tmp_path / "model.onnx")["text"]
     ops = {node.op_type for node in __import__("onnx").load(str(text)).graph.node}

@@ -435,6 +435,21 @@ def frozen_run(dataset_factory, tmp_path_factory):
     return dataset, result.checkpoint, root / "model" / "model.onnx"
 
 
+def first_val_frame_feeds(dataset, trainer: Trainer, commands_before: float) -> dict:
+    """A law-head graph's inputs for the first validation frame with its episode's command: both commands before
+    it at `commands_before` (rad/s, each axis) and no previous estimate."""
+    data = FrameDataset(dataset, "val")
+    text, mask = encode_commands(trainer.text_encoder, trainer.tokenizer, [data.index.commands[0]], 16)
+    return {
+        "frames": data.frame_input(0)[None],
+        "text_features": text.numpy(),
+        "attention_mask": mask.numpy(),
+        "previous_action": np.full((1, 2), commands_before, np.float32),
+        "earlier_action": np.full((1, 2), commands_before, np.float32),
+        "previous_target": np.full((1, 2), np.nan, np.float32),
+    }
+
+
 def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports(frozen_run, tmp_path):
     import onnxruntime as ort
 
@@ -464,16 +479,7 @@ def test_a_law_head_starts_from_an_exported_mlp_model_fits_its_gains_and_exports
     assert card["parity_max_abs"]["policy"] <= 1e-5
     # the earlier command is an input of the graph: it moves the command as the law's k2 says
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
-    data = FrameDataset(dataset, "val")
-    features, mask = encode_commands(tuned.text_encoder, tuned.tokenizer, [data.index.commands[0]], 16)
-    feeds = {
-        "frames": data.frame_input(0)[None],
-        "text_features": features.numpy(),
-        "attention_mask": mask.numpy(),
-        "previous_action": np.zeros((1, 2), np.float32),
-        "earlier_action": np.zeros((1, 2), np.float32),
-        "previous_target": np.full((1, 2), np.nan, np.float32),
-    }
+    feeds = first_val_frame_feeds(dataset, tuned, commands_before=0.0)
     resting = session.run(None, feeds)[0]
     nudged = session.run(None, {**feeds, "earlier_action": np.full((1, 2), 0.01, np.float32)})[0]
     k2 = gains[3]
@@ -525,17 +531,8 @@ def test_export_puts_the_predictive_head_on_a_read_out_and_the_graph_carries_its
     assert card["config"]["model"]["head"] == "predictive" and card["config"]["model"]["predictive_law"] == settings
     assert card["parity_max_abs"]["policy"] <= 1e-5  # NaN and carried states alike (random_policy_inputs)
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
-    data = FrameDataset(dataset, "val")
-    text, mask = encode_commands(trainer.text_encoder, trainer.tokenizer, [data.index.commands[0]], 16)
-    feeds = {
-        "frames": data.frame_input(0)[None],
-        "text_features": text.numpy(),
-        "attention_mask": mask.numpy(),
-        "previous_action": np.full((1, 2), 0.2, np.float32),
-        "earlier_action": np.full((1, 2), 0.2, np.float32),
-        "previous_target": np.full((1, 2), np.nan, np.float32),
-        "previous_law_state": np.full((1, 6), np.nan, np.float32),
-    }
+    feeds = first_val_frame_feeds(dataset, trainer, commands_before=0.2)
+    feeds["previous_law_state"] = np.full((1, 6), np.nan, np.float32)
     first, target, state = session.run(None, feeds)
     assert np.isfinite(state).all()
     np.testing.assert_allclose(state[0, 4:], 0.2, atol=1e-6)  # joints at the velocity the commands set

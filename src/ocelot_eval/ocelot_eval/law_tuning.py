@@ -129,10 +129,12 @@ class Tuning:
 
 
 def bounded(law: str, parameters: np.ndarray) -> np.ndarray:
-    """Parameters moved inside what the law accepts (the predictive law's gain, alpha in (0, 1], beta in (0, 2])."""
+    """Parameters moved inside what the law accepts (the predictive law's ranges, predictive_law.BOUNDS)."""
     if law != "predictive":
         return parameters
-    return np.clip(parameters, 1e-3, np.array([[1.0], [1.0], [2.0]]))
+    from ocelot_train.predictive_law import BOUNDS, PARAMETERS
+
+    return np.clip(parameters, 1e-3, np.array([[BOUNDS[name][1]] for name in PARAMETERS]))
 
 
 def tune(

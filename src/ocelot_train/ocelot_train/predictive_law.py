@@ -38,6 +38,7 @@ STATE_SIZE = LAW_STATE_SIZE  # (e^ pan, e^ tilt, w^ pan, w^ tilt, velocity pan, 
 # where a search starts: the oracle's share of the error removed per period, and a filter that follows a face
 # within a frame or two (loop model, 3.5 px of read-out noise under pi4)
 START = {"gain": (0.7, 0.7), "alpha": (0.8, 0.8), "beta": (0.5, 0.5)}
+BOUNDS = {"gain": (0.0, 1.0), "alpha": (0.0, 1.0), "beta": (0.0, 2.0)}  # (low, high]: each parameter's range
 
 
 def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
@@ -55,8 +56,7 @@ def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
             raise ValueError(f"{name} must be two finite numbers (pan, tilt), got {pair!r}")
         out[name] = [float(v) for v in pair]
     out["latency_s"] = float(values["latency_s"])
-    bounds = {"gain": (0.0, 1.0), "alpha": (0.0, 1.0), "beta": (0.0, 2.0)}
-    for name, (low, high) in bounds.items():
+    for name, (low, high) in BOUNDS.items():
         if not all(low < v <= high for v in out[name]):
             raise ValueError(f"{name} must be in ({low}, {high}] on each axis, got {out[name]}")
     if not 0.0 <= out["latency_s"] <= period_s:

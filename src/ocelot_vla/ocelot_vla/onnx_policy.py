@@ -224,14 +224,9 @@ class OnnxPolicy:
         # consecutive frames of one episode: the earlier command of each is the previous one of the one before
         earlier = previous_actions(previous)
         inputs = frames_to_input(frames, self.preprocessing)
-        if self.uses_law_state:  # each frame's state is the frame before's output: one frame at a time
-            context, actions = EpisodeContext(), []
-            for frame, before, earliest in zip(inputs, previous, earlier):
-                feeds = self._feeds(frame[None], before, context.previous_target, earliest, context.previous_law_state)
-                outputs = self.policy.run(None, feeds)
-                context.remember(outputs[1] if self.uses_previous_target else None, before, outputs[-1])
-                actions.append(outputs[0][0])
-            return np.stack(actions)
+        if self.uses_law_state:  # each frame's state is the frame before's output: one frame at a time, as the node
+            context = EpisodeContext()
+            return np.stack([self._step(frame[None], before, context)[0][0] for frame, before in zip(inputs, previous)])
         if not self.uses_previous_target:
             return self.policy.run(None, self._feeds(inputs, previous, earlier=earlier))[0]
         # each frame gets the estimate of the one before (the first: none); estimates need no previous one
@@ -244,13 +239,14 @@ class OnnxPolicy:
         that take their previous target estimate or the command before the previous one get what this
         object kept from the last call (`reset` between episodes)."""
         frame = to_policy_frame(rgb, self.preprocessing.frame_size)
-        context = self.context
+        actions, elapsed = self._step(frames_to_input(frame, self.preprocessing), previous_action, self.context)
+        return actions[0].astype(np.float64), elapsed
+
+    def _step(self, inputs: np.ndarray, previous_action, context: EpisodeContext) -> tuple[np.ndarray, float]:
+        """One frame of an episode: the graph on a model-input frame (1, 3, S, S) with what `context` kept from
+        the frame before, which then keeps this frame's. -> (raw actions (1, 2), inference ms)."""
         feeds = self._feeds(
-            frames_to_input(frame, self.preprocessing),
-            previous_action,
-            context.previous_target,
-            context.earlier_action,
-            context.previous_law_state,
+            inputs, previous_action, context.previous_target, context.earlier_action, context.previous_law_state
         )
         start = time.perf_counter()
         outputs = self.policy.run(None, feeds)
@@ -260,4 +256,4 @@ class OnnxPolicy:
             previous_action,
             outputs[-1] if self.uses_law_state else None,
         )
-        return outputs[0][0].astype(np.float64), elapsed
+        return outputs[0], elapsed

@@ -88,6 +88,11 @@ class VLAConfig:
     # each fusion layer first lets the visual tokens attend to one another (a face's token to the shirt below
     # it), then to the command; the self-attention starts as a no-op, so a checkpoint without it loads as is
     visual_self_attention: bool = False
+    # each grid cell also says where in the image, within one cell spacing of its centre, the face it scores
+    # sits; the read-out is the weighted mean of these points instead of the cells' centres, so it is not
+    # pulled to a cell's centre (the grid of 14 cells is 46 camera px a cell). Starts as a no-op (zero
+    # offsets), so a checkpoint without it loads as is.
+    cell_offsets: bool = False
     head_hidden: int = 128
     max_velocity: float = 1.0  # the head's tanh output is scaled to this (rad/s)
     # temporal context: the previous command is an input, so the policy can carry a moving target's

@@ -190,6 +190,13 @@ class VLAPolicy(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.score = nn.Linear(d, 1)
+        self.cell_offset: nn.Linear | None = None
+        if config.cell_offsets:
+            self.cell_offset = nn.Linear(d, 2)
+            nn.init.zeros_(self.cell_offset.weight)  # zero offsets: the read-out starts as the cells' centres
+            nn.init.zeros_(self.cell_offset.bias)
+        # a cell's offset reaches up to one spacing: a face on a cell's edge is scored by both neighbours
+        self.cell_spacing = 2.0 / max(gh - 1, 1), 2.0 / max(gw - 1, 1)
         self.law: LawHead | PredictiveLaw | None = None
         if config.head == "law":
             self.law = LawHead(config.max_velocity, config.law_gains)
@@ -329,7 +336,16 @@ class VLAPolicy(nn.Module):
         if self.config.track_prior_sigma and previous_target is not None:
             scores = scores - self.track_penalty(previous_target.to(scores.dtype))
         weights = torch.softmax(scores, dim=1)  # (B, T): where the target is
-        return (weights.unsqueeze(-1) * visual).sum(dim=1), weights @ self.grid_xy, weights
+        return (weights.unsqueeze(-1) * visual).sum(dim=1), self.position_of(weights, visual), weights
+
+    def position_of(self, weights: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
+        """The read-out's position (B, 2): the grid weights' mean of the cells' centres, each moved by its offset
+        (model.cell_offsets, within one cell spacing) to where that cell places the face it scores."""
+        if self.cell_offset is None:
+            return weights @ self.grid_xy
+        spacing = self.grid_xy.new_tensor([self.cell_spacing[1], self.cell_spacing[0]])  # (x, y)
+        points = self.grid_xy + torch.tanh(self.cell_offset(visual)) * spacing  # (B, T, 2)
+        return (weights.unsqueeze(-1) * points).sum(dim=1)
 
     def track_penalty(self, previous_target: torch.Tensor) -> torch.Tensor:
         """(B, T): min(((d - radius)+ / sigma)^2 / 2, cap), d each grid cell's distance to the previous
@@ -434,8 +450,8 @@ class VLAPolicy(nn.Module):
             ):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
                 widened.append(name)
-        for name in sorted(set(own) - set(state)):  # self-attention or colour cells the checkpoint has not: no-ops
-            if ".self_attn." in name or ".norm_self." in name or name.startswith("colour."):
+        for name in sorted(set(own) - set(state)):  # parts the checkpoint has not that start as no-ops
+            if ".self_attn." in name or ".norm_self." in name or name.startswith(("colour.", "cell_offset.")):
                 state[name] = own[name]
                 widened.append(name)
         self.load_state_dict(state)

@@ -284,6 +284,35 @@ def test_visual_self_attention_starts_as_a_no_op_and_then_lets_a_token_see_the_o
         assert (others(seeing, changed) - others(seeing, tokens)).abs().max() > 1e-3
 
 
+def test_cell_offsets_start_as_a_no_op_and_move_the_read_out_off_the_cells_centres_by_at_most_a_spacing():
+    torch.manual_seed(0)
+    plain = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).eval()
+    placed = VLAPolicy(VLAConfig(cell_offsets=True), 384, pretrained_weights=False).eval()
+    assert placed.load_state_dict_widening_head(plain.state_dict()) == ["cell_offset.bias", "cell_offset.weight"]
+    tokens, (_, text, mask) = torch.randn(4, 196, plain.vision.out_dim), batch(4)
+
+    def read_out(policy):
+        return policy.read_out(tokens, text, mask)[1]
+
+    with torch.no_grad():
+        centres = read_out(plain)
+        torch.testing.assert_close(read_out(placed), centres)
+    spacing = 2.0 / 13  # 14 cells from -1 to 1
+    # where the faces really are: a third of a spacing off what the centres read, each sample its own way
+    faces = centres + torch.tensor([[1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, -1.0]]) * spacing / 3
+    optimiser = torch.optim.Adam(placed.cell_offset.parameters(), lr=1e-2)
+    for _ in range(150):  # only the offsets train: the grid weights stay the plain model's
+        optimiser.zero_grad()
+        target_loss(read_out(placed), faces).backward()
+        optimiser.step()
+    with torch.no_grad():
+        before, after = (centres - faces).norm(dim=1), (read_out(placed) - faces).norm(dim=1)
+        assert after.max() < 0.25 * before.min(), (before, after)
+        placed.cell_offset.weight.zero_()
+        placed.cell_offset.bias.fill_(50.0)  # as far as an offset goes
+        torch.testing.assert_close(read_out(placed) - centres, torch.full_like(centres, spacing))
+
+
 def test_colour_cells_follow_the_backbones_tokens_with_the_colours_of_each_tokens_cell():
     vision = build_vision_encoder(VisionConfig(backend="mobilenet_v2", mobilenet_stride=16, colour_cells=True), False)
     assert (vision.out_dim, vision.colour_channels, vision.grid) == (96 + 48, 48, (14, 14))  # 4x4 cells of 4 px

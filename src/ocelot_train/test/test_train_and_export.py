@@ -250,7 +250,11 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
                 f"model.vision.mobilenet_stride={stride}",
                 f"train.cache_dir={cache}",
                 # exported below
-                *(["model.visual_self_attention=true", "model.vision.colour_cells=true"] if stride == 16 else []),
+                *(
+                    ["model.visual_self_attention=true", "model.vision.colour_cells=true", "model.cell_offsets=true"]
+                    if stride == 16
+                    else []
+                ),
             ],
         )
         trainers[stride] = Trainer(dataset, tmp_path / f"run{stride}", config, progress=False)
@@ -269,10 +273,16 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     np.testing.assert_allclose(cached, expected, atol=2e-3 * np.abs(expected).max())
     card = export_model(runs[16].checkpoint, tmp_path / "model.onnx")
     assert max(card["parity_max_abs"].values()) <= 1e-4
-    assert card["config"]["model"]["visual_self_attention"] and card["config"]["model"]["vision"]["colour_cells"]
-    # both trained away from their no-op starts: the parity covers them
+    model = card["config"]["model"]
+    assert model["visual_self_attention"] and model["vision"]["colour_cells"] and model["cell_offsets"]
+    # all trained away from their no-op starts: the parity covers them
     assert trainer.policy.fusion[0].self_attn.out.weight.abs().max() > 0
     assert trainer.policy.colour.out.weight.abs().max() > 0
+    assert trainer.policy.cell_offset.weight.abs().max() > 0
+    from ocelot_train.graph_weights import checkpoint_from_model
+
+    recovered = checkpoint_from_model(tmp_path / "model.onnx")["state_dict"]  # the offsets read back too
+    torch.testing.assert_close(recovered["cell_offset.weight"], trainer.policy.cell_offset.weight.detach())
 
 
 def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):

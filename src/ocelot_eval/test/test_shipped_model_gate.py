@@ -101,10 +101,10 @@ def check_recording(folder: Path, report: dict) -> None:
         assert "jpeg" in first.format and bytes(first.data[:2]) == b"\xff\xd8"  # a JPEG
 
 
-# Held-out phrasings on unseen faces: the attribute commands often find another face (84.2 px on that label), so
-# the set's mean is 24.8 px against the 15-px gate and its response 14.4 frames (models/default/README.md). A
+# Held-out phrasings on unseen faces: the mean (13.6 px) passes, but the attribute commands hold the centre
+# 28-38 px off their face, so the set's p95 is 43.9 px against the 40-px gate (models/default/README.md). A
 # known gap, kept visible: strict, so a model that passes there fails this mark until it is removed.
-UNSEEN_GAP = pytest.mark.xfail(strict=True, reason="held-out phrasings under pi4: 24.8 px against the 15-px gate")
+UNSEEN_GAP = pytest.mark.xfail(strict=True, reason="held-out phrasings under pi4: p95 43.9 px against the 40-px gate")
 
 
 @pytest.mark.gate

@@ -195,8 +195,8 @@ class VLAPolicy(nn.Module):
             self.cell_offset = nn.Linear(d, 2)
             nn.init.zeros_(self.cell_offset.weight)  # zero offsets: the read-out starts as the cells' centres
             nn.init.zeros_(self.cell_offset.bias)
-        # a cell's offset reaches up to one spacing: a face on a cell's edge is scored by both neighbours
-        self.cell_spacing = 2.0 / max(gh - 1, 1), 2.0 / max(gw - 1, 1)
+        # (x, y): a cell's offset reaches up to one spacing, as a face on a cell's edge is scored by both neighbours
+        self.cell_spacing = 2.0 / max(gw - 1, 1), 2.0 / max(gh - 1, 1)
         self.law: LawHead | PredictiveLaw | None = None
         if config.head == "law":
             self.law = LawHead(config.max_velocity, config.law_gains)
@@ -343,8 +343,7 @@ class VLAPolicy(nn.Module):
         (model.cell_offsets, within one cell spacing) to where that cell places the face it scores."""
         if self.cell_offset is None:
             return weights @ self.grid_xy
-        spacing = self.grid_xy.new_tensor([self.cell_spacing[1], self.cell_spacing[0]])  # (x, y)
-        points = self.grid_xy + torch.tanh(self.cell_offset(visual)) * spacing  # (B, T, 2)
+        points = self.grid_xy + torch.tanh(self.cell_offset(visual)) * self.grid_xy.new_tensor(self.cell_spacing)
         return (weights.unsqueeze(-1) * points).sum(dim=1)
 
     def track_penalty(self, previous_target: torch.Tensor) -> torch.Tensor:

@@ -169,6 +169,24 @@ def _textures(f) -> list[str]:
     return [str(face["texture"]) for face in faces if isinstance(face, dict) and "texture" in face]
 
 
+def commanded_face_attributes(f) -> dict | None:
+    """The commanded face's attributes as the scenario records them (metadata JSON's `faces[target]`), from an
+    open episode file; None when it records none (a photo face without them, an episode without a scenario)."""
+    metadata = json.loads(f["metadata"][()])
+    faces, target = metadata.get("faces") or [], metadata.get("target")
+    if not isinstance(target, int) or not 0 <= target < len(faces) or not isinstance(faces[target], dict):
+        return None
+    attributes = faces[target].get("attributes")
+    return attributes if isinstance(attributes, dict) else None
+
+
+def scene_face_count(f) -> int:
+    """How many faces the episode's scenario has (metadata JSON's `faces`), from an open episode file; 0 when
+    it records none."""
+    faces = json.loads(f["metadata"][()]).get("faces")
+    return len(faces) if isinstance(faces, list) else 0
+
+
 def _period(sim_time: np.ndarray) -> float | None:
     """The camera period the episode's own stamps show (median step); None below two frames."""
     steps = np.diff(sim_time)

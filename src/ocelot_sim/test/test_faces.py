@@ -1,9 +1,12 @@
 import numpy as np
 import pytest
 
+from ocelot_common.attributes import ATTRIBUTE_VALUES
 from ocelot_sim.face_pool import face_pool
 from ocelot_sim.faces import (
+    HAIR_COLOURS,
     PHOTOS,
+    SHIRT_COLOURS,
     TextureError,
     detectable_procedural,
     draw_procedural_face,
@@ -62,3 +65,7 @@ def test_pool_faces_pass_the_detectability_check():
     assert len(pool) >= 1000 and len(set(pool)) == len(pool)
     for index in pool[:: len(pool) // 4][:4]:
         assert is_detectable(index)
+
+
+def test_faces_are_drawn_with_the_attribute_values_commands_and_policies_name():
+    assert tuple(SHIRT_COLOURS) == ATTRIBUTE_VALUES["shirt"] and tuple(HAIR_COLOURS) == ATTRIBUTE_VALUES["hair"]

@@ -93,6 +93,12 @@ class VLAConfig:
     # pulled to a cell's centre (the grid of 14 cells is 46 camera px a cell). Starts as a no-op (zero
     # offsets), so a checkpoint without it loads as is.
     cell_offsets: bool = False
+    # each grid cell also names the attributes of a face whose centre it holds (shirt and hair colour, glasses,
+    # a hat: ocelot_common.attributes), from the tokens of its cell and the cells below it, where the shirt is;
+    # trained on every frame at the commanded face's cell (train.attribute_loss_weight). The command's named
+    # attribute, read from its text, then scores each cell by the log-probability that it has it. Starts as a
+    # no-op (zero gain), so a checkpoint without it loads as is (modeling_vla.AttributeCells).
+    attribute_cells: bool = False
     head_hidden: int = 128
     max_velocity: float = 1.0  # the head's tanh output is scaled to this (rad/s)
     # temporal context: the previous command is an input, so the policy can carry a moving target's
@@ -232,6 +238,9 @@ class TrainConfig:
     # Unlike the position and spread losses, its pull does not vanish when the read-out is sure of the wrong
     # face, so it can teach a command to move the read-out to another face. 0 = off.
     target_mass_weight: float = 0.0
+    # model.attribute_cells only: the weight of its two classification losses, the attributes of the commanded
+    # face's cell (every frame whose episode records them) and the attribute each command names (its text)
+    attribute_loss_weight: float = 0.0
     # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with
     # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);
     # the best epoch is then the one whose read-out is nearest the commanded face on the validation split
@@ -269,6 +278,8 @@ class TrainConfig:
             raise ConfigError("train.previous_target_dropout must be in [0, 1]")
         if not 0.0 <= self.paraphrase_share <= 1.0:
             raise ConfigError(f"train.paraphrase_share must be in [0, 1], got {self.paraphrase_share}")
+        if self.attribute_loss_weight < 0:
+            raise ConfigError(f"train.attribute_loss_weight must be >= 0, got {self.attribute_loss_weight}")
         weights = (self.target_loss_weight, self.action_loss_weight, self.target_spread_weight, self.target_mass_weight)
         if min(weights) < 0:
             raise ConfigError(
@@ -308,6 +319,7 @@ class TrainingRules:
     action_loss_weight: float = 1.0
     target_spread_weight: float = 0.0
     target_mass_weight: float = 0.0
+    attribute_loss_weight: float = 0.0
 
     @classmethod
     def of(cls, train: TrainConfig) -> TrainingRules:
@@ -319,6 +331,7 @@ class TrainingRules:
             train.action_loss_weight,
             train.target_spread_weight,
             train.target_mass_weight,
+            train.attribute_loss_weight,
         )
 
 
@@ -338,6 +351,11 @@ class RunConfig:
             raise ConfigError(
                 f"train.fit_law_gains fits model.law_gains, the gains of model.head: law; model.head is "
                 f"{self.model.head!r} (the predictive head's settings come from `ocelot tune-law --law predictive`)"
+            )
+        if self.train.attribute_loss_weight and not self.model.attribute_cells:
+            raise ConfigError(
+                "train.attribute_loss_weight trains model.attribute_cells; set model.attribute_cells to true "
+                "(or the weight to 0)"
             )
 
     def to_dict(self) -> dict:

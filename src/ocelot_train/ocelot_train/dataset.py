@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from ocelot_common.attributes import face_classes
 from ocelot_common.camera import CAMERA_PX
 from ocelot_common.episode_context import no_previous_action
 from ocelot_common.preprocessing import frames_to_input, image_point_to_unit
 from ocelot_common.text import normalise_command
-from ocelot_dataset.episode_io import episode_path
+from ocelot_dataset.episode_io import commanded_face_attributes, episode_path, scene_face_count
 from ocelot_dataset.index import load_metadata, read_split
 
 
@@ -89,12 +90,15 @@ class EpisodeFrames:
         self._actions: dict[int, np.ndarray] = {}
         self._applied: dict[int, np.ndarray] = {}
         self._targets: dict[int, np.ndarray] = {}
+        self._attributes: dict[int, np.ndarray] = {}
+        self._face_counts: dict[int, int] = {}
 
     def _file(self, episode: int):
         import h5py
 
         if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's handles
             self._pid, self._files, self._actions, self._applied, self._targets = os.getpid(), {}, {}, {}, {}
+            self._attributes, self._face_counts = {}, {}
         handle = self._files.get(episode)
         if handle is None:
             path = episode_path(self.root, episode)
@@ -110,11 +114,24 @@ class EpisodeFrames:
                     if "target_px" in handle
                     else np.full_like(self._actions[episode], np.nan)
                 )
+                self._attributes[episode] = np.array(face_classes(commanded_face_attributes(handle)), np.int64)
+                self._face_counts[episode] = scene_face_count(handle)
             except (OSError, KeyError) as exc:
                 raise DatasetError(
                     f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the broken files"
                 ) from None
         return handle
+
+    def attributes(self, episode: int) -> np.ndarray:
+        """The commanded face's attribute classes (ocelot_common.attributes.face_classes), UNKNOWN where the
+        episode does not record them."""
+        self._file(episode)
+        return self._attributes[episode]
+
+    def face_count(self, episode: int) -> int:
+        """How many faces the episode's scene has (0: not recorded)."""
+        self._file(episode)
+        return self._face_counts[episode]
 
     def frame(self, episode: int, index: int) -> np.ndarray:
         try:
@@ -161,7 +178,9 @@ class FrameDataset:
     """Samples: {"frame": (3,224,224) float32, "action": (2,) float32, "previous_action": (2,) float32
     (the command applied for the frame before; zero on an episode's first frame), "earlier_action" (the one
     for the frame before that; zero on the first two), "target_xy": (2,) float32
-    (the commanded face in read-out coordinates, NaN if unknown), "command": int, "label": int,
+    (the commanded face in read-out coordinates, NaN if unknown), "target_attributes": (4,) int64 (its attribute
+    classes, ocelot_common.attributes.face_classes), "face_count": int (the scene's faces, 0: not recorded),
+    "command": int, "label": int,
     "has_previous": bool (not an episode's first frame)}; with `previous_frame`, also "previous_frame": the
     frame before (the frame itself on an episode's first), augmented as the frame is.
 
@@ -202,6 +221,8 @@ class FrameDataset:
             "previous_action": previous,
             "earlier_action": earlier,
             "target_xy": self._frames.target(episode, t),
+            "target_attributes": self._frames.attributes(episode),
+            "face_count": self._frames.face_count(episode),
             "command": self._command_of[slot],
             "label": self._label_of[slot],
             "has_previous": t > 0,

@@ -30,6 +30,7 @@ import math
 import torch
 from torch import nn
 
+from ocelot_common.attributes import ATTRIBUTE_VALUES, NO_ATTRIBUTE, UNKNOWN
 from ocelot_train.configuration_vla import TrainingRules, VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder, colour_image
 from ocelot_train.law_head import LawHead
@@ -110,6 +111,112 @@ class ColourContext(nn.Module):
         return self.out(features), score
 
 
+def _kind_slices() -> tuple[list[slice], list[int]]:
+    """Each kind's slice of AttributeCells' per-cell logits (its values, then "no face is centred here"), and
+    where each of ATTRIBUTE_CLASSES is among them."""
+    slices, named, start = [], [], 0
+    for values in ATTRIBUTE_VALUES.values():
+        slices.append(slice(start, start + len(values) + 1))
+        named += range(start, start + len(values))
+        start += len(values) + 1
+    return slices, named
+
+
+ATTRIBUTE_KINDS, NAMED_LOGITS = _kind_slices()
+CELL_LOGITS = ATTRIBUTE_KINDS[-1].stop
+
+
+class AttributeCells(nn.Module):
+    """The frozen encoder's tokens (B, T, C) and the command -> each cell's attribute logits (B, T, CELL_LOGITS),
+    the command's query logits (B, NO_ATTRIBUTE + 1) and an addition to each cell's score (B, T).
+
+    A cell reads its own tokens, those of the `above` rows over it and of the `below` rows under it (and one to
+    each side): a face's hair reaches above its centre and its shirt sits 1-4 cells under it, as far as it is
+    near. Each kind (ocelot_common.attributes) has a logit per value and one for "no face is centred on this
+    cell", so that the shirt itself, a cell or two under the face, does not read as a face with that shirt. The
+    frozen tokens hold the shirt's colour; what the read-out lacked was a signal that teaches it where to look,
+    which attribute_loss gives on every frame rather than only through attribute commands' positions.
+
+    The query names, from the command's mean text feature, the attribute class it asks for or none; the score
+    is the log-probability that a face with the named class is centred on the cell, times a learned gain that
+    starts at zero, so a model started from a checkpoint without it starts out as the checkpoint's."""
+
+    GAIN_SCALE = 10.0  # the gain is this times its parameter: it must reach a few units under steps of ~lr
+
+    def __init__(
+        self, channels: int, grid: tuple[int, int], text_dim: int, hidden: int = 64, above: int = 2, below: int = 4
+    ) -> None:
+        super().__init__()
+        self.grid = grid
+        self.detector = nn.Sequential(
+            nn.ZeroPad2d((1, 1, above, below)),  # (left, right, top, bottom)
+            nn.Conv2d(channels, hidden, (above + below + 1, 3)),
+            nn.GELU(),
+            nn.Conv2d(hidden, CELL_LOGITS, 1),
+        )
+        self.query = nn.Linear(text_dim, NO_ATTRIBUTE + 1)
+        self.gain = nn.Parameter(torch.zeros(()))
+
+    def forward(
+        self, tokens: torch.Tensor, text_features: torch.Tensor, text_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, t, c = tokens.shape
+        gh, gw = self.grid
+        cells = self.detector(tokens.transpose(1, 2).reshape(b, c, gh, gw)).flatten(2).transpose(1, 2)
+        mask = text_mask.to(text_features.dtype)[..., None]
+        command = (text_features * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+        query = self.query(command)
+        log_p = torch.cat([torch.log_softmax(cells[..., kind], dim=-1) for kind in ATTRIBUTE_KINDS], dim=-1)
+        wanted = torch.softmax(query, dim=-1)[:, :NO_ATTRIBUTE]  # what "none" takes adds nothing to any cell
+        named = log_p[..., NAMED_LOGITS]  # (B, T, NO_ATTRIBUTE)
+        return cells, query, self.GAIN_SCALE * self.gain * (named * wanted[:, None]).sum(dim=-1)
+
+
+def off_face_cells(grid_xy: torch.Tensor, points: torch.Tensor, alone: torch.Tensor) -> torch.Tensor:
+    """(K, T): the cells on which no face is centred, as far as a frame's commanded face (`points`, (K, 2))
+    shows: beyond SPREAD_FREE_RADIUS from it, those in the band over and under it (within a cell spacing
+    across and 0.6 image half-heights up or down: its hair, its shirt; faces do not stand on one another),
+    and every one where it is the scene's only face (`alone`, (K,))."""
+    gap = grid_distance(grid_xy, points)
+    across = (grid_xy[None, :, 0] - points[:, None, 0]).abs()
+    updown = (grid_xy[None, :, 1] - points[:, None, 1]).abs()
+    spacing = (grid_xy[1, 0] - grid_xy[0, 0]).abs()
+    band = (across <= spacing * 1.01) & (updown <= 0.6)
+    return (gap > SPREAD_FREE_RADIUS) & (band | alone[:, None])
+
+
+def attribute_loss(
+    cells: torch.Tensor,
+    query: torch.Tensor,
+    grid_xy: torch.Tensor,
+    target_xy: torch.Tensor,
+    target_attributes: torch.Tensor,
+    attribute_query: torch.Tensor,
+    face_count: torch.Tensor,
+) -> torch.Tensor:
+    """Cross-entropy of AttributeCells' outputs, over the rows where the commanded face is known: each kind's
+    logits of the cells within SPREAD_FREE_RADIUS of it against its recorded value (UNKNOWN: not counted), and
+    of the cells off_face_cells names against "no face centred here"; and the query against the class the
+    command names (UNKNOWN: not counted). Each term is a mean over what it counts (0 when nothing is known)."""
+    known = torch.isfinite(target_xy).all(dim=1)
+    points = target_xy[known]
+    near = grid_distance(grid_xy, points) <= SPREAD_FREE_RADIUS  # (K, T)
+    off = off_face_cells(grid_xy, points, face_count[known] == 1)
+    face_terms = cells.new_zeros(())
+    for k, kind in enumerate(ATTRIBUTE_KINDS):
+        values = kind.stop - kind.start - 1
+        wanted = target_attributes[known][:, k]  # (K,)
+        log_p = torch.log_softmax(cells[known][..., kind], dim=-1)  # (K, T, values + 1)
+        picked = log_p.gather(2, wanted.clamp_min(0)[:, None, None].expand(-1, log_p.shape[1], 1)).squeeze(2)
+        on_face = (near & (wanted != UNKNOWN)[:, None]).to(picked.dtype)
+        face_terms = face_terms - (picked * on_face).sum() / on_face.sum().clamp_min(1.0)
+        elsewhere = off.to(picked.dtype)
+        face_terms = face_terms - (log_p[..., values] * elsewhere).sum() / elsewhere.sum().clamp_min(1.0)
+    named = (attribute_query != UNKNOWN).to(query.dtype)
+    picked_query = torch.log_softmax(query, dim=-1).gather(1, attribute_query.clamp_min(0)[:, None]).squeeze(1)
+    return face_terms - (picked_query * named).sum() / named.sum().clamp_min(1.0)
+
+
 def target_loss(xy: torch.Tensor, target_xy: torch.Tensor) -> torch.Tensor:
     """Smooth-L1 distance of the read-out position from the commanded face, over the rows where the face
     is known (NaN rows: out of view or not recorded); 0 when none is. It teaches the read-out where the
@@ -182,6 +289,11 @@ class VLAPolicy(nn.Module):
         self.colour_channels = self.vision.colour_channels
         self.vision_proj = nn.Linear(self.vision.out_dim - self.colour_channels, d)
         self.colour = ColourContext(self.colour_channels, d, self.vision.grid) if self.colour_channels else None
+        self.attribute = (
+            AttributeCells(self.vision.out_dim - self.colour_channels, self.vision.grid, text_dim)
+            if config.attribute_cells
+            else None
+        )
         self.position = nn.Sequential(nn.Linear(2, d), nn.GELU(), nn.Linear(d, d))
         self.text_proj = nn.Linear(text_dim, d)
         self.fusion = nn.ModuleList(
@@ -266,7 +378,7 @@ class VLAPolicy(nn.Module):
         previous_target = self._previous_target(batch) if config.previous_target else None
         text, mask = batch["text_features"], batch["text_mask"]
         tokens = batch["tokens"] if "tokens" in batch else self.vision(batch["frame"])
-        pooled, xy, weights = self.read_out(tokens, text, mask, previous_target)
+        pooled, xy, weights, attribute = self.read_out(tokens, text, mask, previous_target)
         # the predictive head's state needs the frames before; the read-out is what trains, so none is given
         actions = self.command(pooled, xy, previous_action, previous_target, earlier_action)[0]
         loss = self.rules.action_loss_weight * nn.functional.mse_loss(actions.float(), batch["action"])
@@ -278,7 +390,17 @@ class VLAPolicy(nn.Module):
         if self.rules.target_mass_weight > 0:
             mass = target_mass_loss(weights.float(), self.grid_xy.float(), batch["target_xy"])
             loss = loss + self.rules.target_mass_weight * mass
-        return loss, {"actions": actions, "target_estimate": xy}
+        if attribute is not None and self.rules.attribute_loss_weight > 0:
+            terms = attribute_loss(
+                *(part.float() for part in attribute),
+                self.grid_xy.float(),
+                batch["target_xy"],
+                batch["target_attributes"],
+                batch["attribute_query"],
+                batch["face_count"],
+            )
+            loss = loss + self.rules.attribute_loss_weight * terms
+        return loss, {"actions": actions, "target_estimate": xy, "attribute_cells": attribute}
 
     def _previous_action(self, previous: torch.Tensor) -> torch.Tensor:
         """In training, some previous commands are zeroed and the rest made noisy: in closed loop the
@@ -315,9 +437,10 @@ class VLAPolicy(nn.Module):
         text_features: torch.Tensor,
         text_mask: torch.Tensor,
         previous_target: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
         """Visual tokens + command -> (feature pooled where the target is (B, D), its position (B, 2), the
-        grid's weights (B, T)). With model.track_prior_sigma, cells far from `previous_target` score lower
+        grid's weights (B, T), with model.attribute_cells its cells' attribute logits and the command's query
+        logits (else None)). With model.track_prior_sigma, cells far from `previous_target` score lower
         (NaN: no prior)."""
         tokens = tokens.to(self.vision_proj.weight.dtype)
         features = tokens[..., : tokens.shape[-1] - self.colour_channels]
@@ -333,10 +456,15 @@ class VLAPolicy(nn.Module):
         scores = self.score(visual).squeeze(-1)  # (B, T)
         if colour_score is not None:
             scores = scores + colour_score
+        attribute = None
+        if self.attribute is not None:
+            cells, query, attribute_score = self.attribute(features, text_features.to(features.dtype), text_mask)
+            scores = scores + attribute_score
+            attribute = cells, query
         if self.config.track_prior_sigma and previous_target is not None:
             scores = scores - self.track_penalty(previous_target.to(scores.dtype))
         weights = torch.softmax(scores, dim=1)  # (B, T): where the target is
-        return (weights.unsqueeze(-1) * visual).sum(dim=1), self.position_of(weights, visual), weights
+        return (weights.unsqueeze(-1) * visual).sum(dim=1), self.position_of(weights, visual), weights, attribute
 
     def position_of(self, weights: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         """The read-out's position (B, 2): the grid weights' mean of the cells' centres, each moved by its offset
@@ -370,7 +498,7 @@ class VLAPolicy(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         """The part after the vision encoder (training on cached frozen features starts here): what `act`
         returns."""
-        pooled, xy, _ = self.read_out(tokens, text_features, text_mask, previous_target)
+        pooled, xy = self.read_out(tokens, text_features, text_mask, previous_target)[:2]
         actions, law_state = self.command(
             pooled, xy, previous_action, previous_target, earlier_action, previous_law_state
         )
@@ -424,7 +552,7 @@ class VLAPolicy(nn.Module):
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
         checkpoint's. A law head (model.head: law, its gains in the config) starting from a checkpoint with an
-        MLP head drops the MLP, and a model with visual self-attention or colour cells keeps its own no-op start
+        MLP head drops the MLP, and a model with visual self-attention, colour or attribute cells keeps its own no-op start
         for them where the checkpoint has none (the checkpoint's vision encoder is then this one's backbone).
         Returns the names of the weights widened, dropped, moved or added; other mismatches raise as usual."""
         own, widened = self.state_dict(), []
@@ -450,7 +578,7 @@ class VLAPolicy(nn.Module):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
                 widened.append(name)
         for name in sorted(set(own) - set(state)):  # parts the checkpoint has not that start as no-ops
-            if ".self_attn." in name or ".norm_self." in name or name.startswith(("colour.", "cell_offset.")):
+            if ".self_attn." in name or ".norm_self." in name or name.startswith(("colour.", "cell_offset.", "attribute.")):
                 state[name] = own[name]
                 widened.append(name)
         self.load_state_dict(state)

@@ -46,6 +46,7 @@ def report_epoch(row: dict, mlflow_run, progress: bool) -> None:
             f"epoch {row['epoch']}: train {row['train_loss']:.4f}  val {row['val_mse']:.4f}  "
             f"shuffled-text {row['val_mse_shuffled_text']:.4f}  ({per_label})  "
             + (f"target {row['val_target_error_px']:.1f} px  " if math.isfinite(row["val_target_error_px"]) else "")
+            + "".join(f"{k} {v:.0%}  " for k, v in row.get("val_attribute_accuracy", {}).items())
             + f"{row['samples_per_s']:.0f} samples/s",
             flush=True,
         )
@@ -57,4 +58,6 @@ def report_epoch(row: dict, mlflow_run, progress: bool) -> None:
         metrics.update({f"val_target_error_px_{k}": v for k, v in row["val_target_error_px_per_label"].items()})
         per_attribute = row["val_target_error_px_per_attribute"]
         metrics.update({f"val_target_error_px_attribute_{k}": v for k, v in per_attribute.items()})
+        accuracy = row.get("val_attribute_accuracy", {})
+        metrics.update({f"val_attribute_accuracy_{k}": v for k, v in accuracy.items()})
         mlflow.log_metrics(metrics, step=row["epoch"])

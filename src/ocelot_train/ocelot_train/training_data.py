@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from ocelot_common.attributes import query_class
 from ocelot_common.phrasings import is_held_out, paraphrases
 from ocelot_train.configuration_vla import ConfigError, RunConfig
 from ocelot_train.dataset import CachedTokenDataset, DatasetError, FrameDataset
@@ -84,6 +85,9 @@ class TrainingData:
         self._paraphrase_rows = torch.tensor([[row_of[text] for text in row] for row in padded])
         self._paraphrase_counts = torch.tensor([len(texts) for texts in alternatives])
         self._paraphrase_draw = torch.Generator().manual_seed(config.train.seed)
+        # each text row's named attribute (ocelot_common.attributes.query_class): what model.attribute_cells'
+        # query learns to read from the command
+        self._query_classes = torch.tensor([query_class(c) for c in self.commands], dtype=torch.long)
         self.device = torch.device("cpu")
 
     def prepare(self, text_encoder, tokenizer, vision: torch.nn.Module, device: torch.device, progress: bool) -> None:
@@ -94,6 +98,7 @@ class TrainingData:
         self.train_set, self.val_set = self._sample_sets(vision, progress)
         self.device = device
         self.text_features, self.text_mask = self.text_features.to(device), self.text_mask.to(device)
+        self._query_classes = self._query_classes.to(device)
 
     def _draw_weights(self) -> np.ndarray | None:
         """Per-sample draw weights of the training split (acquisition and label weights); None: uniform."""
@@ -150,7 +155,12 @@ class TrainingData:
         batch = {
             k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
         }
-        return {**batch, "text_features": self.text_features[rows], "text_mask": self.text_mask[rows]}
+        return {
+            **batch,
+            "text_features": self.text_features[rows],
+            "text_mask": self.text_mask[rows],
+            "attribute_query": self._query_classes[rows],
+        }
 
     def loader(self, dataset, train: bool, rank: int = 0, world_size: int = 1):
         from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler

@@ -9,8 +9,10 @@ import math
 import torch
 from torch import nn
 
+from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_common.camera import CAMERA_PX
 from ocelot_common.phrasings import request
+from ocelot_train.modeling_vla import ATTRIBUTE_KINDS
 from ocelot_train.training_data import TrainingData
 
 UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX) / 2.0  # read-out coordinates -> camera pixels
@@ -34,6 +36,25 @@ def mean_per_attribute(errors: torch.Tensor, rows: torch.Tensor, commands: list[
     return means
 
 
+def attribute_hits_of(attribute: tuple[torch.Tensor, torch.Tensor], grid_xy: torch.Tensor, batch: dict) -> torch.Tensor:
+    """(B, kinds + 1): whether model.attribute_cells' most likely class of each kind, at the grid cell nearest
+    the commanded face, is the face's recorded one, and whether the command's query names what it asks for
+    (1 or 0; NaN where unknown: no recorded class, or the face out of view)."""
+    cells, query = attribute
+    known = torch.isfinite(batch["target_xy"]).all(dim=1)
+    nearest = (grid_xy[None] - batch["target_xy"].nan_to_num()[:, None]).norm(dim=-1).argmin(dim=1)
+    at_face = cells[torch.arange(len(cells), device=cells.device), nearest]  # (B, V)
+    hits = []
+    for k, kind in enumerate(ATTRIBUTE_KINDS):
+        wanted = batch["target_attributes"][:, k]
+        hit = (at_face[:, kind][:, :-1].argmax(dim=1) == wanted).to(cells.dtype)  # its values, not "no face"
+        hits.append(torch.where(known & (wanted != UNKNOWN), hit, torch.full_like(hit, math.nan)))
+    wanted = batch["attribute_query"]
+    hit = (query.argmax(dim=1) == wanted).to(cells.dtype)
+    hits.append(torch.where(wanted != UNKNOWN, hit, torch.full_like(hit, math.nan)))
+    return torch.stack(hits, dim=1)
+
+
 @torch.no_grad()
 def validate(model: nn.Module, data: TrainingData) -> dict:
     model.eval()
@@ -44,6 +65,7 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
     label_parts: list[torch.Tensor] = []
     misplaced_parts: list[torch.Tensor] = []
     row_parts: list[torch.Tensor] = []
+    attribute_hits: list[torch.Tensor] = []  # model.attribute_cells: per frame and kind, 1 right, 0 wrong, NaN unknown
     for batch in data.loader(data.val_set, train=False):
         rows = data.command_rows(batch["command"], "val")
         batch = data.step_batch(batch, rows)
@@ -55,6 +77,8 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
         other = other + (other >= rows).long() if len(data.commands) > 1 else rows  # never the true command
         ablated = model(data.step_batch(batch, other))[1]["actions"]
         ablate_parts.append(((ablated - batch["action"]) ** 2).mean(1).cpu())
+        if info.get("attribute_cells") is not None:
+            attribute_hits.append(attribute_hits_of(info["attribute_cells"], model.grid_xy, batch).cpu())
         label_parts.append(batch["label"].cpu())
         row_parts.append(rows.cpu())
     sq, sq_ablate = torch.cat(sq_parts), torch.cat(ablate_parts)
@@ -68,7 +92,17 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
         for i, name in enumerate(label_table)
         if (known & (labels == i)).any()
     }
+    found = {}
+    if attribute_hits:
+        hits = torch.cat(attribute_hits)
+        names = [*ATTRIBUTE_VALUES, "query"]
+        found["val_attribute_accuracy"] = {
+            name: float(hits[:, k][torch.isfinite(hits[:, k])].mean())
+            for k, name in enumerate(names)
+            if torch.isfinite(hits[:, k]).any()
+        }
     return {
+        **found,
         "val_mse": float(sq.mean()),
         "val_mse_shuffled_text": float(sq_ablate.mean()),
         "val_mse_per_label": per_label,

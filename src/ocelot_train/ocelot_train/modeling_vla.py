@@ -114,7 +114,9 @@ class ColourContext(nn.Module):
 def _kind_slices() -> tuple[list[slice], list[int]]:
     """Each kind's slice of AttributeCells' per-cell logits (its values, then "no face is centred here"), and
     where each of ATTRIBUTE_CLASSES is among them."""
-    slices, named, start = [], [], 0
+    slices: list[slice] = []
+    named: list[int] = []
+    start = 0
     for values in ATTRIBUTE_VALUES.values():
         slices.append(slice(start, start + len(values) + 1))
         named += range(start, start + len(values))
@@ -132,10 +134,11 @@ class AttributeCells(nn.Module):
 
     A cell reads its own tokens, those of the `above` rows over it and of the `below` rows under it (and one to
     each side): a face's hair reaches above its centre and its shirt sits 1-4 cells under it, as far as it is
-    near. Each kind (ocelot_common.attributes) has a logit per value and one for "no face is centred on this
-    cell", so that the shirt itself, a cell or two under the face, does not read as a face with that shirt. The
-    frozen tokens hold the shirt's colour; what the read-out lacked was a signal that teaches it where to look,
-    which attribute_loss gives on every frame rather than only through attribute commands' positions.
+    near (with model.vision.colour_cells, their cells' colours too). Each kind (ocelot_common.attributes) has a
+    logit per value and one for "no face is centred on this cell", so that the shirt itself, a cell or two under
+    the face, does not read as a face with that shirt. The frozen tokens hold the shirt's colour; what the
+    read-out lacked was a signal that teaches it where to look, which attribute_loss gives on every frame rather
+    than only through attribute commands' positions.
 
     The query names, from the command's mean text feature, the attribute class it asks for or none; the score
     is the log-probability that a face with the named class is centred on the cell, times a learned gain that
@@ -290,7 +293,7 @@ class VLAPolicy(nn.Module):
         self.vision_proj = nn.Linear(self.vision.out_dim - self.colour_channels, d)
         self.colour = ColourContext(self.colour_channels, d, self.vision.grid) if self.colour_channels else None
         self.attribute = (
-            AttributeCells(self.vision.out_dim - self.colour_channels, self.vision.grid, text_dim)
+            AttributeCells(self.vision.out_dim, self.vision.grid, text_dim)  # with the colour cells, if any
             if config.attribute_cells
             else None
         )
@@ -391,8 +394,10 @@ class VLAPolicy(nn.Module):
             mass = target_mass_loss(weights.float(), self.grid_xy.float(), batch["target_xy"])
             loss = loss + self.rules.target_mass_weight * mass
         if attribute is not None and self.rules.attribute_loss_weight > 0:
+            cells, query = attribute
             terms = attribute_loss(
-                *(part.float() for part in attribute),
+                cells.float(),
+                query.float(),
                 self.grid_xy.float(),
                 batch["target_xy"],
                 batch["target_attributes"],
@@ -458,7 +463,7 @@ class VLAPolicy(nn.Module):
             scores = scores + colour_score
         attribute = None
         if self.attribute is not None:
-            cells, query, attribute_score = self.attribute(features, text_features.to(features.dtype), text_mask)
+            cells, query, attribute_score = self.attribute(tokens, text_features.to(tokens.dtype), text_mask)
             scores = scores + attribute_score
             attribute = cells, query
         if self.config.track_prior_sigma and previous_target is not None:
@@ -552,8 +557,9 @@ class VLAPolicy(nn.Module):
         """Load a checkpoint of this model made without some head inputs (e.g. before `previous_target`):
         the head's first layer gets zero weights for the new inputs, so the model starts out as the
         checkpoint's. A law head (model.head: law, its gains in the config) starting from a checkpoint with an
-        MLP head drops the MLP, and a model with visual self-attention, colour or attribute cells keeps its own no-op start
-        for them where the checkpoint has none (the checkpoint's vision encoder is then this one's backbone).
+        MLP head drops the MLP, and a model with visual self-attention, colour or attribute cells keeps its own
+        no-op start for them where the checkpoint has none (the checkpoint's vision encoder is then this one's
+        backbone).
         Returns the names of the weights widened, dropped, moved or added; other mismatches raise as usual."""
         own, widened = self.state_dict(), []
         state = dict(state)
@@ -578,7 +584,8 @@ class VLAPolicy(nn.Module):
                 state[name] = torch.cat([value, value.new_zeros(value.shape[0], mine.shape[1] - value.shape[1])], 1)
                 widened.append(name)
         for name in sorted(set(own) - set(state)):  # parts the checkpoint has not that start as no-ops
-            if ".self_attn." in name or ".norm_self." in name or name.startswith(("colour.", "cell_offset.", "attribute.")):
+            no_op_start = name.startswith(("colour.", "cell_offset.", "attribute."))
+            if ".self_attn." in name or ".norm_self." in name or no_op_start:
                 state[name] = own[name]
                 widened.append(name)
         self.load_state_dict(state)

@@ -5,6 +5,7 @@ from the commanded face in camera pixels, overall, per label and per attribute a
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -78,7 +79,8 @@ def validate(model: nn.Module, data: TrainingData) -> dict:
         ablated = model(data.step_batch(batch, other))[1]["actions"]
         ablate_parts.append(((ablated - batch["action"]) ** 2).mean(1).cpu())
         if info.get("attribute_cells") is not None:
-            attribute_hits.append(attribute_hits_of(info["attribute_cells"], model.grid_xy, batch).cpu())
+            grid_xy = cast(torch.Tensor, model.grid_xy)
+            attribute_hits.append(attribute_hits_of(info["attribute_cells"], grid_xy, batch).cpu())
         label_parts.append(batch["label"].cpu())
         row_parts.append(rows.cpu())
     sq, sq_ablate = torch.cat(sq_parts), torch.cat(ablate_parts)

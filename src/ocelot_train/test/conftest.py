@@ -17,7 +17,8 @@ def make_episode(index: int, rng: np.random.Generator, frames: int = 12) -> Epis
     label = "track" if index % 2 == 0 else "multi_left"
     faces = faces_metadata(split_by_tenth(index), index)
     if index % 3 != 2:  # the scenario's attributes of its face, which every third episode lacks
-        faces[0]["attributes"] = {"shirt_colour": SHIRTS[index % 3], "hair_colour": "grey", "glasses": True, "hat": False}
+        shirt = SHIRTS[index % 3]
+        faces[0]["attributes"] = {"shirt_colour": shirt, "hair_colour": "grey", "glasses": True, "hat": False}
     images = np.full((frames, 224, 224, 3), 60, np.uint8)
     xs = rng.integers(30, 194, frames)
     for t, x in enumerate(xs):

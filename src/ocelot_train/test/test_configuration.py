@@ -37,6 +37,8 @@ def test_yaml_numbers_and_overrides(tmp_path):
         (["train.action_loss_weight=0"], "all 0: nothing to learn"),
         (["model.track_prior_sigma=0.3"], "track_prior_sigma centres the prior.*previous_target"),
         (["train.paraphrase_share=1.5"], r"train.paraphrase_share must be in \[0, 1\], got 1.5"),
+        (["train.attribute_loss_weight=-1"], "attribute_loss_weight must be >= 0, got -1"),
+        (["train.attribute_loss_weight=1"], "trains model.attribute_cells; set model.attribute_cells to true"),
     ],
 )
 def test_bad_configs_are_named(overrides, message):

@@ -94,8 +94,8 @@ class VLAConfig:
     # offsets), so a checkpoint without it loads as is.
     cell_offsets: bool = False
     # each grid cell also names the attributes of a face whose centre it holds (shirt and hair colour, glasses,
-    # a hat: ocelot_common.attributes), from the tokens of its cell and the cells below it, where the shirt is;
-    # trained on every frame at the commanded face's cell (train.attribute_loss_weight). The command's named
+    # a hat: ocelot_common.attributes), from the tokens of its cell and those around it (the hair above, the
+    # shirt below), trained on every frame near the commanded face (train.attribute_loss_weight). The command's named
     # attribute, read from its text, then scores each cell by the log-probability that it has it. Starts as a
     # no-op (zero gain), so a checkpoint without it loads as is (modeling_vla.AttributeCells).
     attribute_cells: bool = False
@@ -238,8 +238,9 @@ class TrainConfig:
     # Unlike the position and spread losses, its pull does not vanish when the read-out is sure of the wrong
     # face, so it can teach a command to move the read-out to another face. 0 = off.
     target_mass_weight: float = 0.0
-    # model.attribute_cells only: the weight of its two classification losses, the attributes of the commanded
-    # face's cell (every frame whose episode records them) and the attribute each command names (its text)
+    # model.attribute_cells only: the weight of its classification losses (modeling_vla.attribute_loss): the
+    # attributes of the cells near the commanded face (every frame whose episode records them), "no face centred
+    # here" over and under it, and the attribute each command names (its text)
     attribute_loss_weight: float = 0.0
     # the weight of the commands' loss against the oracle's labels. 0 trains the read-out alone (with
     # target_loss_weight > 0), e.g. under a law head whose gains are set for the robot (`ocelot tune-law`);

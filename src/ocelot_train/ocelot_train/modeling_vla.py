@@ -172,7 +172,9 @@ class AttributeCells(nn.Module):
         log_p = torch.cat([torch.log_softmax(cells[..., kind], dim=-1) for kind in ATTRIBUTE_KINDS], dim=-1)
         wanted = torch.softmax(query, dim=-1)[:, :NO_ATTRIBUTE]  # what "none" takes adds nothing to any cell
         named = log_p[..., NAMED_LOGITS]  # (B, T, NO_ATTRIBUTE)
-        return cells, query, self.GAIN_SCALE * self.gain * (named * wanted[:, None]).sum(dim=-1)
+        # the gain multiplies a tensor first: GAIN_SCALE * gain alone would be folded into one constant on export,
+        # and the gain could not be read back from the graph (ocelot_train.graph_weights)
+        return cells, query, (named * wanted[:, None]).sum(dim=-1) * self.gain * self.GAIN_SCALE
 
 
 def off_face_cells(grid_xy: torch.Tensor, points: torch.Tensor, alone: torch.Tensor) -> torch.Tensor:

@@ -251,7 +251,13 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
                 f"train.cache_dir={cache}",
                 # exported below
                 *(
-                    ["model.visual_self_attention=true", "model.vision.colour_cells=true", "model.cell_offsets=true"]
+                    [
+                        "model.visual_self_attention=true",
+                        "model.vision.colour_cells=true",
+                        "model.cell_offsets=true",
+                        "model.attribute_cells=true",
+                        "train.attribute_loss_weight=1",
+                    ]
                     if stride == 16
                     else []
                 ),
@@ -275,14 +281,17 @@ def test_frozen_mobilenet_trains_on_cached_tokens_at_either_stride_and_exports(d
     assert max(card["parity_max_abs"].values()) <= 1e-4
     model = card["config"]["model"]
     assert model["visual_self_attention"] and model["vision"]["colour_cells"] and model["cell_offsets"]
+    assert model["attribute_cells"]
     # all trained away from their no-op starts: the parity covers them
     assert trainer.policy.fusion[0].self_attn.out.weight.abs().max() > 0
     assert trainer.policy.colour.out.weight.abs().max() > 0
     assert trainer.policy.cell_offset.weight.abs().max() > 0
+    assert trainer.policy.attribute.gain.abs() > 0
     from ocelot_train.graph_weights import checkpoint_from_model
 
     recovered = checkpoint_from_model(tmp_path / "model.onnx")["state_dict"]  # the offsets read back too
     torch.testing.assert_close(recovered["cell_offset.weight"], trainer.policy.cell_offset.weight.detach())
+    torch.testing.assert_close(recovered["attribute.gain"], trainer.policy.attribute.gain.detach())  # not folded
 
 
 def test_an_encoder_that_exports_differently_is_not_cached(tmp_path):

@@ -163,16 +163,20 @@ def read_summary(path: Path) -> dict:
         raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
 
 
+def scenario_metadata(f) -> dict:
+    """The episode's scenario as recorded (its metadata JSON), from an open episode file."""
+    return json.loads(f["metadata"][()])
+
+
 def _textures(f) -> list[str]:
     """The episode's face textures, from its scenario (metadata JSON); [] when it records none."""
-    faces = json.loads(f["metadata"][()]).get("faces") or []
+    faces = scenario_metadata(f).get("faces") or []
     return [str(face["texture"]) for face in faces if isinstance(face, dict) and "texture" in face]
 
 
-def commanded_face_attributes(f) -> dict | None:
-    """The commanded face's attributes as the scenario records them (metadata JSON's `faces[target]`), from an
-    open episode file; None when it records none (a photo face without them, an episode without a scenario)."""
-    metadata = json.loads(f["metadata"][()])
+def commanded_face_attributes(metadata: dict) -> dict | None:
+    """The commanded face's attributes as the scenario records them (scenario_metadata's `faces[target]`); None
+    when it records none (a photo face without them, an episode without a scenario)."""
     faces, target = metadata.get("faces") or [], metadata.get("target")
     if not isinstance(target, int) or not 0 <= target < len(faces) or not isinstance(faces[target], dict):
         return None
@@ -180,10 +184,9 @@ def commanded_face_attributes(f) -> dict | None:
     return attributes if isinstance(attributes, dict) else None
 
 
-def scene_face_count(f) -> int:
-    """How many faces the episode's scenario has (metadata JSON's `faces`), from an open episode file; 0 when
-    it records none."""
-    faces = json.loads(f["metadata"][()]).get("faces")
+def scene_face_count(metadata: dict) -> int:
+    """How many faces the episode's scenario has (scenario_metadata's `faces`); 0 when it records none."""
+    faces = metadata.get("faces")
     return len(faces) if isinstance(faces, list) else 0
 
 
@@ -208,7 +211,7 @@ def read_episode(path: Path, frames: bool = True) -> Episode:
                 sim_time=f["sim_time"][()],
                 cmd=f["cmd"][()].decode(),
                 label_key=f["label_key"][()].decode(),
-                metadata=json.loads(f["metadata"][()]),
+                metadata=scenario_metadata(f),
                 applied=f["applied"][()] if "applied" in f else None,
                 target_px=f["target_px"][()] if "target_px" in f else None,
             )

@@ -21,7 +21,7 @@ from ocelot_common.camera import CAMERA_PX
 from ocelot_common.episode_context import no_previous_action
 from ocelot_common.preprocessing import frames_to_input, image_point_to_unit
 from ocelot_common.text import normalise_command
-from ocelot_dataset.episode_io import commanded_face_attributes, episode_path, scene_face_count
+from ocelot_dataset.episode_io import commanded_face_attributes, episode_path, scenario_metadata, scene_face_count
 from ocelot_dataset.index import load_metadata, read_split
 
 
@@ -114,8 +114,9 @@ class EpisodeFrames:
                     if "target_px" in handle
                     else np.full_like(self._actions[episode], np.nan)
                 )
-                self._attributes[episode] = np.array(face_classes(commanded_face_attributes(handle)), np.int64)
-                self._face_counts[episode] = scene_face_count(handle)
+                scenario = scenario_metadata(handle)
+                self._attributes[episode] = np.array(face_classes(commanded_face_attributes(scenario)), np.int64)
+                self._face_counts[episode] = scene_face_count(scenario)
             except (OSError, KeyError) as exc:
                 raise DatasetError(
                     f"{path}: unreadable episode file ({exc}); `ocelot check-dataset` lists the broken files"

@@ -78,6 +78,12 @@ class FusionLayer(nn.Module):
         return visual + self.ff(self.norm_ff(visual))
 
 
+def command_mean(text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    """The command's mean token (B, D) of its text features (B, L, D), padding left out."""
+    mask = text_mask.to(text.dtype)[..., None]
+    return (text * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+
+
 class ColourContext(nn.Module):
     """The colour cells of the tokens (B, T, 3 * ih * iw, encoders_vision.WithColourCells) and the command ->
     an addition to each token's feature (B, T, D) and to its score (B, T). A small network reads the pooled
@@ -105,8 +111,7 @@ class ColourContext(nn.Module):
         self, colours: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.cells(colour_image(colours, self.grid)).flatten(2).transpose(1, 2)  # (B, T, hidden)
-        mask = text_mask.to(text.dtype)[..., None]
-        command = (text * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)  # the command's mean token (B, D)
+        command = command_mean(text, text_mask)  # (B, D)
         score = (features @ self.query(command)[..., None]).squeeze(-1) / math.sqrt(features.shape[-1])
         return self.out(features), score
 
@@ -166,9 +171,7 @@ class AttributeCells(nn.Module):
         b, t, c = tokens.shape
         gh, gw = self.grid
         cells = self.detector(tokens.transpose(1, 2).reshape(b, c, gh, gw)).flatten(2).transpose(1, 2)
-        mask = text_mask.to(text_features.dtype)[..., None]
-        command = (text_features * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
-        query = self.query(command)
+        query = self.query(command_mean(text_features, text_mask))
         log_p = torch.cat([torch.log_softmax(cells[..., kind], dim=-1) for kind in ATTRIBUTE_KINDS], dim=-1)
         wanted = torch.softmax(query, dim=-1)[:, :NO_ATTRIBUTE]  # what "none" takes adds nothing to any cell
         named = log_p[..., NAMED_LOGITS]  # (B, T, NO_ATTRIBUTE)
@@ -207,11 +210,12 @@ def attribute_loss(
     points = target_xy[known]
     near = grid_distance(grid_xy, points) <= SPREAD_FREE_RADIUS  # (K, T)
     off = off_face_cells(grid_xy, points, face_count[known] == 1)
+    cells, classes = cells[known], target_attributes[known]
     face_terms = cells.new_zeros(())
     for k, kind in enumerate(ATTRIBUTE_KINDS):
         values = kind.stop - kind.start - 1
-        wanted = target_attributes[known][:, k]  # (K,)
-        log_p = torch.log_softmax(cells[known][..., kind], dim=-1)  # (K, T, values + 1)
+        wanted = classes[:, k]  # (K,)
+        log_p = torch.log_softmax(cells[..., kind], dim=-1)  # (K, T, values + 1)
         picked = log_p.gather(2, wanted.clamp_min(0)[:, None, None].expand(-1, log_p.shape[1], 1)).squeeze(2)
         on_face = (near & (wanted != UNKNOWN)[:, None]).to(picked.dtype)
         face_terms = face_terms - (picked * on_face).sum() / on_face.sum().clamp_min(1.0)

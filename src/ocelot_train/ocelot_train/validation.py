@@ -13,7 +13,7 @@ from torch import nn
 from ocelot_common.attributes import ATTRIBUTE_VALUES, UNKNOWN
 from ocelot_common.camera import CAMERA_PX
 from ocelot_common.phrasings import request
-from ocelot_train.modeling_vla import ATTRIBUTE_KINDS
+from ocelot_train.modeling_vla import ATTRIBUTE_KINDS, grid_distance
 from ocelot_train.training_data import TrainingData
 
 UNIT_TO_CAMERA_PX = torch.tensor(CAMERA_PX) / 2.0  # read-out coordinates -> camera pixels
@@ -43,7 +43,7 @@ def attribute_hits_of(attribute: tuple[torch.Tensor, torch.Tensor], grid_xy: tor
     (1 or 0; NaN where unknown: no recorded class, or the face out of view)."""
     cells, query = attribute
     known = torch.isfinite(batch["target_xy"]).all(dim=1)
-    nearest = (grid_xy[None] - batch["target_xy"].nan_to_num()[:, None]).norm(dim=-1).argmin(dim=1)
+    nearest = grid_distance(grid_xy, batch["target_xy"].nan_to_num()).argmin(dim=1)
     at_face = cells[torch.arange(len(cells), device=cells.device), nearest]  # (B, V)
     hits = []
     for k, kind in enumerate(ATTRIBUTE_KINDS):

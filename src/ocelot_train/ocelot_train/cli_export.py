@@ -12,8 +12,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=1e-5, help="max |ONNX - PyTorch| on random inputs")
     parser.add_argument(
         "--quantize-text",
-        action="store_true",
-        help="store the text encoder's weights as int8 (a quarter of the size; checked by its effect on the actions)",
+        nargs="?",
+        const="all",
+        choices=("all", "embeddings"),
+        metavar="all|embeddings",
+        help="store the text encoder's weights as int8: all of them (the default; a quarter of the size) or the "
+        "embedding tables alone (a bit over half); checked by how far it moves the read-out on dataset frames",
     )
     parser.add_argument(
         "--track-prior",
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if card["text_quantization"]:
         q = card["text_quantization"]
         print(
-            f"int8 text graph: feature cosine >= {q['feature_cosine_min']:.4f}, read-out moved by <= "
+            f"int8 text graph ({q['scope']}): feature cosine >= {q['feature_cosine_min']:.4f}, read-out moved by <= "
             f"{q['read_out_max_px']:.2f} px ({q['read_out_mean_px']:.2f} on average), actions by <= "
             f"{q['action_max_abs']:.4f} rad/s over {q['commands_checked']} commands"
         )

@@ -15,9 +15,10 @@
 The per-frame graph's metadata holds its preprocessing (frame size S, normalisation:
 ocelot_common.preprocessing), the one the checkpoint was trained with; the card repeats it.
 
-With quantize_text, the text graph's weights are stored as int8 (ocelot_train.quantize:
-a quarter of the size); the fp32 graph is checked for parity first, and the int8 one
-by how much it moves the policy's actions on the training commands.
+With quantize_text ("all" or "embeddings", ocelot_train.quantize.SCOPES), the text graph's weights in that
+scope are stored as int8 (a quarter of the size, or a bit over half); the fp32 graph is checked for parity
+first, and the int8 one by how much it moves the policy's read-out on dataset frames with every training
+command.
 
 The text encoder runs once per command instead of once per frame (for the
 DINOv2 + CLIP design (training/dinov2_clip.yaml) that halves the per-frame work; for the default
@@ -213,7 +214,7 @@ def dataset_frames(checkpoint: dict, count: int = QUANTIZATION_FRAMES) -> tuple[
 
 
 def _quantize_text(
-    policy: VLAPolicy, text_encoder, tokenizer, commands: list[str], paths: dict, feeds: dict, checkpoint: dict
+    policy: VLAPolicy, tokenizer, commands: list[str], paths: dict, feeds: dict, checkpoint: dict, scope: str
 ) -> dict:
     """Replace the text graph by its int8 version if it passes; measure what it does to the features, to the
     read-out (the check) and to the actions on dataset frames, each frame with every command."""
@@ -225,7 +226,7 @@ def _quantize_text(
     frames, frames_from = dataset_frames(checkpoint)
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
     candidate = paths["text"].with_name(paths["text"].name + ".int8")
-    quantize.quantize_weights_int8(paths["text"], candidate)
+    quantize.quantize_weights_int8(paths["text"], candidate, scope=scope)
     int8 = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
     ids, mask = tokenize(tokenizer, commands, policy.config.text.max_tokens)
     text_feeds = {"input_ids": ids, "attention_mask": mask}
@@ -250,13 +251,16 @@ def _quantize_text(
     if not (worst <= QUANTIZED_READ_OUT_MAX_PX and mean <= QUANTIZED_READ_OUT_MEAN_PX):  # NaN never passes
         candidate.unlink()
         raise ExportError(
-            f"int8 text weights move the read-out by up to {worst:.2f} px (limit {QUANTIZED_READ_OUT_MAX_PX}), "
-            f"{mean:.2f} px on average (limit {QUANTIZED_READ_OUT_MEAN_PX}) on frames of {frames_from}; export "
-            "without --quantize-text"
+            f"int8 text weights ({scope}) move the read-out by up to {worst:.2f} px (limit "
+            f"{QUANTIZED_READ_OUT_MAX_PX}), {mean:.2f} px on average (limit {QUANTIZED_READ_OUT_MEAN_PX}) on frames "
+            f"of {frames_from}; export with "
+            + ("--quantize-text embeddings (the embedding tables alone), or " if scope != "embeddings" else "")
+            + "without --quantize-text"
         )
     candidate.replace(paths["text"])
     return {
         "weights": "int8 per channel",
+        "scope": scope,
         "commands_checked": len(commands),
         "frames_checked": len(frames),
         "frames_from": frames_from,
@@ -308,7 +312,7 @@ def export_model(
     output: str | Path,
     tolerance: float = PARITY_TOLERANCE,
     extra_card: dict | None = None,
-    quantize_text: bool = False,
+    quantize_text: str | None = None,
     track_prior: tuple[float, float, float] | None = None,
     predictive_law: dict | None = None,
 ) -> dict:
@@ -316,7 +320,12 @@ def export_model(
     `track_prior` (sigma, radius, cap) sets the read-out's tracking prior in the graph (and the card's config):
     it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one.
     `predictive_law` (model.predictive_law) puts the predictive head in place of the checkpoint's: it acts only
-    on the read-out, whose training the head does not change (a read-out trained on its own loss)."""
+    on the read-out, whose training the head does not change (a read-out trained on its own loss).
+    `quantize_text` ("all", "embeddings" or None for fp32) says which text weights go int8."""
+    from ocelot_train.quantize import SCOPES
+
+    if quantize_text is not None and quantize_text not in SCOPES:
+        raise ExportError(f"--quantize-text {quantize_text!r}: choose one of {', '.join(SCOPES)}")
     policy, checkpoint = load_checkpoint(checkpoint_path)
     if track_prior is not None:
         with_prior(policy, checkpoint, *track_prior)
@@ -377,7 +386,7 @@ def export_model(
     quantized = None
     if quantize_text:
         commands = list(checkpoint.get("commands") or ["track the face", "follow the person on the left"])
-        quantized = _quantize_text(policy, text_encoder, tokenizer, commands, paths, feeds, checkpoint)
+        quantized = _quantize_text(policy, tokenizer, commands, paths, feeds, checkpoint, quantize_text)
     card = {
         "format": "ocelot-vla-onnx/1",
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

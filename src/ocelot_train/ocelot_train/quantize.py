@@ -6,6 +6,11 @@ fp32) and runs once per command, so its speed hardly matters but its size does
 stored as int8 with one scale per output channel and restored by a
 DequantizeLinear node; activations stay fp32, so the features keep ~0.999
 cosine similarity with fp32 where dynamic (activation) quantization gave ~0.94.
+
+The scope says which weights: "all" (a quarter of the fp32 size), or "embeddings", the Gather tables alone
+(the word-embedding table is half of MiniLM's weights; the encoder layers stay fp32, so the features move
+far less). A read-out that sits between two faces on some frame can be moved across by the full int8
+graph's error where the embeddings-only one leaves it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ from pathlib import Path
 import numpy as np
 
 MIN_ELEMENTS = 65536  # smaller tensors are not worth a node
+SCOPES = {"all": ("MatMul", "Gather"), "embeddings": ("Gather",)}  # scope -> the ops whose weights go int8
 
 
-def quantize_weights_int8(source: str | Path, target: str | Path, min_elements: int = MIN_ELEMENTS) -> int:
-    """Write `target` with int8 weights; returns how many tensors were quantized."""
+def quantize_weights_int8(
+    source: str | Path, target: str | Path, min_elements: int = MIN_ELEMENTS, scope: str = "all"
+) -> int:
+    """Write `target` with int8 weights of the ops in `scope` (SCOPES); returns how many tensors were quantized."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown int8 scope {scope!r}: choose one of {', '.join(SCOPES)}")
+    ops = SCOPES[scope]
     import onnx
     from onnx import helper, numpy_helper
 
@@ -27,6 +38,8 @@ def quantize_weights_int8(source: str | Path, target: str | Path, min_elements: 
     initializers = {init.name: init for init in graph.initializer}
     channel_axis = {}  # weight name -> axis whose entries get a scale each
     for node in graph.node:
+        if node.op_type not in ops:
+            continue
         if node.op_type == "MatMul" and node.input[1] in initializers:
             channel_axis.setdefault(node.input[1], 1)  # (K, N): one scale per output column
         elif node.op_type == "Gather" and node.input[0] in initializers:

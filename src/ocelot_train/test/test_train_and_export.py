@@ -118,8 +118,9 @@ def test_int8_text_weights_that_move_the_read_out_too_far_on_dataset_frames_are_
 
     plain = export_model(trained[1].checkpoint, tmp_path / "plain" / "model.onnx")
     monkeypatch.setattr(export, limit, 1e-9)
-    with pytest.raises(ExportError, match=r"int8 text weights move the read-out by up to .* px .* on frames of "):
-        export_model(trained[1].checkpoint, tmp_path / "model.onnx", quantize_text=True)
+    refused = r"int8 text weights \(all\) move the read-out by up to .* px .* on frames of .*--quantize-text embeddings"
+    with pytest.raises(ExportError, match=refused):
+        export_model(trained[1].checkpoint, tmp_path / "model.onnx", quantize_text="all")
     paths = model_files(tmp_path / "model.onnx")
     assert not paths["card"].exists() and not paths["text"].with_name(paths["text"].name + ".int8").exists()
     assert sha256_of(paths["text"]) == plain["files"]["text"]["sha256"]  # the fp32 graph stayed
@@ -130,7 +131,33 @@ def test_int8_text_needs_the_dataset_to_check_on(trained, tmp_path):
     checkpoint["dataset"] = str(tmp_path / "elsewhere")
     torch.save(checkpoint, tmp_path / "moved.pt")
     with pytest.raises(ExportError, match="none can be read here"):
-        export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", quantize_text=True)
+        export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", quantize_text="all")
+
+
+def test_int8_embeddings_alone_keep_the_encoder_layers_fp32_and_move_the_read_out_less(trained, tmp_path):
+    """The embeddings scope: only Gather tables are stored as int8, the graph sits between fp32 and all-int8 in
+    size, and its features (hence the read-out) stay closer to fp32 than the all-int8 graph's do."""
+    import onnx
+
+    cards, sizes = {}, {}
+    for scope in ("all", "embeddings"):
+        cards[scope] = export_model(trained[1].checkpoint, tmp_path / scope / "model.onnx", quantize_text=scope)
+        sizes[scope] = cards[scope]["files"]["text"]["bytes"]
+    plain = export_model(trained[1].checkpoint, tmp_path / "fp32" / "model.onnx")
+    assert sizes["all"] < sizes["embeddings"] < plain["files"]["text"]["bytes"]
+    assert cards["embeddings"]["text_quantization"]["scope"] == "embeddings"
+    graph = onnx.load(str(model_files(tmp_path / "embeddings" / "model.onnx")["text"])).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    users = {node.op_type for node in graph.node if dequantized & set(node.input)}
+    assert dequantized and users == {"Gather"}  # no MatMul reads an int8 weight
+    close = {scope: card["text_quantization"]["feature_max_abs"] for scope, card in cards.items()}
+    assert close["embeddings"] < close["all"]
+
+
+def test_an_unknown_int8_scope_is_refused_before_anything_is_written(trained, tmp_path):
+    with pytest.raises(ExportError, match="--quantize-text 'half': choose one of all, embeddings"):
+        export_model(trained[1].checkpoint, tmp_path / "model.onnx", quantize_text="half")
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_before_it_runs(trained, tmp_path):
@@ -223,7 +250,7 @@ def test_previous_action_model_trains_and_exports_with_int8_text(tiny_dataset, t
 
     config = load_run_config(None, [*QUICK, "train.epochs=1", "model.previous_action=true"])
     result = Trainer(tiny_dataset, tmp_path / "run", config, progress=False).run()
-    card = export_model(result.checkpoint, tmp_path / "model.onnx", quantize_text=True)
+    card = export_model(result.checkpoint, tmp_path / "model.onnx", quantize_text="all")
     assert card["policy"]["inputs"][-1] == "previous_action" and max(card["parity_max_abs"].values()) <= 1e-5
     quantized = card["text_quantization"]
     limits = quantized["read_out_tolerance_px"]

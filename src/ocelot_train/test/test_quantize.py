@@ -57,4 +57,3 @@ def test_an_unknown_scope_is_refused_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown int8 scope 'layers': choose one of all, embeddings"):
         quantize_weights_int8(src, tmp_path / "out.onnx", scope="layers")
     assert not (tmp_path / "out.onnx").exists()
-

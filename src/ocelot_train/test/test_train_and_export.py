@@ -410,6 +410,23 @@ def test_export_cli_says_how_to_write_a_tracking_prior(tmp_path, capsys):
     assert exit_info.value.code == 2 and "must be SIGMA:RADIUS:CAP" in capsys.readouterr().err
 
 
+def test_export_cli_quantize_text_defaults_to_all_and_names_its_scopes(tmp_path, capsys):
+    import argparse
+
+    from ocelot_train.cli_export import add_arguments, main
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--checkpoint", "x.pt", "--output", "m.onnx"]
+    assert parser.parse_args(base).quantize_text is None
+    assert parser.parse_args([*base, "--quantize-text"]).quantize_text == "all"
+    assert parser.parse_args([*base, "--quantize-text", "embeddings"]).quantize_text == "embeddings"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", "x.pt", "--output", str(tmp_path / "m.onnx"), "--quantize-text", "half"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "invalid choice: 'half'" in err and "embeddings" in err
+
+
 def test_fine_tuning_starts_from_a_checkpoint_and_refuses_a_mismatched_one(trained, tiny_dataset, tmp_path):
     from ocelot_train.configuration_vla import ConfigError
 

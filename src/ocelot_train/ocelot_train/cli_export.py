@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ocelot_train.quantize import SCOPES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="best.pt from `ocelot train`")
@@ -14,10 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quantize-text",
         nargs="?",
         const="all",
-        choices=("all", "embeddings"),
-        metavar="all|embeddings",
-        help="store the text encoder's weights as int8: all of them (the default; a quarter of the size) or the "
-        "embedding tables alone (a bit over half); checked by how far it moves the read-out on dataset frames",
+        choices=tuple(SCOPES),
+        metavar="|".join(SCOPES),
+        help="store the text encoder's weights as int8: "
+        + "; ".join(f"{name}: {what}" for name, (_, what) in SCOPES.items())
+        + " (all is the default, a quarter of the size); checked by how far it moves the read-out on dataset frames",
     )
     parser.add_argument(
         "--track-prior",

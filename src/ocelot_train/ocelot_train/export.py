@@ -15,8 +15,9 @@
 The per-frame graph's metadata holds its preprocessing (frame size S, normalisation:
 ocelot_common.preprocessing), the one the checkpoint was trained with; the card repeats it.
 
-With quantize_text ("all" or "embeddings", ocelot_train.quantize.SCOPES), the text graph's weights in that
-scope are stored as int8 (a quarter of the size, or a bit over half); the fp32 graph is checked for parity
+With quantize_text ("all", "blocks" or "embeddings", ocelot_train.quantize.SCOPES), the text graph's weights
+in that scope are stored as int8 (a quarter of the size, a little more, or a bit over half); the fp32 graph is
+checked for parity
 first, and the int8 one by how much it moves the policy's read-out on dataset frames with every training
 command.
 
@@ -222,6 +223,7 @@ def _quantize_text(
 
     from ocelot_common.text import tokenize
     from ocelot_train import quantize
+    from ocelot_train.quantize import SCOPES
 
     frames, frames_from = dataset_frames(checkpoint)
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
@@ -250,12 +252,11 @@ def _quantize_text(
     worst, mean = float(np.max(shift)), float(np.mean(shift))
     if not (worst <= QUANTIZED_READ_OUT_MAX_PX and mean <= QUANTIZED_READ_OUT_MEAN_PX):  # NaN never passes
         candidate.unlink()
+        finer = [f"--quantize-text {name} ({what})" for name, (_, what) in SCOPES.items() if name not in (scope, "all")]
         raise ExportError(
             f"int8 text weights ({scope}) move the read-out by up to {worst:.2f} px (limit "
             f"{QUANTIZED_READ_OUT_MAX_PX}), {mean:.2f} px on average (limit {QUANTIZED_READ_OUT_MEAN_PX}) on frames "
-            f"of {frames_from}; export with "
-            + ("--quantize-text embeddings (the embedding tables alone), or " if scope != "embeddings" else "")
-            + "without --quantize-text"
+            f"of {frames_from}; export with {', '.join(finer)}, or without --quantize-text"
         )
     candidate.replace(paths["text"])
     return {
@@ -321,7 +322,7 @@ def export_model(
     it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one.
     `predictive_law` (model.predictive_law) puts the predictive head in place of the checkpoint's: it acts only
     on the read-out, whose training the head does not change (a read-out trained on its own loss).
-    `quantize_text` ("all", "embeddings" or None for fp32) says which text weights go int8."""
+    `quantize_text` (a scope of ocelot_train.quantize.SCOPES, or None for fp32) says which text weights go int8."""
     from ocelot_train.quantize import SCOPES
 
     if quantize_text is not None and quantize_text not in SCOPES:

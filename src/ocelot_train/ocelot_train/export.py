@@ -17,9 +17,8 @@ ocelot_common.preprocessing), the one the checkpoint was trained with; the card 
 
 With quantize_text ("all", "blocks" or "embeddings", ocelot_train.quantize.SCOPES), the text graph's weights
 in that scope are stored as int8 (a quarter of the size, a little more, or a bit over half); the fp32 graph is
-checked for parity
-first, and the int8 one by how much it moves the policy's read-out on dataset frames with every training
-command.
+checked for parity first, and the int8 one by how much it moves the policy's read-out on dataset frames with
+every training command.
 
 The text encoder runs once per command instead of once per frame (for the
 DINOv2 + CLIP design (training/dinov2_clip.yaml) that halves the per-frame work; for the default
@@ -56,6 +55,7 @@ from ocelot_train.configuration_vla import ConfigError, model_config_from_dict
 from ocelot_train.encoders_text import build_text_encoder
 from ocelot_train.modeling_vla import VLAPolicy
 from ocelot_train.predictive_law import PredictiveLaw
+from ocelot_train.quantize import SCOPES, quantize_weights_int8
 from ocelot_train.validation import UNIT_TO_CAMERA_PX
 
 OPSET = 17
@@ -222,13 +222,11 @@ def _quantize_text(
     import onnxruntime as ort
 
     from ocelot_common.text import tokenize
-    from ocelot_train import quantize
-    from ocelot_train.quantize import SCOPES
 
     frames, frames_from = dataset_frames(checkpoint)
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
     candidate = paths["text"].with_name(paths["text"].name + ".int8")
-    quantize.quantize_weights_int8(paths["text"], candidate, scope=scope)
+    quantize_weights_int8(paths["text"], candidate, scope=scope)
     int8 = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
     ids, mask = tokenize(tokenizer, commands, policy.config.text.max_tokens)
     text_feeds = {"input_ids": ids, "attention_mask": mask}
@@ -323,8 +321,6 @@ def export_model(
     `predictive_law` (model.predictive_law) puts the predictive head in place of the checkpoint's: it acts only
     on the read-out, whose training the head does not change (a read-out trained on its own loss).
     `quantize_text` (a scope of ocelot_train.quantize.SCOPES, or None for fp32) says which text weights go int8."""
-    from ocelot_train.quantize import SCOPES
-
     if quantize_text is not None and quantize_text not in SCOPES:
         raise ExportError(f"--quantize-text {quantize_text!r}: choose one of {', '.join(SCOPES)}")
     policy, checkpoint = load_checkpoint(checkpoint_path)

@@ -61,11 +61,12 @@ def quantize_weights_int8(
         if scope == "blocks" and axis == 1 and weight.shape[0] % BLOCK_ROWS == 0:
             dequantize.extend(_block_quantized(graph, name, weight))
             continue
-        scale = np.abs(weight).max(axis=1 - axis) / 127.0
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        quantized = np.clip(np.round(weight / np.expand_dims(scale, 1 - axis)), -127, 127).astype(np.int8)
+        quantized, scale = symmetric_int8(weight, 1 - axis)
         graph.initializer.extend(
-            [numpy_helper.from_array(quantized, f"{name}_int8"), numpy_helper.from_array(scale, f"{name}_scale")]
+            [
+                numpy_helper.from_array(quantized, f"{name}_int8"),
+                numpy_helper.from_array(scale.squeeze(1 - axis), f"{name}_scale"),
+            ]
         )
         dequantize.append(
             helper.make_node(
@@ -79,16 +80,21 @@ def quantize_weights_int8(
     return len({node.output[0] for node in dequantize} & set(channel_axis))
 
 
+def symmetric_int8(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """int8 values and their float32 scales, one per slice along `axis` (kept as a size-1 dimension): the
+    largest magnitude of each slice maps to 127."""
+    scale = np.abs(values).max(axis=axis, keepdims=True) / 127.0
+    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+    return np.clip(np.round(values / scale), -127, 127).astype(np.int8), scale
+
+
 def _block_quantized(graph, name: str, weight: np.ndarray) -> list:
     """Store a (K, N) MatMul weight as int8 (K/BLOCK_ROWS, BLOCK_ROWS, N) with a scale per block and column;
     return the nodes that restore it under its own name."""
     from onnx import TensorProto, helper, numpy_helper
 
     rows, columns = weight.shape
-    blocks = weight.reshape(rows // BLOCK_ROWS, BLOCK_ROWS, columns)
-    scale = np.abs(blocks).max(axis=1, keepdims=True) / 127.0
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    quantized = np.clip(np.round(blocks / scale), -127, 127).astype(np.int8)
+    quantized, scale = symmetric_int8(weight.reshape(rows // BLOCK_ROWS, BLOCK_ROWS, columns), 1)
     graph.initializer.extend(
         [
             numpy_helper.from_array(quantized, f"{name}_int8"),

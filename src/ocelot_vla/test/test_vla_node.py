@@ -29,7 +29,7 @@ class VLAUnderTest:
         self.probe = RosProbe(self.domain)
         node = self.probe.node
         self.cmds, self.status = [], []
-        node.create_subscription(Twist, "/cmd_vel", self.cmds.append, 50)
+        self.cmd_subscription = node.create_subscription(Twist, "/cmd_vel", self.cmds.append, 50)
         node.create_subscription(PolicyStatus, "/vla/status", self.status.append, 50)
         self.images = node.create_publisher(Image, "/camera/image_raw", 10)
         self.estop = node.create_publisher(Bool, "/vla/estop", 10)
@@ -212,6 +212,10 @@ def test_an_inference_that_raises_stops_the_motors_and_leaves_the_node_unconfigu
     node = VLAUnderTest(_failing_model(tiny_model, tmp_path / "failing"))
     try:
         assert node.transition("configure") and node.transition("activate")
+        # the node sends one zero command and goes unconfigured: hear its publisher before the image that fails
+        node.probe.spin_until(
+            lambda: node.cmd_subscription.get_publisher_count() > 0, 30, "the node's /cmd_vel publisher"
+        )
         node.send(1, wait=0.3)
         node.probe.spin_until(lambda: node.cmds and node.cmds[-1].angular.z == 0.0, 10, "a zero command")
         node.probe.spin_until(lambda: node.state() == "unconfigured", 10, "the error path to unconfigured")

@@ -30,7 +30,7 @@ class VLAUnderTest:
         node = self.probe.node
         self.cmds, self.status = [], []
         self.cmd_subscription = node.create_subscription(Twist, "/cmd_vel", self.cmds.append, 50)
-        node.create_subscription(PolicyStatus, "/vla/status", self.status.append, 50)
+        self.status_subscription = node.create_subscription(PolicyStatus, "/vla/status", self.status.append, 50)
         self.images = node.create_publisher(Image, "/camera/image_raw", 10)
         self.estop = node.create_publisher(Bool, "/vla/estop", 10)
         self._change = node.create_client(ChangeState, "/vla/change_state")
@@ -83,10 +83,19 @@ class VLAUnderTest:
         )
 
     def send(self, n=1, encoding="rgb8", width=640, height=480, wait=0.08, publisher=None):
-        """Publish n images, `wait` s apart (the node keeps only the newest two: a burst is thinned)."""
+        """Publish n images, `wait` s apart (the node keeps only the newest two: a burst is thinned), to a
+        configured node. Its answers are heard from the first: a command sent before the test's subscriptions
+        match its publishers would be lost, and a test may count on one (a single zero command, say)."""
         channels = {"rgb8": 3, "bgr8": 3, "mono8": 1, "rgba8": 4, "16UC1": 2}[encoding]
         publisher = publisher or self.images
         self.probe.spin_until(lambda: publisher.get_subscription_count() > 0, 30, "the node's image subscription")
+        self.probe.spin_until(
+            lambda: (
+                self.cmd_subscription.get_publisher_count() > 0 and self.status_subscription.get_publisher_count() > 0
+            ),
+            30,
+            "the node's /cmd_vel and /vla/status publishers",
+        )
         for i in range(n):
             msg = Image(height=height, width=width, encoding=encoding, step=width * channels)
             msg.data = np.random.default_rng(i).integers(0, 255, height * width * channels, dtype=np.uint8).tobytes()
@@ -212,10 +221,6 @@ def test_an_inference_that_raises_stops_the_motors_and_leaves_the_node_unconfigu
     node = VLAUnderTest(_failing_model(tiny_model, tmp_path / "failing"))
     try:
         assert node.transition("configure") and node.transition("activate")
-        # the node sends one zero command and goes unconfigured: hear its publisher before the image that fails
-        node.probe.spin_until(
-            lambda: node.cmd_subscription.get_publisher_count() > 0, 30, "the node's /cmd_vel publisher"
-        )
         node.send(1, wait=0.3)
         node.probe.spin_until(lambda: node.cmds and node.cmds[-1].angular.z == 0.0, 10, "a zero command")
         node.probe.spin_until(lambda: node.state() == "unconfigured", 10, "the error path to unconfigured")

@@ -22,6 +22,7 @@ PIPELINE_COMMANDS = {
     "sweep": ("ocelot_train.cli_sweep", "train a grid of configurations, one MLflow run each"),
     "export": ("ocelot_train.cli_export", "export a checkpoint to ONNX and verify it"),
     "eval": ("ocelot_eval.cli_eval", "closed-loop evaluation and the deploy gate"),
+    "compare-evals": ("ocelot_eval.cli_compare", "pair two evaluations episode by episode: better, worse or noise"),
     "eval-offline": ("ocelot_eval.cli_offline", "offline evaluation on a dataset's test split"),
     "tune-law": ("ocelot_eval.cli_tune_law", "tune the law head's gains for a robot profile in a fast loop model"),
     "contact-sheet": ("ocelot_collect.cli_contact_sheet", "render frames of scenarios into one PNG"),

@@ -95,6 +95,7 @@ def test_the_command_pairs_sets_by_name_and_writes_strict_json(tmp_path, capsys)
     report(tmp_path / "base" / "standard", BASE)
     report(tmp_path / "base" / "unseen", BASE, scenarios="sha-unseen")
     report(tmp_path / "base" / "ci", BASE, scenarios="sha-ci")
+    renamed = report(tmp_path / "elsewhere" / "std_run7", [e - 1.0 for e in BASE])
     report(tmp_path / "new" / "standard", [e - 1.0 for e in BASE])
     report(tmp_path / "new" / "unseen", [e + 0.5 for e in BASE], scenarios="sha-unseen")
     out = tmp_path / "comparison.json"
@@ -112,6 +113,8 @@ def test_the_command_pairs_sets_by_name_and_writes_strict_json(tmp_path, capsys)
     assert table["unseen"][0]["verdict"] == "worse"
     attribute = next(row for row in table["standard"] if row["name"] == "multi_attr")
     assert attribute["standard_error_px"] is None
+    assert compare_evals([str(tmp_path / "base" / "standard"), str(renamed)]) == 0
+    assert "report: candidate - base" in capsys.readouterr().out
 
 
 def test_the_command_exits_2_naming_a_set_it_cannot_compare(tmp_path, capsys):
@@ -119,5 +122,8 @@ def test_the_command_exits_2_naming_a_set_it_cannot_compare(tmp_path, capsys):
     report(tmp_path / "new" / "standard", BASE, seeds=[2000 + i for i in range(6)])
     assert compare_evals([str(tmp_path / "base"), str(tmp_path / "new")]) == 2
     assert "set standard: the reports played different episodes" in capsys.readouterr().err
+    # two report folders are paired whatever their names
+    assert compare_evals([str(tmp_path / "base" / "standard"), str(tmp_path / "new" / "standard")]) == 2
+    assert capsys.readouterr().err.startswith("error: the reports played different episodes")
     assert compare_evals([str(tmp_path / "base"), str(tmp_path / "new"), "--sets", "photo"]) == 2
     assert "--sets photo: not a set both folders hold (standard)" in capsys.readouterr().err

@@ -74,13 +74,19 @@ def report_sets(folder: str | Path) -> dict[str, Path]:
     return sets
 
 
-def _episode_errors(report: dict) -> dict[int, tuple[str, float]]:
-    """seed -> (label, per-episode mean error); episodes that never saw the face (no mean) are left out."""
+def _episodes(report: dict) -> dict[tuple[int, int], dict]:
+    """(place in the set, seed) -> the episode's row: a scenario file may hold one seed twice, with other
+    overrides, so the seed alone does not name an episode."""
+    return {(int(row.get("index", i)), int(row["seed"])): row for i, row in enumerate(report["episodes"])}
+
+
+def _episode_errors(report: dict) -> dict[tuple[int, int], tuple[str, float]]:
+    """episode -> (label, per-episode mean error); episodes that never saw the face (no mean) are left out."""
     out = {}
-    for row in report["episodes"]:
+    for key, row in _episodes(report).items():
         error = row.get("mean_error_px")
         if error is not None and math.isfinite(float(error)):
-            out[int(row["seed"])] = (str(row["label_key"]), float(error))
+            out[key] = (str(row["label_key"]), float(error))
     return out
 
 
@@ -104,9 +110,9 @@ def _check_pairable(base: dict, candidate: dict) -> None:
                 f"the reports differ in `{name}` ({base.get(name)!r} against {candidate.get(name)!r}); "
                 "compare two evaluations under the same mode and robot profile"
             )
-    seeds = {int(row["seed"]) for row in base["episodes"]}, {int(row["seed"]) for row in candidate["episodes"]}
-    if seeds[0] != seeds[1]:
-        only = sorted(seeds[0] ^ seeds[1])
+    episodes = set(_episodes(base)), set(_episodes(candidate))
+    if episodes[0] != episodes[1]:
+        only = sorted({seed for _, seed in episodes[0] ^ episodes[1]})
         raise ComparisonError(
             f"the reports played different episodes (seeds in one only: {only[:5]}{' ...' if len(only) > 5 else ''}); "
             "evaluate both on the same scenario file"
@@ -128,12 +134,12 @@ def compare(base: dict, candidate: dict, name: str = "all") -> list[PairedDiffer
     reports are not of the same episodes. Episodes with no mean in either report are left out of both."""
     _check_pairable(base, candidate)
     before, after = _episode_errors(base), _episode_errors(candidate)
-    seeds = sorted(set(before) & set(after))
-    if not seeds:
+    both = sorted(set(before) & set(after))
+    if not both:
         raise ComparisonError("no episode has a mean error in both reports")
-    rows = [_paired(name, [(before[s][1], after[s][1]) for s in seeds])]
-    for label in sorted({before[s][0] for s in seeds}):
-        rows.append(_paired(label, [(before[s][1], after[s][1]) for s in seeds if before[s][0] == label]))
+    rows = [_paired(name, [(before[e][1], after[e][1]) for e in both])]
+    for label in sorted({before[e][0] for e in both}):
+        rows.append(_paired(label, [(before[e][1], after[e][1]) for e in both if before[e][0] == label]))
     return rows
 
 

@@ -67,6 +67,14 @@ def test_an_episode_that_never_saw_the_face_is_left_out_of_both(tmp_path):
     assert overall.episodes == 5 and overall.difference_px == 0.0
 
 
+def test_a_seed_that_a_set_holds_twice_is_two_episodes(tmp_path):
+    twice = [1000, 1000, 1001, 1002, 1003, 1004]  # one seed, two overrides (labels): two episodes
+    base = load_report(report(tmp_path / "a" / "s", BASE, seeds=twice))
+    candidate = load_report(report(tmp_path / "b" / "s", [BASE[0], BASE[1] - 6.0, *BASE[2:]], seeds=twice))
+    overall = compare(base, candidate)[0]
+    assert overall.episodes == 6 and overall.better == 1 and overall.difference_px == pytest.approx(-1.0)
+
+
 def test_reports_of_different_episodes_scenario_sets_or_robots_are_refused_with_the_reason(tmp_path):
     base = load_report(report(tmp_path / "a" / "s", BASE))
     other_seeds = load_report(report(tmp_path / "b" / "s", BASE, seeds=[2000 + i for i in range(6)]))

@@ -80,10 +80,10 @@ def _episodes(report: dict) -> dict[tuple[int, int], dict]:
     return {(int(row.get("index", i)), int(row["seed"])): row for i, row in enumerate(report["episodes"])}
 
 
-def _episode_errors(report: dict) -> dict[tuple[int, int], tuple[str, float]]:
+def _episode_errors(episodes: dict[tuple[int, int], dict]) -> dict[tuple[int, int], tuple[str, float]]:
     """episode -> (label, per-episode mean error); episodes that never saw the face (no mean) are left out."""
     out = {}
-    for key, row in _episodes(report).items():
+    for key, row in episodes.items():
         error = row.get("mean_error_px")
         if error is not None and math.isfinite(float(error)):
             out[key] = (str(row["label_key"]), float(error))
@@ -97,7 +97,7 @@ def scenario_identity(report: dict) -> str:
     return f"sha256 {digest}" if digest else Path(str(report.get("scenario_file"))).name
 
 
-def _check_pairable(base: dict, candidate: dict) -> None:
+def _check_pairable(base: dict, candidate: dict, episodes: tuple[dict, dict]) -> None:
     sets = scenario_identity(base), scenario_identity(candidate)
     if sets[0] != sets[1]:
         raise ComparisonError(
@@ -110,9 +110,8 @@ def _check_pairable(base: dict, candidate: dict) -> None:
                 f"the reports differ in `{name}` ({base.get(name)!r} against {candidate.get(name)!r}); "
                 "compare two evaluations under the same mode and robot profile"
             )
-    episodes = set(_episodes(base)), set(_episodes(candidate))
-    if episodes[0] != episodes[1]:
-        only = sorted({seed for _, seed in episodes[0] ^ episodes[1]})
+    if set(episodes[0]) != set(episodes[1]):
+        only = sorted({seed for _, seed in set(episodes[0]) ^ set(episodes[1])})
         raise ComparisonError(
             f"the reports played different episodes (seeds in one only: {only[:5]}{' ...' if len(only) > 5 else ''}); "
             "evaluate both on the same scenario file"
@@ -132,8 +131,9 @@ def _paired(name: str, pairs: list[tuple[float, float]]) -> PairedDifference:
 def compare(base: dict, candidate: dict, name: str = "all") -> list[PairedDifference]:
     """The set's paired difference, then each label's (sorted by name); raises ComparisonError when the two
     reports are not of the same episodes. Episodes with no mean in either report are left out of both."""
-    _check_pairable(base, candidate)
-    before, after = _episode_errors(base), _episode_errors(candidate)
+    episodes = _episodes(base), _episodes(candidate)
+    _check_pairable(base, candidate, episodes)
+    before, after = (_episode_errors(played) for played in episodes)
     both = sorted(set(before) & set(after))
     if not both:
         raise ComparisonError("no episode has a mean error in both reports")

@@ -9,8 +9,8 @@ preprocessing metadata export records; their arithmetic is a few fixed random ma
                    [+ motion @ M])
     target  = tanh(k * (brightness-weighted column and row position))           (with previous_target)
     motion  = target - previous_target (NaN: none, no motion)
-    law_state = (actions, actions, actions), and [+ previous_law_state[:, :2] @ S] (NaN: none, zero)
-                                                                                 (with law_state)
+    law_state = (actions, ..., actions), K/2 times, and [+ previous_law_state[:, :2] @ S] (NaN: none, zero)
+                                                                         (with a law state of length K)
 
 so an image, a command, the two commands before and the target's motion each move the actions, as they do in a
 trained policy. Tests of the export itself (parity with PyTorch) live with ocelot_train.
@@ -26,7 +26,6 @@ import numpy as np
 from ocelot_common.model_files import (
     EARLIER_ACTION,
     LAW_STATE,
-    LAW_STATE_SIZE,
     POLICY_INPUTS,
     PREVIOUS_ACTION,
     PREVIOUS_LAW_STATE,
@@ -100,7 +99,7 @@ def _policy_graph(
     previous_action: bool,
     previous_target: bool,
     earlier_action: bool = False,
-    law_state: bool = False,
+    law_state: int = 0,
 ):
     from onnx import TensorProto, helper, numpy_helper
 
@@ -178,7 +177,7 @@ def _policy_graph(
         last = "pre_2"
         outputs.append(helper.make_tensor_value_info(TARGET, TensorProto.FLOAT, ["batch", 2]))
     if law_state:
-        inputs.append(helper.make_tensor_value_info(PREVIOUS_LAW_STATE, TensorProto.FLOAT, ["batch", LAW_STATE_SIZE]))
+        inputs.append(helper.make_tensor_value_info(PREVIOUS_LAW_STATE, TensorProto.FLOAT, ["batch", law_state]))
         nodes += [
             # NaN (an episode's first frame): nothing carried
             helper.make_node("IsNaN", [PREVIOUS_LAW_STATE], ["state_missing"]),
@@ -190,8 +189,8 @@ def _policy_graph(
         last = "pre_state"
     nodes.append(helper.make_node("Tanh", [last], ["actions"]))  # max_velocity 1 rad/s
     if law_state:
-        nodes.append(helper.make_node("Concat", ["actions"] * (LAW_STATE_SIZE // 2), [LAW_STATE], axis=1))
-        outputs.append(helper.make_tensor_value_info(LAW_STATE, TensorProto.FLOAT, ["batch", LAW_STATE_SIZE]))
+        nodes.append(helper.make_node("Concat", ["actions"] * (law_state // 2), [LAW_STATE], axis=1))
+        outputs.append(helper.make_tensor_value_info(LAW_STATE, TensorProto.FLOAT, ["batch", law_state]))
     assert [i.name for i in inputs[:3]] == list(POLICY_INPUTS)
     return helper.make_graph(nodes, "contract_policy", inputs, outputs, init)
 
@@ -203,11 +202,11 @@ def write_contract_model(
     previous_action: bool = False,
     previous_target: bool = False,
     earlier_action: bool = False,
-    law_state: bool = False,
+    law_state: int = 0,
 ) -> Path:
     """root/model/model.onnx (+ text graph, tokenizer, card). `head_bias` makes the policy clearly move;
-    `zero_head` zeroes every weight of the action (a broken model: always zero velocity); `law_state` carries a
-    state from frame to frame, as the predictive head does."""
+    `zero_head` zeroes every weight of the action (a broken model: always zero velocity); `law_state` (its length, even;
+    0: none) carries a state from frame to frame, as the predictive head does."""
     paths = model_files(Path(root) / "model" / "model.onnx")
     paths["policy"].parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -221,11 +220,14 @@ def write_contract_model(
         *([PREVIOUS_ACTION] * previous_action),
         *([EARLIER_ACTION] * earlier_action),
         *([PREVIOUS_TARGET] * previous_target),
-        *([PREVIOUS_LAW_STATE] * law_state),
+        *([PREVIOUS_LAW_STATE] * bool(law_state)),
     ]
     card = {
         "format": "ocelot-vla-onnx/1",
-        "policy": {"inputs": inputs, "outputs": ["actions", *([TARGET] * previous_target), *([LAW_STATE] * law_state)]},
+        "policy": {
+            "inputs": inputs,
+            "outputs": ["actions", *([TARGET] * previous_target), *([LAW_STATE] * bool(law_state))],
+        },
         "text": {"max_tokens": MAX_TOKENS, "feature_dim": TEXT_DIM},
         "preprocessing": STANDARD.to_dict(),
         "made_by": "testing/contract_models.py (a stand-in that keeps the export contract)",

@@ -9,7 +9,7 @@ Two inputs reach back one frame and one two (ROS-free, numpy only):
 - the previous target: the policy's own estimate of where the commanded face was on the frame before
   ((x, y) in [-1, 1]); on an episode's first frame there is none, NaN, which the graph reads as "no motion";
 - the previous law state: what a predictive head (ocelot_train.predictive_law) left on the frame before, kept
-  without being read; NaN on an episode's first frame.
+  without being read; NaN on an episode's first frame. Its length is the graph's (6, or 12 for a folding head).
 
 Training data, offline evaluation and the runtime (`OnnxPolicy`, the VLA node) take them from here; the
 torch policy applies the same rules inside its graph (`ocelot_train.modeling_vla`).
@@ -18,8 +18,6 @@ torch policy applies the same rules inside its graph (`ocelot_train.modeling_vla
 from __future__ import annotations
 
 import numpy as np
-
-from ocelot_common.model_files import LAW_STATE_SIZE
 
 AT_REST = (0.0, 0.0)  # the previous command of an episode's first frame (pan, tilt rad/s)
 
@@ -34,9 +32,9 @@ def no_previous_target(n: int = 1) -> np.ndarray:
     return np.full((n, 2), np.nan, np.float32)
 
 
-def no_previous_law_state(n: int = 1) -> np.ndarray:
-    """(n, LAW_STATE_SIZE) predictive-head states for frames that have no frame before them."""
-    return np.full((n, LAW_STATE_SIZE), np.nan, np.float32)
+def no_previous_law_state(n: int, size: int) -> np.ndarray:
+    """(n, size) predictive-head states for frames that have no frame before them."""
+    return np.full((n, size), np.nan, np.float32)
 
 
 def previous_actions(applied: np.ndarray) -> np.ndarray:
@@ -54,15 +52,16 @@ def previous_targets(targets: np.ndarray) -> np.ndarray:
 class EpisodeContext:
     """The target estimate, the law state and the earlier command kept between the frames of one closed-loop
     episode (the previous command is the motors' state: the command shaper keeps it; the one before it is the
-    previous command the last frame was given)."""
+    previous command the last frame was given). `law_state_size`: the length of the model's law state (0: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, law_state_size: int = 0) -> None:
+        self.law_state_size = law_state_size
         self.reset()
 
     def reset(self) -> None:
         """The next frame starts an episode."""
         self.previous_target = no_previous_target()
-        self.previous_law_state = no_previous_law_state()
+        self.previous_law_state = no_previous_law_state(1, self.law_state_size)
         self.earlier_action = no_previous_action()
 
     def remember(self, target: np.ndarray | None, previous_action, law_state: np.ndarray | None = None) -> None:
@@ -71,7 +70,7 @@ class EpisodeContext:
         if target is not None:
             self.previous_target = np.asarray(target, np.float32).reshape(1, 2)
         if law_state is not None:
-            self.previous_law_state = np.asarray(law_state, np.float32).reshape(1, LAW_STATE_SIZE)
+            self.previous_law_state = np.asarray(law_state, np.float32).reshape(1, self.law_state_size)
         self.earlier_action = np.asarray(previous_action, np.float32).reshape(1, 2)
 
     @property

@@ -15,9 +15,8 @@ EARLIER_ACTION = "earlier_action"  # an optional policy input: the command sent 
 # optional together: the policy's target estimate on the frame before (NaN: none) in, this frame's out
 PREVIOUS_TARGET, TARGET = "previous_target", "target"
 # optional together: the predictive head's state (ocelot_train.predictive_law) of the frame before (NaN: none) in,
-# this frame's out; the runtime keeps it without reading it
+# this frame's out; the runtime keeps it without reading it, its length from the graph's input
 PREVIOUS_LAW_STATE, LAW_STATE = "previous_law_state", "law_state"
-LAW_STATE_SIZE = 6
 TEXT_INPUTS, TEXT_OUTPUTS = ("input_ids", "attention_mask"), ("text_features",)
 
 

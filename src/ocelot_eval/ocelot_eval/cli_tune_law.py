@@ -35,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instant loop, a slower latency-aware one otherwise: ocelot_eval.law_tuning.start_gains); with --law "
         "predictive [[gain, gain], [alpha, alpha], [beta, beta]] (default ocelot_train.predictive_law.START)",
     )
+    parser.add_argument(
+        "--fold-margin",
+        type=float,
+        default=0.0,
+        metavar="RAD",
+        help="with --law predictive: fold the head's forecast at the ends a face has turned at, once it is this far "
+        "back from one (model.predictive_law.fold_margin_rad; ocelot_train.predictive_law); default 0, no folding",
+    )
     parser.add_argument("--output", help="write the gains and the settings to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -53,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         for name, low in (("episodes", 1), ("frames", 2), ("iterations", 0), ("noise_px", 0), ("base_seed", 0))
         if not getattr(args, name) >= low
     ]
+    if args.fold_margin and args.law != "predictive":
+        problems.append("--fold-margin is a setting of the predictive law: add --law predictive")
     names = PARAMETERS if args.law == "predictive" else GAIN_NAMES
     try:
         profile = load_profile(args.robot)
@@ -62,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             given = [START[name] for name in PARAMETERS] if args.start is None else json.loads(args.start)
             if not (isinstance(given, list) and len(given) == len(PARAMETERS)):
                 raise ValueError(f"--start for the predictive law is [[gain]*2, [alpha]*2, [beta]*2], got {given}")
-            predictive_law_for(profile, **dict(zip(PARAMETERS, given)))  # its own checks, naming the value
+            # its own checks, naming the value
+            predictive_law_for(profile, args.fold_margin, **dict(zip(PARAMETERS, given)))
             start = np.asarray(given, np.float64)
     except (RobotProfileError, ValueError) as exc:
         problems.append(f"{exc}")
@@ -78,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update()
             bar.set_postfix(error_px=f"{error:.2f}")
 
-        result = tune(model, start, args.iterations, args.seed, step, args.law)
+        result = tune(model, start, args.iterations, args.seed, step, args.law, args.fold_margin)
     gains = np.round(bounded(args.law, result.gains.astype(np.float64)), 4).tolist()
     for name, row in zip(names, gains):
         print(f"{name}: pan {row[0]:.4f}, tilt {row[1]:.4f}")
@@ -90,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         setting = {"law_gains": gains}
         print(f"model.law_gains={json.dumps(gains, separators=(',', ':'))}")
     else:
-        setting = {"predictive_law": predictive_law_for(profile, **dict(zip(PARAMETERS, gains)))}
+        setting = {"predictive_law": predictive_law_for(profile, args.fold_margin, **dict(zip(PARAMETERS, gains)))}
         print(f"model.predictive_law={json.dumps(setting['predictive_law'], separators=(',', ':'))}")
     if args.output:
         record = {

@@ -1,6 +1,7 @@
 """The fast loop model of the law head, its gain search, and `ocelot tune-law`."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -87,3 +88,27 @@ def test_the_predictive_law_holds_a_face_the_linear_one_lags_and_the_cli_tunes_i
     assert "alpha must be in (0.0, 1.0]" in capsys.readouterr().err
     assert cli_tune_law.main([*args, "--start", "[[0.5, 0.5]]"]) == 2
     assert "[[gain]*2, [alpha]*2, [beta]*2]" in capsys.readouterr().err
+
+
+def test_folding_at_the_lanes_ends_follows_faces_that_turn_and_the_cli_records_it(tmp_path, capsys):
+    """Faces that sweep their lane (linear paths, seeds of the tuning set): folding the filter's prediction and
+    the forecast at the ends the face has turned at lowers the loop's error after the first sweep (without it, the
+    filter runs on past each turn); held faces keep their error (no ends as far apart as a lane's)."""
+    law = json.loads((Path(__file__).parents[3] / "training" / "predictive_pi4.json").read_text())["predictive_law"]
+    gains = np.array([law[name] for name in PARAMETERS])
+    pi4 = LoopModel(load_profile("pi4"), tuple(range(500000, 500024)), frames=100, noise_px=2.5)
+    patterns = np.array([path.pattern for path in pi4.paths])
+    plain, folded = loop_errors(gains, pi4, "predictive"), loop_errors(gains, pi4, "predictive", 0.002)
+    sweeping = patterns == "linear"
+    assert sweeping.sum() >= 5
+    assert folded[sweeping, 30:].mean() < plain[sweeping, 30:].mean() - 2.0
+    still = patterns == "static"
+    np.testing.assert_allclose(folded[still].mean(), plain[still].mean(), rtol=0.02)
+    output = tmp_path / "folding.json"
+    args = ["--law", "predictive", "--episodes", "2", "--frames", "20", "--iterations", "1", "--quiet"]
+    assert cli_tune_law.main([*args, "--fold-margin", "0.002", "--output", str(output)]) == 0
+    assert json.loads(output.read_text())["predictive_law"]["fold_margin_rad"] == 0.002
+    assert cli_tune_law.main([*args, "--fold-margin", "-0.1"]) == 2
+    assert "fold_margin_rad must be a number in [0, 1)" in capsys.readouterr().err
+    assert cli_tune_law.main(["--fold-margin", "0.002", "--episodes", "2", "--quiet"]) == 2
+    assert "add --law predictive" in capsys.readouterr().err

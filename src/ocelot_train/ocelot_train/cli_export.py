@@ -9,7 +9,12 @@ from ocelot_train.quantize import SCOPES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="best.pt from `ocelot train`")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="best.pt from `ocelot train`, or a model `ocelot export` wrote (model.onnx or its folder), to export it "
+        "again with other settings (e.g. --predictive-law)",
+    )
     parser.add_argument("--output", required=True, help="the per-frame graph, e.g. models/default/model.onnx")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="max |ONNX - PyTorch| on random inputs")
     parser.add_argument(

@@ -4,10 +4,10 @@
                                         [, previous_action (B,2) if the model takes it]
                                         [, earlier_action (B,2) if the model takes it]
                                         [, previous_target (B,2) if the model takes it; NaN: none]
-                                        [, previous_law_state (B,6) the predictive head's; NaN: none]
+                                        [, previous_law_state (B,K) the predictive head's; NaN: none]
                                         -> actions (B,2)  [pan_vel, tilt_vel] rad/s
                                            [, target (B,2): this frame's estimate, the next previous_target]
-                                           [, law_state (B,6): the next previous_law_state]
+                                           [, law_state (B,K): the next previous_law_state]
     <name>.text.onnx       per command: input_ids (B,L), attention_mask (B,L) -> text_features (B,L,H)
     <name>.tokenizer.json  the tokenizers-library tokenizer (no transformers needed to run)
     <name>.card.json       config, dataset fingerprint, metrics, sha256 of every file, I/O names
@@ -38,7 +38,6 @@ import torch
 from ocelot_common.model_files import (
     EARLIER_ACTION,
     LAW_STATE,
-    LAW_STATE_SIZE,
     POLICY_OUTPUTS,
     PREVIOUS_ACTION,
     PREVIOUS_LAW_STATE,
@@ -72,6 +71,16 @@ class ExportError(RuntimeError):
 
 
 def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
+    """The policy and checkpoint of best.pt from `ocelot train`, or of a model `ocelot export` wrote (its model.onnx
+    or folder: its weights read back, ocelot_train.graph_weights), to export it again with other settings."""
+    if Path(path).is_dir() or str(path).endswith(".onnx"):
+        from ocelot_train.graph_weights import GraphWeightsError, checkpoint_from_model  # it imports this module
+
+        try:
+            checkpoint = checkpoint_from_model(path)
+        except GraphWeightsError as exc:
+            raise ExportError(str(exc)) from None
+        return _policy(checkpoint), checkpoint
     try:
         checkpoint = read_checkpoint(path)
         config = model_config_from_dict(checkpoint["config"]["model"])
@@ -79,9 +88,14 @@ def load_checkpoint(path: str | Path) -> tuple[VLAPolicy, dict]:
         raise ExportError(
             f"{path} is not an Ocelot training checkpoint ({exc}); pass best.pt from `ocelot train`"
         ) from None
+    return _policy(checkpoint, config), checkpoint
+
+
+def _policy(checkpoint: dict, config=None) -> VLAPolicy:
+    config = config or model_config_from_dict(checkpoint["config"]["model"])
     policy = VLAPolicy(config, checkpoint["text_dim"], pretrained_weights=False)  # weights come from the checkpoint
     policy.load_state_dict(checkpoint["state_dict"])
-    return policy.eval(), checkpoint
+    return policy.eval()
 
 
 class PolicyGraph(torch.nn.Module):
@@ -159,6 +173,12 @@ def parity_gap(module, session, feeds: dict[str, np.ndarray]) -> float:
     return max(float(np.max(np.abs(g - e.numpy()))) for g, e in zip(got, expected))
 
 
+def law_state_size(policy: VLAPolicy) -> int:
+    """The length of the state the policy's graph carries between frames (0: none; K in the graph's I/O)."""
+    law = policy.law
+    return law.state_size if isinstance(law, PredictiveLaw) else 0
+
+
 def random_policy_inputs(
     rng: np.random.Generator,
     batch: int,
@@ -168,8 +188,9 @@ def random_policy_inputs(
     previous_target: bool = False,
     frame_size: int = STANDARD.frame_size,
     earlier_action: bool = False,
-    law_state: bool = False,
+    law_state_size: int = 0,
 ) -> dict[str, np.ndarray]:
+    """Random feeds for the policy graph; `law_state_size` 0: a model without a law state."""
     mask = np.ones((batch, tokens), np.int64)
     mask[:, rng.integers(3, tokens) :] = 0  # some padding, never all
     feeds = {
@@ -184,8 +205,8 @@ def random_policy_inputs(
     if previous_target:
         feeds[PREVIOUS_TARGET] = rng.uniform(-1, 1, (batch, 2)).astype(np.float32)
         feeds[PREVIOUS_TARGET][0] = np.nan  # the first frame of an episode: no estimate before it
-    if law_state:
-        feeds[PREVIOUS_LAW_STATE] = rng.uniform(-0.5, 0.5, (batch, LAW_STATE_SIZE)).astype(np.float32)
+    if law_state_size:
+        feeds[PREVIOUS_LAW_STATE] = rng.uniform(-0.5, 0.5, (batch, law_state_size)).astype(np.float32)
         feeds[PREVIOUS_LAW_STATE][0] = np.nan  # an episode's first frame
     return feeds
 
@@ -345,7 +366,7 @@ def export_model(
         config.previous_target,
         preprocessing.frame_size,
         config.earlier_action,
-        config.head == "predictive",
+        law_state_size(policy),
     )
     inputs = tuple(feeds)
     graph = PolicyGraph(policy).eval()

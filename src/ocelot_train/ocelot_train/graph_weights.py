@@ -18,7 +18,7 @@ import torch
 from ocelot_common.model_files import model_files
 from ocelot_common.preprocessing import Preprocessing
 from ocelot_train.configuration_vla import model_config_from_dict
-from ocelot_train.export import PARITY_TOLERANCE, PolicyGraph, random_policy_inputs
+from ocelot_train.export import PARITY_TOLERANCE, PolicyGraph, law_state_size, random_policy_inputs
 from ocelot_train.modeling_vla import VLAPolicy
 
 PREFIX = "policy."  # the exported module (export.PolicyGraph) holds the policy under this name
@@ -108,7 +108,7 @@ def _check_parity(policy: VLAPolicy, session, path: Path, frame_size: int) -> No
         config.previous_target,
         frame_size,
         config.earlier_action,
-        config.head == "predictive",
+        law_state_size(policy),
     )
     expected = session.run(None, feeds)
     with torch.no_grad():

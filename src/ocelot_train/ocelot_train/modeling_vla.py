@@ -34,7 +34,7 @@ from ocelot_common.attributes import ATTRIBUTE_VALUES, NO_ATTRIBUTE, UNKNOWN
 from ocelot_train.configuration_vla import TrainingRules, VLAConfig
 from ocelot_train.encoders_vision import VisionEncoder, build_vision_encoder, colour_image
 from ocelot_train.law_head import LawHead
-from ocelot_train.predictive_law import STATE_SIZE, PredictiveLaw
+from ocelot_train.predictive_law import PredictiveLaw
 
 MASKED = -1e4  # additive attention bias for padding (finite: keeps fp16 and ONNX free of NaN)
 MOTION_SCALE = 10.0  # read-out positions span [-1, 1]; a face moves ~0.05 of that per frame
@@ -361,7 +361,7 @@ class VLAPolicy(nn.Module):
         previous_law_state: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """What the exported graph computes: (actions (B, 2), read-out position (B, 2)), and with the predictive
-        head its state for the next frame (B, STATE_SIZE). No previous (or earlier) command reads as the robot
+        head its state for the next frame (B, its state_size). No previous (or earlier) command reads as the robot
         at rest, no (or a NaN) previous target as no motion, no (or a NaN) law state as an episode's start."""
         return self.from_visual_tokens(
             self.vision(frames),
@@ -530,7 +530,9 @@ class VLAPolicy(nn.Module):
         if isinstance(self.law, PredictiveLaw):
             return self.law(
                 xy,
-                xy.new_full((len(xy), STATE_SIZE), math.nan) if previous_law_state is None else previous_law_state,
+                xy.new_full((len(xy), self.law.state_size), math.nan)
+                if previous_law_state is None
+                else previous_law_state,
                 at_rest if previous_action is None else previous_action.to(xy.dtype),
                 at_rest if earlier_action is None else earlier_action.to(xy.dtype),
             )

@@ -86,3 +86,47 @@ def test_bad_settings_are_refused_with_the_key_named():
     with pytest.raises(ValueError, match="needs exactly the keys"):
         check_predictive({key: value for key, value in good.items() if key != "beta"})
     assert "predictive_law.gain" not in PredictiveLaw(1.0, good).state_dict()  # the config holds them
+
+
+def _folding_state(estimate, rate, highest, lowest) -> torch.Tensor:
+    """A folding head's state, camera at the episode's start and joints at rest: pan as given, tilt with no ends."""
+    return torch.tensor([[estimate, 0.0, rate, 0.0, 0.0, 0.0, 0.0, 0.0, highest, -100.0, lowest, 100.0]])
+
+
+def test_a_folding_head_turns_at_a_seen_end_and_follows_a_face_that_goes_past_one():
+    pi4 = load_profile("pi4")
+    plain = PredictiveLaw(1.0, predictive_law_for(pi4))
+    folding = PredictiveLaw(1.0, predictive_law_for(pi4, fold_margin_rad=0.002))
+    assert (plain.state_size, folding.state_size) == (6, 12)
+    rest = torch.zeros(1, 2)
+    seen = read_out(np.array([0.1, 0.0]))
+    # an episode's first frame: no ends yet, the same command
+    first, state = folding(seen, torch.full((1, 12), math.nan), rest, rest)
+    torch.testing.assert_close(first, plain(seen, NO_STATE, rest, rest)[0])
+    assert torch.equal(state[0, 8:], torch.tensor([-100.0, -100.0, 100.0, 100.0]))  # no ends seen: rate 0
+    # a face 0.03 rad short of the end at 0.2 it turned at before, moving up at 0.5 rad/s: a period on the
+    # prediction passes the end, so it is folded back (0.18) and the rate turned; the face is seen there
+    before = _folding_state(0.17, 0.5, 0.2, -0.2)
+    turned = read_out(np.array([0.18, 0.0]))
+    command, state = folding(turned, before, rest, rest)
+    unfolded_command, unfolded = plain(turned, before[:, :6], rest, rest)
+    assert state[0, 2] < 0 < unfolded[0, 2]  # the rate turned round; unfolded it still points past the end
+    assert command[0, 0] < unfolded_command[0, 0]
+    # a face that goes on past a seen end (a wandering one): the end moves with it and the head follows it
+    state, rate = _folding_state(0.0, 0.3, 0.1, -0.1), 0.3
+    for frame in range(1, 25):
+        truth = rate * frame * CAMERA_PERIOD_S
+        _, state = folding(read_out(np.array([truth, 0.0])), state, rest, rest)
+    assert abs(state[0, 0] - truth) < 0.01 and abs(state[0, 2] - rate) < 0.05
+    assert state[0, 8] > truth - 0.05
+
+
+def test_folding_settings_are_checked():
+    good = predictive_law_for(load_profile("pi4"), fold_margin_rad=0.002)
+    assert check_predictive(good)["fold_margin_rad"] == 0.002
+    assert "fold_margin_rad" not in predictive_law_for(load_profile("pi4"))  # none: the head of before, 6 numbers
+    for margin in (-0.01, 1.5, True, "0.1"):
+        with pytest.raises(ValueError, match="fold_margin_rad must be a number in"):
+            check_predictive({**good, "fold_margin_rad": margin})
+    with pytest.raises(ValueError, match="optionally fold_margin_rad"):
+        check_predictive({**good, "fold": 0.1})

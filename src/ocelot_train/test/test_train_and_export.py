@@ -604,6 +604,18 @@ def test_export_puts_the_predictive_head_on_a_read_out_and_the_graph_carries_its
     assert not np.allclose(carried, first, atol=1e-4)  # the camera's turn since the frame before moved the aim
     recovered = checkpoint_from_model(tmp_path / "model.onnx")  # a predictive model is read back from its graph
     assert recovered["config"]["model"]["predictive_law"] == settings
+    # exported again from its own graph, with a folding law: a 12-number state, the same first frame
+    folding = {**settings, "fold_margin_rad": 0.002}
+    card = export_model(tmp_path / "model.onnx", tmp_path / "folding" / "model.onnx", predictive_law=folding)
+    assert card["config"]["model"]["predictive_law"] == folding and card["parity_max_abs"]["policy"] <= 1e-5
+    session = ort.InferenceSession(str(tmp_path / "folding" / "model.onnx"))
+    assert session.get_inputs()[-1].shape == ["batch", 12]
+    feeds["previous_law_state"] = np.full((1, 12), np.nan, np.float32)
+    again, _, folded_state = session.run(None, feeds)
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    np.testing.assert_allclose(folded_state[:, :6], state, atol=1e-6)
+    with pytest.raises(ExportError, match="not a model written by `ocelot export`"):
+        export_model(tmp_path / "missing" / "model.onnx", tmp_path / "none" / "model.onnx")
     with pytest.raises(ExportError, match="cannot read its predictive_law"):
         read_predictive_law(tmp_path / "missing.json")
 

@@ -131,6 +131,17 @@ def _preprocessing(session, path: Path) -> Preprocessing:
     return preprocessing
 
 
+def _law_state_size(session, path: Path) -> int:
+    """The length of the law state the graph carries between frames, from its input's shape (batch, K)."""
+    shape = next(i.shape for i in session.get_inputs() if i.name == PREVIOUS_LAW_STATE)
+    if len(shape) != 2 or not isinstance(shape[1], int) or shape[1] < 1:
+        raise PolicyLoadError(
+            f"{path}: {PREVIOUS_LAW_STATE} has shape {shape}; it needs (batch, K) with a fixed K, as "
+            "`ocelot export` writes it"
+        )
+    return shape[1]
+
+
 class OnnxPolicy:
     def __init__(self, model_path: str | Path, threads: int = 1, expected: dict[str, str] | None = None) -> None:
         """`expected`: sha256 per model file kind (policy, text, tokenizer) that must match."""
@@ -150,7 +161,8 @@ class OnnxPolicy:
         self.uses_previous_action, self.uses_previous_target = PREVIOUS_ACTION in names, PREVIOUS_TARGET in names
         self.uses_earlier_action = EARLIER_ACTION in names
         self.uses_law_state = PREVIOUS_LAW_STATE in names
-        self.context = EpisodeContext()
+        self.law_state_size = _law_state_size(self.policy, files["policy"]) if self.uses_law_state else 0
+        self.context = EpisodeContext(self.law_state_size)
         self.text = _session(files["text"], threads, TEXT_INPUTS, TEXT_OUTPUTS)
         if not files["tokenizer"].is_file():
             raise PolicyLoadError(f"{files['tokenizer']} does not exist; it is written by `ocelot export`")
@@ -210,7 +222,7 @@ class OnnxPolicy:
             )
         if self.uses_law_state:
             feeds[PREVIOUS_LAW_STATE] = (
-                no_previous_law_state(n)
+                no_previous_law_state(n, self.law_state_size)
                 if law_states_before is None
                 else np.asarray(law_states_before, np.float32).reshape(n, -1)
             )
@@ -225,7 +237,7 @@ class OnnxPolicy:
         earlier = previous_actions(previous)
         inputs = frames_to_input(frames, self.preprocessing)
         if self.uses_law_state:  # each frame's state is the frame before's output: one frame at a time, as the node
-            context = EpisodeContext()
+            context = EpisodeContext(self.law_state_size)
             return np.stack([self._step(frame[None], before, context)[0][0] for frame, before in zip(inputs, previous)])
         if not self.uses_previous_target:
             return self.policy.run(None, self._feeds(inputs, previous, earlier=earlier))[0]

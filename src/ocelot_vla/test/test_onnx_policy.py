@@ -86,9 +86,11 @@ def test_a_model_taking_its_previous_target_gets_it_fed_back_until_reset(tmp_pat
     np.testing.assert_allclose(policy.act(frames[3])[0], changed, atol=1e-6)
 
 
-def test_a_model_carrying_a_law_state_gets_its_own_back_until_reset(tmp_path):
-    policy = OnnxPolicy(write_contract_model(tmp_path, previous_action=True, law_state=True))
+@pytest.mark.parametrize("size", [6, 12])  # the predictive head's state, and a folding one's
+def test_a_model_carrying_a_law_state_gets_its_own_back_until_reset(tmp_path, size):
+    policy = OnnxPolicy(write_contract_model(tmp_path, previous_action=True, law_state=size))
     assert policy.uses_law_state and not (policy.uses_previous_target or policy.uses_earlier_action)
+    assert policy.law_state_size == size and policy.context.previous_law_state.shape == (1, size)
     policy.set_command("track the face")
     frames = np.random.default_rng(5).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
     commands = [(0.0, 0.0), (0.5, -0.25), (-0.75, 1.0)]

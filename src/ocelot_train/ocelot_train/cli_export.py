@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + " (all is the default, a quarter of the size); checked by how far it moves the read-out on dataset frames",
     )
     parser.add_argument(
+        "--check-dataset",
+        metavar="DIR",
+        help="with --quantize-text: check the int8 text graph on this dataset's frames and commands instead of "
+        "the training dataset's (e.g. exporting a model again where its dataset is not)",
+    )
+    parser.add_argument(
         "--track-prior",
         type=track_prior,
         metavar="SIGMA:RADIUS:CAP",
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             quantize_text=args.quantize_text,
             track_prior=args.track_prior,
             predictive_law=read_predictive_law(args.predictive_law) if args.predictive_law else None,
+            check_dataset=args.check_dataset,
         )
     except (ExportError, PretrainedUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -214,12 +214,15 @@ def random_policy_inputs(
 QUANTIZATION_FRAMES = 8  # dataset frames the int8 text graph is checked on, each with every command
 
 
-def dataset_frames(checkpoint: dict, count: int = QUANTIZATION_FRAMES) -> tuple[np.ndarray, str]:
-    """Up to `count` model-input frames spread over the checkpoint's dataset (its val split, else train), and
-    where they came from: what an export check should see is what the policy sees, not noise."""
+def dataset_frames(
+    checkpoint: dict, count: int = QUANTIZATION_FRAMES, root: str | Path | None = None
+) -> tuple[np.ndarray, str, list[str]]:
+    """Up to `count` model-input frames spread over the checkpoint's dataset, or `root` (its val split, else
+    train), where they came from, and the commands its episodes hold: what an export check should see is what
+    the policy sees, not noise."""
     from ocelot_train.dataset import DatasetError, FrameDataset
 
-    root = checkpoint.get("dataset") or ""
+    root = str(root or checkpoint.get("dataset") or "")
     for split in ("val", "train"):
         try:
             frames = FrameDataset(root, split)
@@ -227,24 +230,27 @@ def dataset_frames(checkpoint: dict, count: int = QUANTIZATION_FRAMES) -> tuple[
             continue
         if len(frames):
             picks = sorted({int(i) for i in np.linspace(0, len(frames) - 1, count)})
-            return np.stack([frames.frame_input(i) for i in picks]), f"{root} ({split} split, {len(picks)} frames)"
+            where = f"{root} ({split} split, {len(picks)} frames)"
+            return np.stack([frames.frame_input(i) for i in picks]), where, list(frames.command_table)
     raise ExportError(
         f"--quantize-text checks the int8 text graph on frames of the model's training dataset "
         f"({root or 'not recorded in the checkpoint'}), and none can be read here; export where the "
-        "dataset is, or without --quantize-text"
+        "dataset is, name another with --check-dataset, or export without --quantize-text"
     )
 
 
 def _quantize_text(
-    policy: VLAPolicy, tokenizer, commands: list[str], paths: dict, feeds: dict, checkpoint: dict, scope: str
+    policy: VLAPolicy, tokenizer, paths: dict, feeds: dict, checkpoint: dict, scope: str, check_dataset=None
 ) -> dict:
     """Replace the text graph by its int8 version if it passes; measure what it does to the features, to the
-    read-out (the check) and to the actions on dataset frames, each frame with every command."""
+    read-out (the check) and to the actions on dataset frames, each frame with every command the model was
+    trained on (a model read back from its graph: the frames' dataset's)."""
     import onnxruntime as ort
 
     from ocelot_common.text import tokenize
 
-    frames, frames_from = dataset_frames(checkpoint)
+    frames, frames_from, recorded = dataset_frames(checkpoint, root=check_dataset)
+    commands = list(checkpoint.get("commands") or recorded or ["track the face", "follow the person on the left"])
     fp32 = ort.InferenceSession(str(paths["text"]), providers=["CPUExecutionProvider"])
     candidate = paths["text"].with_name(paths["text"].name + ".int8")
     quantize_weights_int8(paths["text"], candidate, scope=scope)
@@ -335,15 +341,19 @@ def export_model(
     quantize_text: str | None = None,
     track_prior: tuple[float, float, float] | None = None,
     predictive_law: dict | None = None,
+    check_dataset: str | Path | None = None,
 ) -> dict:
     """Write the graphs, tokenizer and card; raise ExportError if ONNX and PyTorch differ by > tolerance.
     `track_prior` (sigma, radius, cap) sets the read-out's tracking prior in the graph (and the card's config):
     it acts only at run time, on the estimate the node feeds back, so a trained read-out can take one.
     `predictive_law` (model.predictive_law) puts the predictive head in place of the checkpoint's: it acts only
     on the read-out, whose training the head does not change (a read-out trained on its own loss).
-    `quantize_text` (a scope of ocelot_train.quantize.SCOPES, or None for fp32) says which text weights go int8."""
+    `quantize_text` (a scope of ocelot_train.quantize.SCOPES, or None for fp32) says which text weights go int8;
+    they are checked on frames of the checkpoint's dataset, or of `check_dataset`."""
     if quantize_text is not None and quantize_text not in SCOPES:
         raise ExportError(f"--quantize-text {quantize_text!r}: choose one of {', '.join(SCOPES)}")
+    if check_dataset and not quantize_text:
+        raise ExportError("--check-dataset names the frames that check the int8 text graph: add --quantize-text")
     policy, checkpoint = load_checkpoint(checkpoint_path)
     if track_prior is not None:
         with_prior(policy, checkpoint, *track_prior)
@@ -403,8 +413,7 @@ def export_model(
         raise ExportError(f"ONNX and PyTorch disagree: max |difference| {parity} > {tolerance:g}")
     quantized = None
     if quantize_text:
-        commands = list(checkpoint.get("commands") or ["track the face", "follow the person on the left"])
-        quantized = _quantize_text(policy, tokenizer, commands, paths, feeds, checkpoint, quantize_text)
+        quantized = _quantize_text(policy, tokenizer, paths, feeds, checkpoint, quantize_text, check_dataset)
     card = {
         "format": "ocelot-vla-onnx/1",
         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

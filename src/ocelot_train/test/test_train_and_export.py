@@ -128,10 +128,17 @@ def test_int8_text_weights_that_move_the_read_out_too_far_on_dataset_frames_are_
 
 def test_int8_text_needs_the_dataset_to_check_on(trained, tmp_path):
     checkpoint = torch.load(trained[1].checkpoint, weights_only=True)
+    dataset = checkpoint["dataset"]
     checkpoint["dataset"] = str(tmp_path / "elsewhere")
     torch.save(checkpoint, tmp_path / "moved.pt")
-    with pytest.raises(ExportError, match="none can be read here"):
+    with pytest.raises(ExportError, match="none can be read here.*--check-dataset"):
         export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", quantize_text="all")
+    with pytest.raises(ExportError, match="--check-dataset names the frames .*: add --quantize-text"):
+        export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", check_dataset=dataset)
+    # another dataset's frames check it; the card names them, and keeps the training dataset's name
+    card = export_model(tmp_path / "moved.pt", tmp_path / "model.onnx", quantize_text="all", check_dataset=dataset)
+    assert card["text_quantization"]["frames_from"].startswith(f"{dataset} (")
+    assert card["dataset"] == str(tmp_path / "elsewhere")
 
 
 def test_finer_int8_scopes_cost_size_and_keep_the_text_features_closer(trained, tmp_path):

@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="RAD",
-        help="with --law predictive: fold the head's forecast at the ends a face has turned at, once it is this far "
-        "back from one (model.predictive_law.fold_margin_rad; ocelot_train.predictive_law); default 0, no folding",
+        help="with --law predictive: fold the head's prediction and forecast at the ends a face has turned at, once "
+        "it is this far back from one (model.predictive_law.fold_margin_rad; ocelot_train.predictive_law); "
+        "default 0, no folding",
     )
     parser.add_argument("--output", help="write the gains and the settings to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -114,6 +114,16 @@ def test_a_model_carrying_a_law_state_gets_its_own_back_until_reset(tmp_path, si
     assert np.isnan(policy.context.previous_law_state).all()
 
 
+def test_a_law_state_without_a_fixed_length_is_refused(tmp_path):
+    path = write_contract_model(tmp_path, previous_action=True, law_state=6)
+    model = onnx.load(path)
+    state = next(i for i in model.graph.input if i.name == "previous_law_state")
+    state.type.tensor_type.shape.dim[1].dim_param = "size"  # the node could not know what to feed first
+    onnx.save(model, path)
+    with pytest.raises(PolicyLoadError, match=r"previous_law_state has shape \['batch', 'size'\].*a fixed K"):
+        OnnxPolicy(path)
+
+
 def test_command_changes_the_output(tiny_model):
     policy = OnnxPolicy(tiny_model)
     image = np.full((480, 640, 3), 90, np.uint8)

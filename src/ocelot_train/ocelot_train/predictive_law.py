@@ -85,11 +85,6 @@ def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
     return out
 
 
-def law_state_size(values: dict) -> int:
-    """The length of the state a predictive head with these settings carries between frames."""
-    return FOLDED_STATE_SIZE if values.get("fold_margin_rad", 0.0) > 0 else STATE_SIZE
-
-
 def predictive_law_for(profile, fold_margin_rad: float = 0.0, **parameters) -> dict:
     """`model.predictive_law` for a robot profile (ocelot_sim.robot_profile.RobotProfile) and the parameters
     given (the others from START); folding only where `fold_margin_rad` > 0."""
@@ -119,7 +114,7 @@ class PredictiveLaw(nn.Module):
         values = check_predictive(values, period_s)
         self.max_velocity, self.period_s, self.latency_s = max_velocity, period_s, values["latency_s"]
         self.fold_margin = values.get("fold_margin_rad", 0.0)
-        self.state_size = law_state_size(values)
+        self.state_size = FOLDED_STATE_SIZE if self.fold_margin > 0 else STATE_SIZE  # what it carries between frames
         for name in PARAMETERS:  # buffers, not parameters: the config holds them (the card carries them)
             self.register_buffer(name, torch.tensor(values[name]), persistent=False)
         self.register_buffer("scale", torch.tensor(image_scale()), persistent=False)
@@ -144,10 +139,6 @@ class PredictiveLaw(nn.Module):
         highest = torch.where(rate > 0, torch.maximum(highest, face), highest)
         lowest = torch.where(rate < 0, torch.minimum(lowest, face), lowest)
         return face, camera, highest, lowest
-
-    def _ahead(self, face, rate, ends, seconds: float) -> torch.Tensor:
-        """How far the face moves in `seconds` at `rate`, folded back at an end it has turned at."""
-        return self._folded(face, rate, ends, seconds)[0]
 
     def _folded(self, face, rate, ends, seconds: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(how far the face moves in `seconds` at `rate`, folded back at an end it has turned at; whether it was
@@ -187,17 +178,16 @@ class PredictiveLaw(nn.Module):
         estimate = torch.where(none, error, predicted + self.alpha * residual)
         rate = torch.where(none, torch.zeros_like(error), rate + self.beta * residual / T)
         kept = [estimate, rate, velocity]
-        face, ends = estimate, None
+        # how far the face moves until this command acts, and over the period it then holds
+        at_effect, over_period = rate * L, rate * T
         if self.fold_margin > 0:
             face, camera, highest, lowest = self._ends(known, none, estimate, rate, turn_early + turn_late)
-            kept, ends = [*kept, camera, highest, lowest], (highest, lowest)
+            kept += [camera, highest, lowest]
+            at_effect = self._folded(face, rate, (highest, lowest), L)[0]
+            over_period = self._folded(face, rate, (highest, lowest), L + T)[0] - at_effect
         # from now: u1 holds until this command acts, a latency on; the command then holds a period
         acting, turn_until = self._through(self.until_effect, velocity, u1, L)
-        if ends is None:
-            aim = self.gain * (estimate + rate * L - turn_until) + rate * T
-        else:
-            at_effect = self._ahead(face, rate, ends, L)
-            aim = self.gain * (estimate + at_effect - turn_until) + self._ahead(face, rate, ends, L + T) - at_effect
+        aim = self.gain * (estimate + at_effect - turn_until) + over_period
         reach = self.period[1]
         command = (aim - acting * reach) / (T - reach)
         return command.clamp(-self.max_velocity, self.max_velocity), torch.cat(kept, dim=1)

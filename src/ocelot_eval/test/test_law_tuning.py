@@ -98,8 +98,7 @@ def test_folding_at_the_lanes_ends_follows_faces_that_turn_and_the_cli_records_i
     gains = np.array([law[name] for name in PARAMETERS])
     pi4 = LoopModel(load_profile("pi4"), tuple(range(500000, 500024)), frames=100, noise_px=2.5)
     patterns = np.array([path.pattern for path in pi4.paths])
-    plain = loop_errors(gains, pi4, "predictive")
-    folded = loop_errors(gains, pi4, "predictive", {"fold_margin_rad": 0.002})
+    plain, folded = loop_errors(gains, pi4, "predictive"), loop_errors(gains, pi4, "predictive", 0.002)
     sweeping = patterns == "linear"
     assert sweeping.sum() >= 5
     assert folded[sweeping, 30:].mean() < plain[sweeping, 30:].mean() - 2.0
@@ -112,20 +111,4 @@ def test_folding_at_the_lanes_ends_follows_faces_that_turn_and_the_cli_records_i
     assert cli_tune_law.main([*args, "--fold-margin", "-0.1"]) == 2
     assert "fold_margin_rad must be a number in [0, 1)" in capsys.readouterr().err
     assert cli_tune_law.main(["--fold-margin", "0.002", "--episodes", "2", "--quiet"]) == 2
-    assert "--fold-margin is a setting of the predictive law: add --law predictive" in capsys.readouterr().err
-    assert cli_tune_law.main([*args, "--least-squares-start", "--fold-margin", "0.002", "--output", str(output)]) == 0
-    written = json.loads(output.read_text())["predictive_law"]
-    assert written["least_squares_start"] is True and written["fold_margin_rad"] == 0.002
-    assert cli_tune_law.main(["--least-squares-start", "--episodes", "2", "--quiet"]) == 2
-    assert "--least-squares-start is a setting of the predictive law" in capsys.readouterr().err
-
-
-def test_the_least_squares_start_settles_the_first_swing_sooner():
-    """Run F's gains, read-out noise 2.5 px: an episode's frames 5-12, after the camera's first swing onto the face,
-    are where the plain filter is still learning the face's rate (10.0 px here, against 9.3 with the start)."""
-    law = json.loads((Path(__file__).parents[3] / "training" / "predictive_pi4.json").read_text())["predictive_law"]
-    gains = np.array([law[name] for name in PARAMETERS])
-    pi4 = LoopModel(load_profile("pi4"), tuple(range(500000, 500024)), frames=20, noise_px=2.5)
-    plain = loop_errors(gains, pi4, "predictive")
-    started = loop_errors(gains, pi4, "predictive", {"least_squares_start": True})
-    assert started[:, 5:13].mean() < plain[:, 5:13].mean() - 0.4
+    assert "add --law predictive" in capsys.readouterr().err

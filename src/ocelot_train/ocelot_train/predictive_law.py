@@ -28,13 +28,6 @@ seen, more than NARROWEST_LANE apart, and the face is back from one by the margi
 passes that end is folded back at it, as the face will be, and a folded prediction turns the filter's rate
 round. A face that goes on past a seen end (a wandering one) moves the end with it. The state is then 12
 numbers: the six above, then (camera, highest, lowest) per axis.
-
-A least-squares start (`least_squares_start` true): an episode's first frames find the filter with no rate
-(a face at rest), and the tuned alpha and beta, set for a steady track, take many frames to learn the face's
-rate while the camera settles from its first swing. With this key the filter's gains on the k-th frame of an
-episode are, until the tuned ones are larger, those of a least-squares line through the k frames seen so far:
-alpha_k = 2(2k - 1) / (k(k + 1)) and beta_k = 6 / (k(k + 1)) (the second frame: 1 and 1, a rate from the two
-read-outs). The state then ends with one more number, the frames seen.
 """
 
 from __future__ import annotations
@@ -58,18 +51,17 @@ NARROWEST_LANE = 0.02
 # where a search starts: the oracle's share of the error removed per period, and a filter that follows a face
 # within a frame or two (loop model, 3.5 px of read-out noise under pi4)
 START = {"gain": (0.7, 0.7), "alpha": (0.8, 0.8), "beta": (0.5, 0.5)}
-OPTIONS = ("fold_margin_rad", "least_squares_start")  # keys a config may leave out: off
 BOUNDS = {"gain": (0.0, 1.0), "alpha": (0.0, 1.0), "beta": (0.0, 2.0)}  # (low, high]: each parameter's range
 
 
 def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
     """A complete, valid `model.predictive_law` (floats) from a config value; raises ValueError naming the key."""
     keys = set(PARAMETERS) | {"latency_s", "time_constant_s"}
-    if not isinstance(values, dict) or not keys <= set(values) <= keys | set(OPTIONS):
+    if not isinstance(values, dict) or not keys <= set(values) <= keys | {"fold_margin_rad"}:
         got = sorted(values) if isinstance(values, dict) else type(values).__name__
         raise ValueError(
-            f"needs exactly the keys {sorted(keys)}, and optionally {' and '.join(OPTIONS)} (e.g. from `ocelot "
-            f"tune-law --law predictive`), got {got}"
+            f"needs exactly the keys {sorted(keys)}, and optionally fold_margin_rad (e.g. from `ocelot tune-law "
+            f"--law predictive`), got {got}"
         )
     out: dict = {}
     for name in (*PARAMETERS, "time_constant_s"):
@@ -85,10 +77,6 @@ def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
         raise ValueError(f"latency_s must be in [0, {period_s}] (one camera period), got {out['latency_s']}")
     if min(out["time_constant_s"]) < 0:
         raise ValueError(f"time_constant_s must be >= 0, got {out['time_constant_s']}")
-    if "least_squares_start" in values:
-        if not isinstance(values["least_squares_start"], bool):
-            raise ValueError(f"least_squares_start must be true or false, got {values['least_squares_start']!r}")
-        out["least_squares_start"] = values["least_squares_start"]
     if "fold_margin_rad" in values:
         margin = values["fold_margin_rad"]
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin < 1.0:
@@ -97,16 +85,13 @@ def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
     return out
 
 
-def predictive_law_for(profile, fold_margin_rad: float = 0.0, least_squares_start: bool = False, **parameters) -> dict:
+def predictive_law_for(profile, fold_margin_rad: float = 0.0, **parameters) -> dict:
     """`model.predictive_law` for a robot profile (ocelot_sim.robot_profile.RobotProfile) and the parameters
-    given (the others from START); folding only where `fold_margin_rad` > 0, the least-squares start only where
-    asked (each key left out when off: the head of before)."""
+    given (the others from START); folding only where `fold_margin_rad` > 0."""
     values: dict = {name: list(parameters.get(name, START[name])) for name in PARAMETERS}
     values.update(latency_s=float(profile.command_latency_s), time_constant_s=list(profile.time_constant_s))
     if fold_margin_rad:  # a bad one is refused by the check
         values["fold_margin_rad"] = fold_margin_rad
-    if least_squares_start:
-        values["least_squares_start"] = least_squares_start
     return check_predictive(values)
 
 
@@ -129,9 +114,7 @@ class PredictiveLaw(nn.Module):
         values = check_predictive(values, period_s)
         self.max_velocity, self.period_s, self.latency_s = max_velocity, period_s, values["latency_s"]
         self.fold_margin = values.get("fold_margin_rad", 0.0)
-        self.least_squares_start = values.get("least_squares_start", False)
-        # what it carries between frames
-        self.state_size = (FOLDED_STATE_SIZE if self.fold_margin > 0 else STATE_SIZE) + self.least_squares_start
+        self.state_size = FOLDED_STATE_SIZE if self.fold_margin > 0 else STATE_SIZE  # what it carries between frames
         for name in PARAMETERS:  # buffers, not parameters: the config holds them (the card carries them)
             self.register_buffer(name, torch.tensor(values[name]), persistent=False)
         self.register_buffer("scale", torch.tensor(image_scale()), persistent=False)
@@ -182,12 +165,6 @@ class PredictiveLaw(nn.Module):
         known = torch.where(none, torch.zeros_like(state), state)
         estimate, rate = known[:, 0:2], known[:, 2:4]
         velocity = torch.where(none, u2, known[:, 4:6])
-        alpha, beta, kept_count = self.alpha, self.beta, []
-        if self.least_squares_start:  # the frames seen, this one included: 1 on an episode's first
-            seen = torch.where(none, torch.ones_like(state[:, -1:]), known[:, -1:] + 1).clamp(min=1.0)
-            alpha = torch.maximum(alpha, 2 * (2 * seen - 1) / (seen * (seen + 1)))
-            beta = torch.maximum(beta, 6 / (seen * (seen + 1)))
-            kept_count = [seen]
         # the last period: u2 held until a latency after the frame before, then u1
         velocity, turn_early = self._through(self.until_effect, velocity, u2, L)
         velocity, turn_late = self._through(self.after_effect, velocity, u1, T - L)
@@ -198,8 +175,8 @@ class PredictiveLaw(nn.Module):
         else:
             predicted = estimate + rate * T - (turn_early + turn_late)
         residual = error - predicted
-        estimate = torch.where(none, error, predicted + alpha * residual)
-        rate = torch.where(none, torch.zeros_like(error), rate + beta * residual / T)
+        estimate = torch.where(none, error, predicted + self.alpha * residual)
+        rate = torch.where(none, torch.zeros_like(error), rate + self.beta * residual / T)
         kept = [estimate, rate, velocity]
         # how far the face moves until this command acts, and over the period it then holds
         at_effect, over_period = rate * L, rate * T
@@ -213,4 +190,4 @@ class PredictiveLaw(nn.Module):
         aim = self.gain * (estimate + at_effect - turn_until) + over_period
         reach = self.period[1]
         command = (aim - acting * reach) / (T - reach)
-        return command.clamp(-self.max_velocity, self.max_velocity), torch.cat(kept + kept_count, dim=1)
+        return command.clamp(-self.max_velocity, self.max_velocity), torch.cat(kept, dim=1)

@@ -130,28 +130,3 @@ def test_folding_settings_are_checked():
             check_predictive({**good, "fold_margin_rad": margin})
     with pytest.raises(ValueError, match="optionally fold_margin_rad"):
         check_predictive({**good, "fold": 0.1})
-
-
-def test_a_least_squares_start_learns_a_faces_rate_from_an_episodes_first_two_frames():
-    """A face moving at a steady rate before a camera at rest: the plain filter's second frame holds beta of the
-    rate, the least-squares start all of it (a line through two points); later, once the line's gains fall
-    below the tuned ones, both filters use the tuned ones and give the same command from the same state."""
-    pi4 = load_profile("pi4")
-    plain = PredictiveLaw(1.0, predictive_law_for(pi4))
-    start = PredictiveLaw(1.0, predictive_law_for(pi4, least_squares_start=True))
-    assert start.state_size == 7 and PredictiveLaw(1.0, predictive_law_for(pi4, 0.002, True)).state_size == 13
-    rest, rate = torch.zeros(1, 2), np.array([0.3, -0.2])
-    plain_state, start_state = NO_STATE, torch.full((1, 7), math.nan)
-    for frame in range(2):
-        seen = read_out(np.array([0.05, 0.02]) + rate * frame * CAMERA_PERIOD_S)
-        _, plain_state = plain(seen, plain_state, rest, rest)
-        _, start_state = start(seen, start_state, rest, rest)
-    np.testing.assert_allclose(start_state[0, 2:4].numpy(), rate, rtol=1e-4)
-    np.testing.assert_allclose(plain_state[0, 2:4].numpy(), rate * plain.beta.numpy(), rtol=1e-4)
-    assert start_state[0, 6] == 2  # the frames seen
-    # the 30th frame: 2(2k-1)/(k(k+1)) = 0.13 and 6/(k(k+1)) = 0.006, under every tuned gain
-    late = torch.cat([start_state[:, :6], torch.tensor([[29.0]])], dim=1)
-    seen = read_out(np.array([0.1, 0.0]))
-    torch.testing.assert_close(start(seen, late, rest, rest)[0], plain(seen, late[:, :6], rest, rest)[0])
-    with pytest.raises(ValueError, match="least_squares_start must be true or false"):
-        check_predictive({**predictive_law_for(pi4), "least_squares_start": 1})

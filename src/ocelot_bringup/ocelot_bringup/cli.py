@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ocelot_bringup.graphs import GraphError, load_graphs, parse_overrides, resolve, select_graph
@@ -72,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, not at exit, where a reader gone away could not be answered
+        return status
+    except BrokenPipeError:
+        # the reader stopped reading (`ocelot compare-evals ... | head`): stop quietly, as shell tools do;
+        # stdout goes to /dev/null so that the interpreter's last flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in PIPELINE_COMMANDS:
         return _run_pipeline_command(argv[0], argv[1:])

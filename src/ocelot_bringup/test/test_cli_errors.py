@@ -1,5 +1,7 @@
 """Bad input to `ocelot` gets a one-line error naming the valid choices, and a non-zero exit."""
 
+import subprocess
+
 import pytest
 from ros_probe import run
 
@@ -58,3 +60,15 @@ def test_launch_list_shows_graphs_and_arguments():
     result = ocelot("launch", "--list")
     assert result.returncode == 0
     assert "sim: " in result.stdout and "seed:=0" in result.stdout
+
+
+def test_a_reader_that_stops_reading_ends_the_command_without_a_traceback():
+    """`ocelot ... | head`: the pipe's reader is gone before the command writes (closed here at once, while the
+    command is still starting), which fails its first write."""
+    command = subprocess.Popen(
+        ["ocelot", "launch", "--list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    command.stdout.close()
+    _, stderr = command.communicate(timeout=60)
+    assert command.returncode == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

@@ -119,4 +119,10 @@ class EpisodeRecorder:
         estimate, truth = self._estimate.get(stamp), self._truth_point.get(stamp)
         if estimate is None or truth is None:
             return score
-        return replace(score, grounding_px=math.dist(estimate, truth), control_px=math.dist(estimate, IMAGE_CENTRE))
+        return replace(
+            score,
+            grounding_px=math.dist(estimate, truth),
+            control_px=math.dist(estimate, IMAGE_CENTRE),
+            grounding_dx_px=estimate[0] - truth[0],
+            grounding_dy_px=estimate[1] - truth[1],
+        )

@@ -17,7 +17,12 @@ A policy that estimates where the commanded face is (its target read-out) has
 that estimate scored too, from the response on, like the tracking error: grounding
 is its distance from the truth (did it find the right face, and where), control
 the distance of the estimate from the image centre (how well it centred what it
-found). The two say whether to work on seeing or on steering.
+found). The two say whether to work on seeing or on steering. Grounding is also
+split in two: each episode's steady offset of the estimate from the truth (its
+mean, signed; the bias) and the estimate's scatter about that offset (the
+jitter). A bias says the policy sees this face's point elsewhere than the labels
+put it (a face unlike those it was trained on); jitter, that it is unsure frame
+to frame.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class FrameScore:
     wrong_match: bool = False  # the scored box's centre is nearer another visible face's point
     grounding_px: float = math.nan  # the policy's target estimate to the target's projection; NaN: none / out of view
     control_px: float = math.nan  # the image centre to the policy's target estimate (same frames)
+    grounding_dx_px: float = math.nan  # the policy's target estimate minus the target's projection, x (right)
+    grounding_dy_px: float = math.nan  # and y (down)
 
 
 def _distance(u: float, v: float, centre: tuple[float, float] = IMAGE_CENTRE) -> float:
@@ -123,6 +130,21 @@ class EpisodeScore:
     def control_errors(self) -> np.ndarray:
         return self._from_response("control_px")
 
+    def grounding_offsets(self) -> np.ndarray:
+        """(frames, 2) signed estimate - truth (x right, y down) from the response on; frames without one out."""
+        values = np.array([(f.grounding_dx_px, f.grounding_dy_px) for f in self.frames], np.float64).reshape(-1, 2)
+        values = values[max(self.response_frames(), 0) :]
+        return values[~np.isnan(values).any(axis=1)]
+
+    def grounding_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the episode's steady offset (2,), each frame's distance from it): bias and jitter; empty without
+        estimates."""
+        offsets = self.grounding_offsets()
+        if not len(offsets):
+            return np.empty(0), np.empty(0)
+        bias = offsets.mean(axis=0)
+        return bias, np.hypot(*(offsets - bias).T)
+
     def response_frames(self, threshold: float = RESPONSE_THRESHOLD_PX) -> int:
         """Frames from the episode's start until the detected error is below threshold; -1 when never."""
         for f in self.frames:
@@ -141,6 +163,7 @@ class EpisodeScore:
             "response_frames": self.response_frames(),
             "target_selection": float(np.mean([f.target_selected for f in self.frames])) if self.frames else math.nan,
             "gt_mean_error_px": _mean(np.array([f.gt_error_px for f in self.frames], dtype=np.float64)),
+            "grounding_offset_px": self.grounding_split()[0].tolist() or None,  # [x, y]; None: no estimate
         }
 
     def to_dict(self) -> dict:
@@ -156,6 +179,7 @@ class EpisodeScore:
         n = len(columns["frame"])
         offsets, wrong = columns.get("haar_offset_px", [None] * n), columns.get("wrong_match", [False] * n)
         grounding, control = columns.get("grounding_px", [None] * n), columns.get("control_px", [None] * n)
+        dx, dy = columns.get("grounding_dx_px", [None] * n), columns.get("grounding_dy_px", [None] * n)
         frames = [
             FrameScore(
                 int(columns["frame"][i]),
@@ -167,6 +191,8 @@ class EpisodeScore:
                 bool(wrong[i]),
                 _num(grounding[i]),
                 _num(control[i]),
+                _num(dx[i]),
+                _num(dy[i]),
             )
             for i in range(n)
         ]
@@ -196,6 +222,10 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
     latency = np.array([x for ep in episodes for x in ep.latency_ms], dtype=np.float64)
     grounding = np.concatenate([ep.grounding_errors() for ep in episodes])
     control = np.concatenate([ep.control_errors() for ep in episodes])
+    splits = [ep.grounding_split() for ep in episodes]
+    # the bias weighs each episode by its frames with an estimate, as the pooled grounding error does
+    bias = np.concatenate([np.full(len(jitter), np.hypot(*offset)) for offset, jitter in splits if len(jitter)] or [[]])
+    jitter = np.concatenate([jitter for _, jitter in splits] or [[]])
     agreement = haar_agreement(frames)
     return _json_safe(
         {
@@ -217,6 +247,8 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
             "latency_ms_p95": _percentile(latency, 95),
             "grounding_error_px": _mean(grounding),
             "grounding_p95_px": _percentile(grounding, 95),
+            "grounding_bias_px": _mean(bias),
+            "grounding_jitter_px": _mean(jitter),
             "control_error_px": _mean(control),
             "control_p95_px": _percentile(control, 95),
             "frames_with_estimate": int(len(grounding)),

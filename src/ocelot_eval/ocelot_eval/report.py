@@ -69,6 +69,14 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _grounding_cell(metrics: dict) -> str:
+    """grounding (bias / jitter); n/a without an estimate (reports written before the split: grounding alone)."""
+    grounding, bias = metrics.get("grounding_error_px"), metrics.get("grounding_bias_px")
+    if grounding is None or bias is None:
+        return _fmt(grounding)
+    return f"{_fmt(grounding)} ({_fmt(bias)} / {_fmt(metrics.get('grounding_jitter_px'))})"
+
+
 def _relation_and_result(gate: dict) -> tuple[str, str]:
     relation = "<" if gate["kind"] == "max" else ">="
     return relation, "n/a" if not gate["applies"] else ("pass" if gate["pass"] else "FAIL")
@@ -122,17 +130,20 @@ def summary_markdown(report: dict) -> str:
         "## Per label",
         "",
         "Grounding: the policy's own estimate of the target's point against the truth; control: the image "
-        "centre to that estimate (frames from the response on; n/a for a controller without an estimate).",
+        "centre to that estimate (frames from the response on; n/a for a controller without an estimate). "
+        "Grounding's bias is the length of each episode's steady offset of the estimate from the truth, its "
+        "jitter the estimate's scatter about that offset (`grounding_offset_px` of each episode in "
+        "eval_results.json gives the offset's direction).",
         "",
-        "| label | episodes | mean px | p95 px | lost | response | target sel. | grounding px | control px |",
+        "| label | episodes | mean px | p95 px | lost | response | target sel. | grounding px (bias / jitter) "
+        "| control px |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, m in report["per_label"].items():
         out.append(
             f"| {label} | {m['episodes']} | {_fmt(m['mean_error_px'])} | {_fmt(m['p95_error_px'])} | "
             f"{_fmt(m['face_lost_rate'], 3)} | {_fmt(m['response_frames'], 1)} | "
-            f"{_fmt(m['target_selection'], 3)} | {_fmt(m.get('grounding_error_px'))} | "
-            f"{_fmt(m.get('control_error_px'))} |"
+            f"{_fmt(m['target_selection'], 3)} | {_grounding_cell(m)} | {_fmt(m.get('control_error_px'))} |"
         )
     out += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
     return "\n".join(out)

@@ -156,6 +156,7 @@ def test_the_policys_target_estimate_is_scored_as_grounding_and_control():
     recorder.add_status(300 * ms, 9.0, (10.0, 10.0))  # the target is out of view: nothing to score against
     episode = recorder.finish()
     assert [f.grounding_px for f in episode.frames][0] == pytest.approx(5.0)
+    assert (episode.frames[0].grounding_dx_px, episode.frames[0].grounding_dy_px) == (3.0, 4.0)
     assert episode.frames[0].control_px == pytest.approx(math.hypot(13, 4))
     assert all(math.isnan(f.grounding_px) and math.isnan(f.control_px) for f in episode.frames[1:])
     restored = EpisodeScore.from_dict(json.loads(json.dumps(episode.to_dict())))
@@ -165,7 +166,43 @@ def test_the_policys_target_estimate_is_scored_as_grounding_and_control():
     assert row["control_error_px"] == pytest.approx(math.hypot(13, 4))
     old = episode.to_dict()
     del old["frames"]["grounding_px"], old["frames"]["control_px"]  # an episodes.jsonl from before
+    del old["frames"]["grounding_dx_px"], old["frames"]["grounding_dy_px"]
     assert aggregate([EpisodeScore.from_dict(old)])["grounding_error_px"] is None
+    assert aggregate([EpisodeScore.from_dict(old)])["grounding_bias_px"] is None
+
+
+def test_grounding_splits_into_each_episodes_steady_offset_and_the_scatter_about_it():
+    """An estimate 10 px left of a face, give or take 2 px (a face the policy sees elsewhere than the labels put
+    it), against one scattered 10 px either side of it (unsure, unbiased): the same grounding error, told apart.
+    Frames before the response, or without an estimate, count in neither."""
+
+    def episode(index, offsets):
+        frames = [FrameScore(0, 50.0, 50.0, False, True)]  # before the response: no estimate scored
+        for k, (dx, dy) in enumerate(offsets, start=1):
+            frames.append(
+                FrameScore(
+                    k, 5.0, 5.0, False, True, grounding_px=math.hypot(dx, dy), grounding_dx_px=dx, grounding_dy_px=dy
+                )
+            )
+        frames.append(FrameScore(len(frames), 5.0, 5.0, False, True))  # no estimate on this frame
+        return EpisodeScore(index, index, "track", "", 1, ["photo:astronaut"], frames)
+
+    biased = episode(0, [(-10.0, 2.0), (-10.0, -2.0)] * 5)
+    scattered = episode(1, [(10.0, 0.0), (-10.0, 0.0)] * 5)
+    assert biased.summary()["grounding_offset_px"] == pytest.approx([-10.0, 0.0])
+    assert scattered.summary()["grounding_offset_px"] == pytest.approx([0.0, 0.0])
+    one, other = aggregate([biased]), aggregate([scattered])
+    assert one["grounding_error_px"] == pytest.approx(math.hypot(10, 2))
+    assert (one["grounding_bias_px"], one["grounding_jitter_px"]) == pytest.approx((10.0, 2.0))
+    assert (other["grounding_bias_px"], other["grounding_jitter_px"]) == pytest.approx((0.0, 10.0))
+    both = aggregate([biased, scattered])  # each episode's bias is its own: the two offsets do not cancel
+    assert (both["grounding_bias_px"], both["grounding_jitter_px"]) == pytest.approx((5.0, 6.0))
+    restored = EpisodeScore.from_dict(json.loads(json.dumps(biased.to_dict())))
+    assert aggregate([restored])["grounding_bias_px"] == pytest.approx(10.0)
+    assert (
+        EpisodeScore(2, 2, "track", "", 1, [], [FrameScore(0, 5.0, 5.0, False, True)]).summary()["grounding_offset_px"]
+        is None
+    )
 
 
 def test_recorder_takes_the_camera_rate_from_the_stamps():

@@ -28,6 +28,12 @@ seen, more than NARROWEST_LANE apart, and the face is back from one by the margi
 passes that end is folded back at it, as the face will be, and a folded prediction turns the filter's rate
 round. A face that goes on past a seen end (a wandering one) moves the end with it. The state is then 12
 numbers: the six above, then (camera, highest, lowest) per axis.
+
+A swinging forecast (`swing_fraction` f, with folding): a face that sweeps its lane on a sine slows towards the
+ends, so a forecast at its last rate runs ahead of it there. With both ends seen, a face within f of the lane's
+half-width A from its middle is forecast on the harmonic swing through its angle y (from the middle) and rate v
+that stays within the lane: y(s) = y cos(ws) + (v / w) sin(ws), with v^2 + w^2 y^2 = w^2 A^2. Nearer the ends,
+where that fit is ill-conditioned, folding forecasts as before. The filter's own prediction is not swung.
 """
 
 from __future__ import annotations
@@ -57,11 +63,11 @@ BOUNDS = {"gain": (0.0, 1.0), "alpha": (0.0, 1.0), "beta": (0.0, 2.0)}  # (low, 
 def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
     """A complete, valid `model.predictive_law` (floats) from a config value; raises ValueError naming the key."""
     keys = set(PARAMETERS) | {"latency_s", "time_constant_s"}
-    if not isinstance(values, dict) or not keys <= set(values) <= keys | {"fold_margin_rad"}:
+    if not isinstance(values, dict) or not keys <= set(values) <= keys | {"fold_margin_rad", "swing_fraction"}:
         got = sorted(values) if isinstance(values, dict) else type(values).__name__
         raise ValueError(
-            f"needs exactly the keys {sorted(keys)}, and optionally fold_margin_rad (e.g. from `ocelot tune-law "
-            f"--law predictive`), got {got}"
+            f"needs exactly the keys {sorted(keys)}, and optionally fold_margin_rad and swing_fraction (e.g. from "
+            f"`ocelot tune-law --law predictive`), got {got}"
         )
     out: dict = {}
     for name in (*PARAMETERS, "time_constant_s"):
@@ -82,16 +88,26 @@ def check_predictive(values: dict, period_s: float = CAMERA_PERIOD_S) -> dict:
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin < 1.0:
             raise ValueError(f"fold_margin_rad must be a number in [0, 1) rad (0: no folding), got {margin!r}")
         out["fold_margin_rad"] = float(margin)
+    if "swing_fraction" in values:
+        fraction = values["swing_fraction"]
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+            raise ValueError(f"swing_fraction must be a number in (0, 1), got {fraction!r}")
+        if not out.get("fold_margin_rad"):
+            raise ValueError("swing_fraction needs the lane's ends, which only folding keeps: set fold_margin_rad too")
+        out["swing_fraction"] = float(fraction)
     return out
 
 
-def predictive_law_for(profile, fold_margin_rad: float = 0.0, **parameters) -> dict:
+def predictive_law_for(profile, fold_margin_rad: float = 0.0, swing_fraction: float = 0.0, **parameters) -> dict:
     """`model.predictive_law` for a robot profile (ocelot_sim.robot_profile.RobotProfile) and the parameters
-    given (the others from START); folding only where `fold_margin_rad` > 0."""
+    given (the others from START); folding only where `fold_margin_rad` > 0, the swinging forecast only where
+    `swing_fraction` > 0 (each key left out when off)."""
     values: dict = {name: list(parameters.get(name, START[name])) for name in PARAMETERS}
     values.update(latency_s=float(profile.command_latency_s), time_constant_s=list(profile.time_constant_s))
     if fold_margin_rad:  # a bad one is refused by the check
         values["fold_margin_rad"] = fold_margin_rad
+    if swing_fraction:
+        values["swing_fraction"] = swing_fraction
     return check_predictive(values)
 
 
@@ -114,6 +130,7 @@ class PredictiveLaw(nn.Module):
         values = check_predictive(values, period_s)
         self.max_velocity, self.period_s, self.latency_s = max_velocity, period_s, values["latency_s"]
         self.fold_margin = values.get("fold_margin_rad", 0.0)
+        self.swing_fraction = values.get("swing_fraction", 0.0)
         self.state_size = FOLDED_STATE_SIZE if self.fold_margin > 0 else STATE_SIZE  # what it carries between frames
         for name in PARAMETERS:  # buffers, not parameters: the config holds them (the card carries them)
             self.register_buffer(name, torch.tensor(values[name]), persistent=False)
@@ -152,6 +169,21 @@ class PredictiveLaw(nn.Module):
         there = torch.where(low, 2 * lowest - there, there)
         return there - face, high | low
 
+    def _forecast(self, face, rate, ends, seconds: float) -> torch.Tensor:
+        """How far the face moves in `seconds` from now: folded at a seen end, and (`swing_fraction`) swung between
+        the ends where the face is within that fraction of the lane's half-width from its middle."""
+        moved = self._folded(face, rate, ends, seconds)[0]
+        if not self.swing_fraction:
+            return moved
+        highest, lowest = ends
+        middle, half = (highest + lowest) / 2, (highest - lowest) / 2
+        offset = face - middle
+        inside = ((highest - lowest) > NARROWEST_LANE) & (offset.abs() < self.swing_fraction * half)
+        room = torch.clamp(half * half - offset * offset, min=1e-8)  # > 0 wherever `inside`
+        w = torch.sqrt(rate * rate / room).clamp(min=1e-3)  # rad/s; a face at rest barely swings
+        swung = offset * torch.cos(w * seconds) + rate / w * torch.sin(w * seconds) - offset
+        return torch.where(inside, swung, moved)
+
     def forward(
         self, xy: torch.Tensor, state: torch.Tensor, previous_action: torch.Tensor, earlier_action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,8 +215,8 @@ class PredictiveLaw(nn.Module):
         if self.fold_margin > 0:
             face, camera, highest, lowest = self._ends(known, none, estimate, rate, turn_early + turn_late)
             kept += [camera, highest, lowest]
-            at_effect = self._folded(face, rate, (highest, lowest), L)[0]
-            over_period = self._folded(face, rate, (highest, lowest), L + T)[0] - at_effect
+            at_effect = self._forecast(face, rate, (highest, lowest), L)
+            over_period = self._forecast(face, rate, (highest, lowest), L + T) - at_effect
         # from now: u1 holds until this command acts, a latency on; the command then holds a period
         acting, turn_until = self._through(self.until_effect, velocity, u1, L)
         aim = self.gain * (estimate + at_effect - turn_until) + over_period

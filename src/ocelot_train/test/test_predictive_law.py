@@ -130,3 +130,41 @@ def test_folding_settings_are_checked():
             check_predictive({**good, "fold_margin_rad": margin})
     with pytest.raises(ValueError, match="optionally fold_margin_rad"):
         check_predictive({**good, "fold": 0.1})
+
+
+def test_a_swinging_forecast_slows_a_face_towards_the_ends_of_its_lane():
+    """Ends at +/-0.2 rad: a face at 0.1 moving up at 0.5 rad/s is forecast on the sine through it that turns at
+    0.2 (w = 0.5 / sqrt(0.2^2 - 0.1^2)), which gets less far than its rate alone; in the lane's middle that is a
+    smaller command. Beyond the fraction (0.17 of the 0.2 half-width, over 0.8), and before both ends are seen,
+    it is the folding head."""
+    pi4 = load_profile("pi4")
+    folding = PredictiveLaw(5.0, predictive_law_for(pi4, fold_margin_rad=0.002))  # commands not clipped here
+    swinging = PredictiveLaw(5.0, predictive_law_for(pi4, fold_margin_rad=0.002, swing_fraction=0.8))
+    assert swinging.state_size == 12
+    rest = torch.zeros(1, 2)
+    face, rate = torch.tensor([[0.1, 0.0]]), torch.tensor([[0.5, 0.0]])
+    ends = (torch.tensor([[0.2, -100.0]]), torch.tensor([[-0.2, 100.0]]))
+    w = 0.5 / math.sqrt(0.2**2 - 0.1**2)
+    swung = 0.1 * math.cos(w * 0.1) + 0.5 / w * math.sin(w * 0.1) - 0.1
+    assert swinging._forecast(face, rate, ends, 0.1)[0, 0].item() == pytest.approx(swung, rel=1e-5)
+    assert swung < 0.05  # the rate alone: 0.05 rad in 0.1 s
+    assert swinging._forecast(face, rate, ends, 0.1)[0, 1] == 0  # tilt: no ends seen, a face at rest
+    # a period on, at 0.05 (where a forecast at the rate alone does not reach the end to fold)
+    before = _folding_state(0.0, 0.5, 0.2, -0.2)
+    seen = read_out(np.array([0.05, 0.0]))
+    assert swinging(seen, before, rest, rest)[0][0, 0] < folding(seen, before, rest, rest)[0][0, 0]
+    near_end = _folding_state(0.17, 0.5, 0.2, -0.2)
+    seen = read_out(np.array([0.17 + 0.05, 0.0]))
+    torch.testing.assert_close(swinging(seen, near_end, rest, rest), folding(seen, near_end, rest, rest))
+    first = torch.full((1, 12), math.nan)
+    torch.testing.assert_close(swinging(seen, first, rest, rest), folding(seen, first, rest, rest))
+
+
+def test_swing_settings_are_checked():
+    good = predictive_law_for(load_profile("pi4"), fold_margin_rad=0.002, swing_fraction=0.8)
+    assert check_predictive(good)["swing_fraction"] == 0.8
+    for fraction in (0.0, 1.0, True, "0.8"):
+        with pytest.raises(ValueError, match="swing_fraction must be a number in"):
+            check_predictive({**good, "swing_fraction": fraction})
+    with pytest.raises(ValueError, match="swing_fraction needs the lane's ends"):
+        check_predictive({key: value for key, value in good.items() if key != "fold_margin_rad"})

@@ -44,6 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "it is this far back from one (model.predictive_law.fold_margin_rad; ocelot_train.predictive_law); "
         "default 0, no folding",
     )
+    parser.add_argument(
+        "--swing-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="with --law predictive and --fold-margin: forecast a face within F of its lane's half-width from the "
+        "lane's middle on the harmonic swing between the ends it has turned at (model.predictive_law.swing_fraction); "
+        "default 0, none",
+    )
     parser.add_argument("--output", help="write the gains and the settings to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -62,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
         for name, low in (("episodes", 1), ("frames", 2), ("iterations", 0), ("noise_px", 0), ("base_seed", 0))
         if not getattr(args, name) >= low
     ]
-    if args.fold_margin and args.law != "predictive":
-        problems.append("--fold-margin is a setting of the predictive law: add --law predictive")
+    options = {"fold_margin_rad": args.fold_margin, "swing_fraction": args.swing_fraction}
+    for flag, value in (("--fold-margin", args.fold_margin), ("--swing-fraction", args.swing_fraction)):
+        if value and args.law != "predictive":
+            problems.append(f"{flag} is a setting of the predictive law: add --law predictive")
     names = PARAMETERS if args.law == "predictive" else GAIN_NAMES
     try:
         profile = load_profile(args.robot)
@@ -74,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             if not (isinstance(given, list) and len(given) == len(PARAMETERS)):
                 raise ValueError(f"--start for the predictive law is [[gain]*2, [alpha]*2, [beta]*2], got {given}")
             # its own checks, naming the value
-            predictive_law_for(profile, args.fold_margin, **dict(zip(PARAMETERS, given)))
+            predictive_law_for(profile, **options, **dict(zip(PARAMETERS, given)))
             start = np.asarray(given, np.float64)
     except (RobotProfileError, ValueError) as exc:
         problems.append(f"{exc}")
@@ -90,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update()
             bar.set_postfix(error_px=f"{error:.2f}")
 
-        result = tune(model, start, args.iterations, args.seed, step, args.law, args.fold_margin)
+        result = tune(model, start, args.iterations, args.seed, step, args.law, options)
     gains = np.round(bounded(args.law, result.gains.astype(np.float64)), 4).tolist()
     for name, row in zip(names, gains):
         print(f"{name}: pan {row[0]:.4f}, tilt {row[1]:.4f}")
@@ -102,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         setting = {"law_gains": gains}
         print(f"model.law_gains={json.dumps(gains, separators=(',', ':'))}")
     else:
-        setting = {"predictive_law": predictive_law_for(profile, args.fold_margin, **dict(zip(PARAMETERS, gains)))}
+        setting = {"predictive_law": predictive_law_for(profile, **options, **dict(zip(PARAMETERS, gains)))}
         print(f"model.predictive_law={json.dumps(setting['predictive_law'], separators=(',', ':'))}")
     if args.output:
         record = {

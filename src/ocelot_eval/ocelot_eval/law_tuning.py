@@ -61,11 +61,12 @@ class LoopModel:
 LAWS = ("linear", "predictive")  # model.head law (ocelot_train.law_head), predictive (ocelot_train.predictive_law)
 
 
-def law_step(law: str, parameters: np.ndarray, model: LoopModel, fold_margin_rad: float = 0.0):
+def law_step(law: str, parameters: np.ndarray, model: LoopModel, options: dict | None = None):
     """(step, memory): `step(xy, memory, u1, u2) -> (command, memory)` runs the head's law on a batch of read-outs;
     `memory` is what it carries between frames (the previous read-out, or the predictive law's state), NaN at
     first. `parameters`: the linear law's gains (4, 2), or the predictive law's gain, alpha and beta (3, 2);
-    `fold_margin_rad`: the predictive law's folding (0: none)."""
+    `options`: the predictive law's optional settings as predictive_law_for takes them (fold_margin_rad,
+    swing_fraction; none given: off)."""
     import torch
 
     from ocelot_train.law_head import LawHead
@@ -77,21 +78,21 @@ def law_step(law: str, parameters: np.ndarray, model: LoopModel, fold_margin_rad
         return (lambda xy, memory, u1, u2: (linear(xy, memory, u1, u2), xy)), torch.full((n, 2), math.nan)
     if law == "predictive":
         chosen = {name: values[row].tolist() for row, name in enumerate(PARAMETERS)}
-        settings = predictive_law_for(model.profile, fold_margin_rad, **chosen)
+        settings = predictive_law_for(model.profile, **(options or {}), **chosen)
         predictive = PredictiveLaw(model.limits.max_velocity, settings)
         return predictive, torch.full((n, predictive.state_size), math.nan)
     raise ValueError(f"unknown law {law!r}; laws: {', '.join(LAWS)}")
 
 
 def loop_errors(
-    parameters: np.ndarray, model: LoopModel, law: str = "linear", fold_margin_rad: float = 0.0
+    parameters: np.ndarray, model: LoopModel, law: str = "linear", options: dict | None = None
 ) -> np.ndarray:
     """(episodes, frames) distance of the commanded face from the image centre, camera pixels, under the law
     `law` with `parameters` (law_step). Every episode runs at once through one law (a batch), each with its own
     actuation and shaper."""
     import torch
 
-    step, memory = law_step(law, parameters, model, fold_margin_rad)
+    step, memory = law_step(law, parameters, model, options)
     focal, size = model.camera.focal_px, np.array([model.camera.width, model.camera.height], np.float64)
     paths = model.paths
     n, steps = len(paths), ticks(CAMERA_PERIOD_S)
@@ -148,18 +149,18 @@ def tune(
     seed: int = 0,
     progress=None,
     law: str = "linear",
-    fold_margin_rad: float = 0.0,
+    options: dict | None = None,
 ) -> Tuning:
     """A seeded (1+1)-ES on the law's parameters from `start`: a step that lowers the mean error is kept; the
     step size grows after a success and shrinks after a failure (one-fifth rule)."""
     rng = np.random.default_rng(seed)
     best = bounded(law, np.asarray(start, np.float64).copy())
-    best_error = start_error = float(loop_errors(best, model, law, fold_margin_rad).mean())
+    best_error = start_error = float(loop_errors(best, model, law, options).mean())
     scale = np.maximum(np.abs(best), 0.2) * 0.3  # per-parameter step, relative to its size
     sigma = 1.0
     for _ in range(iterations):
         trial = bounded(law, best + sigma * scale * rng.normal(size=best.shape))
-        error = float(loop_errors(trial, model, law, fold_margin_rad).mean())
+        error = float(loop_errors(trial, model, law, options).mean())
         if error < best_error:
             best, best_error, sigma = trial, error, sigma * 1.5
         else:

@@ -224,8 +224,9 @@ def aggregate(episodes: Sequence[EpisodeScore]) -> dict:
     control = np.concatenate([ep.control_errors() for ep in episodes])
     splits = [ep.grounding_split() for ep in episodes]
     # the bias weighs each episode by its frames with an estimate, as the pooled grounding error does
-    bias = np.concatenate([np.full(len(jitter), np.hypot(*offset)) for offset, jitter in splits if len(jitter)] or [[]])
-    jitter = np.concatenate([jitter for _, jitter in splits] or [[]])
+    frames_with = [len(jitter) for _, jitter in splits]
+    bias = np.repeat([np.hypot(*offset) if n else 0.0 for (offset, _), n in zip(splits, frames_with)], frames_with)
+    jitter = np.concatenate([jitter for _, jitter in splits])
     agreement = haar_agreement(frames)
     return _json_safe(
         {

@@ -131,10 +131,9 @@ class EpisodeScore:
         return self._from_response("control_px")
 
     def grounding_offsets(self) -> np.ndarray:
-        """(frames, 2) signed estimate - truth (x right, y down) from the response on; frames without one out."""
-        values = np.array([(f.grounding_dx_px, f.grounding_dy_px) for f in self.frames], np.float64).reshape(-1, 2)
-        values = values[max(self.response_frames(), 0) :]
-        return values[~np.isnan(values).any(axis=1)]
+        """(frames, 2) signed estimate - truth (x right, y down) from the response on; frames without one out
+        (the recorder sets both coordinates or neither)."""
+        return np.stack([self._from_response("grounding_dx_px"), self._from_response("grounding_dy_px")], axis=1)
 
     def grounding_split(self) -> tuple[np.ndarray, np.ndarray]:
         """(the episode's steady offset (2,), each frame's distance from it): bias and jitter; empty without

@@ -135,8 +135,8 @@ def test_folding_settings_are_checked():
 def test_a_swinging_forecast_slows_a_face_towards_the_ends_of_its_lane():
     """Ends at +/-0.2 rad: a face at 0.1 moving up at 0.5 rad/s is forecast on the sine through it that turns at
     0.2 (w = 0.5 / sqrt(0.2^2 - 0.1^2)), which gets less far than its rate alone; in the lane's middle that is a
-    smaller command. Beyond the fraction (0.17 of the 0.2 half-width, over 0.8), and before both ends are seen,
-    it is the folding head."""
+    smaller command. Beyond the fraction (a face at 0.17: 0.85 of the 0.2 half-width, over 0.8), and before both
+    ends are seen, it is the folding head."""
     pi4 = load_profile("pi4")
     folding = PredictiveLaw(5.0, predictive_law_for(pi4, fold_margin_rad=0.002))  # commands not clipped here
     swinging = PredictiveLaw(5.0, predictive_law_for(pi4, fold_margin_rad=0.002, swing_fraction=0.8))
@@ -153,6 +153,9 @@ def test_a_swinging_forecast_slows_a_face_towards_the_ends_of_its_lane():
     before = _folding_state(0.0, 0.5, 0.2, -0.2)
     seen = read_out(np.array([0.05, 0.0]))
     assert swinging(seen, before, rest, rest)[0][0, 0] < folding(seen, before, rest, rest)[0][0, 0]
+    near = torch.tensor([[0.17, 0.0]])
+    torch.testing.assert_close(swinging._forecast(near, rate, ends, 0.1), folding._forecast(near, rate, ends, 0.1))
+    # a period on, the face seen at the end: the same command and state
     near_end = _folding_state(0.17, 0.5, 0.2, -0.2)
     seen = read_out(np.array([0.17 + 0.05, 0.0]))
     torch.testing.assert_close(swinging(seen, near_end, rest, rest), folding(seen, near_end, rest, rest))
